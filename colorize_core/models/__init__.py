@@ -1,0 +1,38 @@
+"""The model registry: every architecture a trial can train, built by name.
+
+>>> from colorize_core.models import create_model, list_models
+>>> model = create_model("classic", 128, output_activation="sigmoid")
+
+Every model maps encoded L ``(input_size, input_size, 1)`` to encoded ab ``(input_size, input_size, 2)``
+(conventions in :mod:`colorize_core.color`); ``input_size`` is a positive multiple of 8. Options common
+to all models: ``output_activation`` = ``"original"`` (default: the architecture's own final
+activation, see :func:`model_info`), ``"sigmoid"`` (the fix that matches the [0, 1] target) or
+``"linear"``. Architecture-specific options (``l1`` of ``large_kernel``; ``base_filters``, ``depth``,
+``upsampling`` of ``unet``) are listed by ``model_info(name).options``.
+
+Regularisation penalties (``large_kernel``'s ``l1``) are not part of the output: Keras keeps them in
+``model.losses`` and adds them to the compiled ``loss``; track the data loss with a separate metric.
+
+Models: the study's six (``family="study"``, :mod:`.study`) and ``unet`` (``family="modern"``).
+Add one with :func:`register_model`. Backend-neutral Keras 3 (TensorFlow or JAX).
+"""
+
+from ._common import AB_CONV, OUTPUT_ACTIVATIONS
+from .registry import ModelInfo, create_model, is_model, list_models, model_info, register_model
+from .summary import count_params
+
+# Importing the architecture modules registers them.
+from . import study as _study  # noqa: E402,F401  isort: skip
+from . import unet as _unet  # noqa: E402,F401  isort: skip
+
+__all__ = [
+    "AB_CONV",
+    "OUTPUT_ACTIVATIONS",
+    "ModelInfo",
+    "count_params",
+    "create_model",
+    "is_model",
+    "list_models",
+    "model_info",
+    "register_model",
+]

@@ -1,0 +1,35 @@
+"""Optimizers by name, with the settings colorsweep uses for each."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+
+__all__ = ["OPTIMIZERS", "list_optimizers", "get_optimizer"]
+
+SGD_MOMENTUM = 0.9
+ADAMW_WEIGHT_DECAY = 1e-4
+
+OPTIMIZERS: dict[str, Callable[[float], keras.optimizers.Optimizer]] = {
+    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
+    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
+    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr, momentum=SGD_MOMENTUM),
+    "adamw": lambda lr: keras.optimizers.AdamW(learning_rate=lr, weight_decay=ADAMW_WEIGHT_DECAY),
+}
+
+
+def list_optimizers() -> list[str]:
+    """Names accepted by :func:`get_optimizer`."""
+    return sorted(OPTIMIZERS)
+
+
+def get_optimizer(name: str, *, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A fresh optimizer ``name`` with the given start learning rate (> 0)."""
+    try:
+        factory = OPTIMIZERS[name]
+    except KeyError:
+        raise ValueError(f"optimizer must be one of {list_optimizers()}, got {name!r}") from None
+    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    return factory(float(learning_rate))

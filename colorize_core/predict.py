@@ -1,0 +1,81 @@
+"""Colorize images of any size at full resolution with a trained model.
+
+The model sees the image resized (whole, not cropped; aspect ratio not kept) to its input size; the
+predicted ab is resized back to the original size (bicubic) and merged with the original,
+full-resolution L. The output has the input's exact dimensions and all of its luminance detail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from colorize_core import color
+from colorize_core.data import read_image
+
+__all__ = ["model_input_size", "colorize_rgb", "colorize_file", "write_rgb", "side_by_side"]
+
+
+def model_input_size(model) -> int:
+    """The square input size (pixels) a colorsweep model was built for."""
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    height, width = shape[1], shape[2]
+    if height is None or height != width:
+        raise ValueError(f"expected a model with a square input, got input shape {shape}")
+    return int(height)
+
+
+def colorize_rgb(model, rgb: np.ndarray, *, lab_mode: str = "float") -> np.ndarray:
+    """Colorize one image: float RGB in [0, 1] of shape (H, W, 3) (its colour is ignored; only its
+    lightness is used) → float32 RGB in [0, 1] of the same shape."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
+    height, width = rgb.shape[:2]
+    size = model_input_size(model)
+    lab_full = color.rgb_to_lab(rgb, lab_mode=lab_mode)
+    small = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+    lightness_small = color.rgb_to_lab(small, lab_mode=lab_mode)[..., :1]
+    encoded = model.predict(color.encode_l(lightness_small[None]), verbose=0)[0]
+    ab_small = color.decode_ab(np.asarray(encoded))
+    ab_full = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_CUBIC)
+    ab_full = np.clip(ab_full, color.AB_MIN, color.AB_MAX)
+    return color.lab_to_rgb(color.merge_lab(lab_full[..., 0], ab_full))
+
+
+def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write float RGB in [0, 1] as an 8-bit image; the format follows the file extension."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bgr8 = cv2.cvtColor(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(path.suffix or ".png", bgr8)
+    if not ok:
+        raise ValueError(f"OpenCV cannot write images with extension {path.suffix!r}; use .png or .jpg")
+    encoded.tofile(str(path))
+
+
+def side_by_side(gray_rgb: np.ndarray, colour_rgb: np.ndarray) -> np.ndarray:
+    """The grayscale input and the colorized output next to each other (H, 2W, 3)."""
+    return np.concatenate([gray_rgb, colour_rgb], axis=1)
+
+
+def colorize_file(model, path: str | os.PathLike, out_path: str | os.PathLike, *, compare: bool = False) -> tuple[int, int]:
+    """Colorize the image at ``path`` and write it to ``out_path`` at full resolution.
+
+    With ``compare``, the written image is the grayscale input beside the result. Returns (height,
+    width) of the colorized image. Raises :class:`colorize_core.data.ImageError` for unreadable files.
+    """
+    rgb = read_image(path)
+    result = colorize_rgb(model, rgb)
+    if compare:
+        lightness = color.rgb_to_lab(rgb)[..., 0]
+        gray = color.lab_to_rgb(color.merge_lab(lightness, color.gray_ab(lightness.shape + (2,))))
+        write_rgb(out_path, side_by_side(gray, result))
+    else:
+        write_rgb(out_path, result)
+    return result.shape[0], result.shape[1]

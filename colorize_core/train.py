@@ -1,0 +1,366 @@
+"""Build, compile and train one configuration; report validation metrics every epoch.
+
+``fit(config, data, report)`` is what one sweep trial runs, and what ``colorsweep train`` runs
+without Ray. It knows nothing of Ray: the caller passes a plain ``report(epoch, metrics)`` callable.
+
+Per epoch it computes :mod:`colorize_core.metrics` on the validation split (real Lab units, the same
+for every trial whatever its loss), applies the study's callbacks (early stopping with best weights
+restored, reduce-LR-on-plateau, both on the monitored metric), and, when given a ``workdir``, keeps
+checkpoints there: ``best.keras`` (weights of the best epoch), ``last.keras`` (with optimizer state),
+``state.json`` (epoch, history, callback state). A ``workdir`` holding a ``state.json`` is resumed
+from its last epoch, not restarted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from colorize_core import color, metrics
+from colorize_core.data import LabDataset, LabSplit, augment_batch
+
+__all__ = ["TrainConfig", "FitResult", "fit", "predict_ab", "ReportFn"]
+
+ReportFn = Callable[[int, dict], None]
+STATE_FILE = "state.json"
+BEST_MODEL = "best.keras"
+LAST_MODEL = "last.keras"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training configuration. Units: learning rates per step, sizes in pixels, epochs as counts.
+
+    ``model_options`` are passed to :func:`colorize_core.models.create_model` (e.g. ``{"l1": 0.0}``
+    for ``large_kernel``). ``monitor`` is the validation metric that early stopping,
+    reduce-on-plateau and the best checkpoint follow (see :data:`colorize_core.metrics.METRICS`).
+    ``eval_max_pixels`` caps the pixels CIEDE2000 is computed on each epoch (a fixed, seeded subset;
+    None = all).
+    """
+
+    arch: str = "unet"
+    optimizer: str = "adam"
+    loss: str = "mse"
+    learning_rate: float = 1e-3
+    batch_size: int = 16
+    epochs: int = 10
+    output_activation: str = "original"
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    early_stopping_patience: int | None = 5
+    reduce_lr_patience: int | None = 2
+    reduce_lr_factor: float = 0.1
+    min_lr: float = 1e-7
+    monitor: str = "delta_e"
+    augment: bool = False
+    seed: int = 0
+    eval_max_pixels: int | None = 200_000
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0):
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        for name in ("early_stopping_patience", "reduce_lr_patience"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
+        if not 0 < self.reduce_lr_factor < 1:
+            raise ValueError(f"reduce_lr_factor must be in (0, 1), got {self.reduce_lr_factor!r}")
+        metrics.metric_mode(self.monitor)  # raises with the list of known metrics
+        from colorize_core.losses import list_losses
+        from colorize_core.models import is_model, list_models
+        from colorize_core.optimizers import list_optimizers
+
+        if not is_model(self.arch):
+            raise ValueError(f"arch must be one of {list_models()}, got {self.arch!r}")
+        if self.optimizer not in list_optimizers():
+            raise ValueError(f"optimizer must be one of {list_optimizers()}, got {self.optimizer!r}")
+        if self.loss not in list_losses():
+            raise ValueError(f"loss must be one of {list_losses()}, got {self.loss!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "TrainConfig":
+        """Build from a plain dict (a trial's hyperparameters); unknown keys are rejected."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training config key(s) {unknown}; allowed keys: {sorted(known)}")
+        values = dict(values)
+        for name in ("batch_size", "epochs"):
+            if isinstance(values.get(name), (float, np.integer)) and float(values[name]).is_integer():
+                values[name] = int(values[name])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field."""
+        out = dataclasses.asdict(self)
+        out["model_options"] = dict(self.model_options)
+        return out
+
+
+@dataclass
+class FitResult:
+    """What one :func:`fit` produced. Metrics are validation-split values in real Lab units."""
+
+    config: TrainConfig
+    history: list[dict]
+    best_epoch: int
+    best_metrics: dict
+    stopped_early: bool
+    epochs_trained: int
+    params: int
+    train_time_s: float
+    workdir: str | None
+    model: Any = None
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (without the model)."""
+        return {
+            "config": self.config.to_dict(),
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+            "best_metrics": self.best_metrics,
+            "stopped_early": self.stopped_early,
+            "epochs_trained": self.epochs_trained,
+            "params": self.params,
+            "train_time_s": self.train_time_s,
+            "workdir": self.workdir,
+        }
+
+
+def predict_ab(model, lightness: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+    """Predict ab in Lab units (N, H, W, 2) from L in [0, 100] (N, H, W, 1) with a trained model."""
+    encoded = model.predict(color.encode_l(lightness), batch_size=batch_size, verbose=0)
+    return color.decode_ab(np.asarray(encoded))
+
+
+def _regularization_penalty(model) -> float:
+    import keras
+
+    if not model.losses:
+        return 0.0
+    return float(sum(float(keras.ops.convert_to_numpy(v)) for v in model.losses))
+
+
+def _save_json_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+def _save_model_atomic(model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _augmented_batches(x, y, *, batch_size, seed):
+    """Shuffled, augmented mini-batches as a Keras PyDataset (random flip + crop each epoch)."""
+    import keras
+
+    class _Seq(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self):
+            return math.ceil(len(x) / batch_size)
+
+        def __getitem__(self, index):
+            idx = self.order[index * batch_size:(index + 1) * batch_size]
+            lightness, ab = augment_batch(x[idx], y[idx], rng=self.rng)
+            return lightness, ab
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(x))
+
+    return _Seq()
+
+
+def _build_model(cfg: TrainConfig, size: int):
+    from colorize_core.losses import get_loss
+    from colorize_core.models import create_model
+    from colorize_core.optimizers import get_optimizer
+
+    model = create_model(cfg.arch, size, output_activation=cfg.output_activation, **dict(cfg.model_options))
+    model.compile(optimizer=get_optimizer(cfg.optimizer, learning_rate=cfg.learning_rate), loss=get_loss(cfg.loss))
+    return model
+
+
+def fit(
+    config: TrainConfig | Mapping[str, Any],
+    data: LabDataset,
+    report: ReportFn | None = None,
+    *,
+    workdir: str | os.PathLike | None = None,
+    keep_model: bool = False,
+    verbose: int = 0,
+) -> FitResult:
+    """Train one configuration on ``data`` and return its history and best validation metrics.
+
+    ``report(epoch, metrics)`` is called after every epoch (epoch counted from 1) with the validation
+    metrics of :mod:`colorize_core.metrics` under their bare names (``delta_e``, ``ab_mse``...), plus
+    ``train_loss``, ``val_loss`` (the training loss on validation, penalty included), ``penalty``
+    (regularisation), ``val_data_loss``, ``lr``, ``epoch_train_s`` and ``train_time_s`` (cumulative
+    seconds spent in optimisation steps, evaluation excluded). If ``report`` raises, training stops
+    and the exception propagates (that is how a scheduler stops a trial).
+
+    With ``workdir``, checkpoints are kept there and an existing ``state.json`` is resumed. With
+    ``keep_model``, the trained model (best weights restored) is returned in ``FitResult.model``;
+    otherwise the Keras session is cleared so many fits can run in one process.
+    """
+    import keras
+
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    if len(data.train) == 0 or len(data.val) == 0:
+        raise ValueError(
+            f"the data set needs non-empty train and val splits, got {len(data.train)} train and "
+            f"{len(data.val)} val images: add images or check `colorsweep data inspect`"
+        )
+    if cfg.batch_size > len(data.train):
+        raise ValueError(
+            f"batch_size must be at most the training split size ({len(data.train)}), got {cfg.batch_size}"
+        )
+    mode = metrics.metric_mode(cfg.monitor)
+    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+    workdir_path = Path(workdir) if workdir is not None else None
+    if workdir_path is not None:
+        workdir_path.mkdir(parents=True, exist_ok=True)
+
+    keras.utils.set_random_seed(cfg.seed)
+    x_train = color.encode_l(data.train.lightness)
+    y_train = color.encode_ab(data.train.ab)
+    val: LabSplit = data.val
+    eval_batch = max(cfg.batch_size, 64)
+
+    state: dict[str, Any] = {
+        "epoch": 0, "history": [], "best_value": None, "best_epoch": 0,
+        "es_wait": 0, "lr_wait": 0, "stopped_early": False, "config": cfg.to_dict(),
+    }
+    model = None
+    if workdir_path is not None and (workdir_path / STATE_FILE).exists() and (workdir_path / LAST_MODEL).exists():
+        saved = json.loads((workdir_path / STATE_FILE).read_text())
+        if saved.get("config") != cfg.to_dict():
+            raise ValueError(
+                f"{workdir_path} holds checkpoints of a different configuration; use an empty workdir"
+            )
+        state = saved
+        model = keras.saving.load_model(workdir_path / LAST_MODEL, compile=True)
+    if model is None:
+        model = _build_model(cfg, data.size)
+    params = int(model.count_params())
+
+    class _EpochEnd(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_train_s = time.perf_counter() - self.t0
+            logs = logs if logs is not None else {}
+            encoded = np.asarray(self.model.predict(color.encode_l(val.lightness), batch_size=eval_batch, verbose=0))
+            ab_pred = color.decode_ab(encoded)
+            values = metrics.evaluate(val.lightness, val.ab, ab_pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
+            loss_fn = self.model.loss
+            val_data_loss = float(keras.ops.convert_to_numpy(loss_fn(color.encode_ab(val.ab), encoded)))
+            penalty = _regularization_penalty(self.model)
+            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            train_time = (state["history"][-1]["train_time_s"] if state["history"] else 0.0) + epoch_train_s
+            record = {
+                "epoch": epoch + 1,
+                **values,
+                "train_loss": float(logs.get("loss", float("nan"))),
+                "val_loss": val_data_loss + penalty,
+                "val_data_loss": val_data_loss,
+                "penalty": penalty,
+                "lr": lr,
+                "epoch_train_s": epoch_train_s,
+                "train_time_s": train_time,
+            }
+            logs.update(record)  # later callbacks (TensorBoard) see the validation metrics
+            state["history"].append(record)
+            state["epoch"] = epoch + 1
+            current = values[cfg.monitor]
+            improved = state["best_value"] is None or (math.isfinite(current) and better(current, state["best_value"]))
+            if improved:
+                state["best_value"], state["best_epoch"] = current, epoch + 1
+                state["es_wait"] = state["lr_wait"] = 0
+                if workdir_path is not None:
+                    _save_model_atomic(self.model, workdir_path / BEST_MODEL)
+                else:
+                    self.best_weights = self.model.get_weights()
+            else:
+                state["es_wait"] += 1
+                state["lr_wait"] += 1
+                if cfg.reduce_lr_patience is not None and state["lr_wait"] >= cfg.reduce_lr_patience:
+                    new_lr = max(lr * cfg.reduce_lr_factor, cfg.min_lr)
+                    if new_lr < lr:
+                        self.model.optimizer.learning_rate = new_lr
+                    state["lr_wait"] = 0
+                if cfg.early_stopping_patience is not None and state["es_wait"] >= cfg.early_stopping_patience:
+                    state["stopped_early"] = True
+                    self.model.stop_training = True
+            record["early_stopped"] = bool(state["stopped_early"])
+            record["best_epoch"] = state["best_epoch"]
+            if workdir_path is not None:
+                _save_model_atomic(self.model, workdir_path / LAST_MODEL)
+                _save_json_atomic(workdir_path / STATE_FILE, state)
+            if report is not None:
+                report(epoch + 1, dict(record))
+
+    epoch_end = _EpochEnd()
+    epoch_end.best_weights = None
+    callbacks = [epoch_end]
+    if workdir_path is not None:
+        from colorize_core._tensorboard import epoch_logger
+
+        tb = epoch_logger(workdir_path / "tensorboard")
+        if tb is not None:
+            callbacks.append(tb)
+
+    if state["epoch"] < cfg.epochs and not state["stopped_early"]:
+        if cfg.augment:
+            batches = _augmented_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed)
+            model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
+        else:
+            model.fit(
+                x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=state["epoch"],
+                shuffle=True, verbose=verbose, callbacks=callbacks,
+            )
+
+    history = state["history"]
+    best_epoch = state["best_epoch"]
+    best_metrics = dict(history[best_epoch - 1]) if best_epoch else {}
+    result = FitResult(
+        config=cfg,
+        history=history,
+        best_epoch=best_epoch,
+        best_metrics=best_metrics,
+        stopped_early=bool(state["stopped_early"]),
+        epochs_trained=state["epoch"],
+        params=params,
+        train_time_s=history[-1]["train_time_s"] if history else 0.0,
+        workdir=str(workdir_path) if workdir_path is not None else None,
+    )
+    if keep_model:
+        if workdir_path is not None and (workdir_path / BEST_MODEL).exists():
+            model = keras.saving.load_model(workdir_path / BEST_MODEL, compile=True)
+        elif epoch_end.best_weights is not None:
+            model.set_weights(epoch_end.best_weights)
+        result.model = model
+    else:
+        del model, epoch_end
+        keras.backend.clear_session()
+        gc.collect()
+    return result

@@ -1,0 +1,277 @@
+"""The ``colorsweep`` command line. Every command that prints a table also takes ``--json``.
+
+Heavy libraries (Keras, Ray) are imported inside the commands that need them, so ``--help`` and
+input errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+class UserError(Exception):
+    """An error in what the user asked for: printed as one line, exit status 2."""
+
+
+# -- output helpers ----------------------------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.3g}"
+        return f"{value:.4g}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
+    """A plain-text table of ``rows`` (dicts), columns in the given order."""
+    if not rows:
+        return "(nothing to show)"
+    columns = list(columns or rows[0].keys())
+    cells = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def _emit(args, payload: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(payload, indent=1, default=str))
+    else:
+        print(text)
+
+
+def _data_arg(values: list[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else values
+
+
+# -- commands ----------------------------------------------------------------------------------------
+def cmd_models(args) -> int:
+    from colorize_core.models import list_models, model_info
+    from colorize_core.models.summary import count_params
+
+    rows = []
+    for name in list_models():
+        info = model_info(name)
+        rows.append({
+            "name": name,
+            "params": count_params(name, args.size),
+            "family": getattr(info, "family", None),
+            "output": getattr(info, "default_output_activation", getattr(info, "output_activation", None)),
+            "description": info.description,
+        })
+    _emit(args, rows, f"architectures (parameters at {args.size}x{args.size}):\n" + format_table(rows))
+    return 0
+
+
+def cmd_data_inspect(args) -> int:
+    from colorize_core.data import inspect_data
+
+    summary = inspect_data(_data_arg(args.path), size=args.size)
+    if args.json:
+        print(json.dumps(summary, indent=1, default=str))
+        return 0
+    skipped = summary.get("skipped", [])
+    lines = [f"{k}: {v}" for k, v in summary.items() if k != "skipped" and not isinstance(v, (list, dict))]
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()))
+    if skipped:
+        lines.append(f"skipped {len(skipped)} file(s):")
+        lines += [f"  {s['path']}: {s['reason']}" for s in skipped]
+    else:
+        lines.append("skipped: none")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_spaces(args) -> int:
+    from spaces import describe_space, load_space, space_summary_rows
+
+    if args.action == "show":
+        if not args.space:
+            raise UserError("usage: colorsweep spaces show NAME_OR_YAML")
+        space = load_space(args.space)
+        _emit(args, space.to_dict(), describe_space(space))
+        return 0
+    rows = space_summary_rows()
+    _emit(args, rows, format_table(rows) + "\n\nshow one with: colorsweep spaces show NAME")
+    return 0
+
+
+def _baseline_rows(values: dict, baselines: dict, metric_names) -> list[dict]:
+    rows = [{"prediction": "model (best epoch)", **{m: values.get(m) for m in metric_names}}]
+    for name, vals in baselines.items():
+        rows.append({"prediction": f"baseline: {name}", **{m: vals.get(m) for m in metric_names}})
+    return rows
+
+
+def cmd_train(args) -> int:
+    from colorize_core import metrics
+    from colorize_core.data import load_dataset
+    from colorize_core.train import TrainConfig, fit, predict_ab
+
+    config = TrainConfig(
+        arch=args.arch, optimizer=args.optimizer, loss=args.loss, learning_rate=args.lr,
+        batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
+        seed=args.seed, augment=args.augment, monitor=args.monitor,
+    )
+    data = load_dataset(_data_arg(args.data), size=args.size)
+    out = Path(args.out or f"colorsweep-train/{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
+    print(
+        f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test at {data.size}px "
+        f"({'from cache' if data.cache_hit else 'decoded'}, {len(data.skipped)} skipped); checkpoints in {out}",
+        file=sys.stderr,
+    )
+
+    def report(epoch: int, values: dict) -> None:
+        print(
+            f"epoch {epoch}/{config.epochs}: train_loss {values['train_loss']:.5f}  delta_e {values['delta_e']:.3f}  "
+            f"gain_vs_gray {values['gain_vs_gray']:.4f}  ({values['epoch_train_s']:.1f}s)", file=sys.stderr,
+        )
+
+    result = fit(config, data, report, workdir=out, keep_model=True)
+    names = list(metrics.METRICS)
+    test_values = metrics.evaluate(data.test.lightness, data.test.ab, predict_ab(result.model, data.test.lightness)) if len(data.test) else {}
+    baselines_val = metrics.baseline_metrics(data.val.lightness, data.val.ab, ab_train=data.train.ab)
+    payload = {**result.to_dict(), "baselines_val": baselines_val, "test_metrics": test_values,
+               "model_path": str(out / "best.keras")}
+    (out / "result.json").write_text(json.dumps(payload, indent=1, default=float))
+    text = (
+        f"validation metrics (best epoch {result.best_epoch} of {result.epochs_trained}):\n"
+        + format_table(_baseline_rows(result.best_metrics, baselines_val, names))
+        + f"\n\nmodel: {out / 'best.keras'}  ({result.params:,} parameters, {result.train_time_s:.1f}s training)"
+    )
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from search.sweep import run_sweep
+
+    result = run_sweep(
+        args.space, data=_data_arg(args.data), name=args.name, storage=args.storage, trials=args.trials,
+        max_epochs=args.max_epochs, size=args.size, metric=args.metric, mode=args.mode, seed=args.seed,
+        concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+        address=args.address, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+        overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
+        command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    rows = result.table()
+    payload = {"run_dir": str(result.run_dir), "metric": result.metric, "mode": result.mode,
+               "wall_time_s": result.wall_time_s, "trials": rows, "baselines": result.baselines}
+    columns = ["rank", "trial_id", "status", "arch", "optimizer", "loss", "learning_rate", "batch_size",
+               "epochs", result.metric, "gain_vs_gray", "train_time_s"]
+    base_rows = [{"rank": "-", "trial_id": f"baseline: {k}", result.metric: v.get(result.metric),
+                  "gain_vs_gray": v.get("gain_vs_gray")} for k, v in result.baselines.items()]
+    text = (
+        f"\ntop {min(5, len(rows))} of {len(rows)} trials by validation {result.metric} "
+        f"({'lower' if result.mode == 'min' else 'higher'} is better):\n"
+        + format_table(rows[:5] + base_rows, columns)
+        + f"\n\nresults: {result.run_dir}  ({result.wall_time_s:.0f}s)"
+    )
+    _emit(args, payload, text)
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colorsweep",
+        description="Find the best colorization model for your photos with a Ray Tune + Optuna + ASHA sweep.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="launch a sweep over a search space")
+    p.add_argument("space", help="built-in space name (see `colorsweep spaces`) or a YAML file")
+    p.add_argument("--data", nargs="+", default=["demo"], help="image folder(s), or 'demo' (built-in photos)")
+    p.add_argument("--name", help="run name (default: SPACE-date-time)")
+    p.add_argument("--storage", default="./colorsweep-runs", help="folder holding run directories")
+    p.add_argument("--trials", type=int, help="number of trials (default: the space's)")
+    p.add_argument("--max-epochs", type=int, help="epochs per trial at most (default: the space's)")
+    p.add_argument("--size", type=int, help="training image size in px, multiple of 8 (default: the space's)")
+    p.add_argument("--metric", default="delta_e", help="validation metric that ranks trials (default delta_e)")
+    p.add_argument("--mode", choices=["min", "max"], help="default: the metric's own direction")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--concurrency", type=int, help="trials running at once (default: as resources allow)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--address", help="existing Ray cluster: 'auto' or ray://host:port (or set RAY_ADDRESS)")
+    p.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a trial may be stopped")
+    p.add_argument("--reduction-factor", type=int, default=2, help="ASHA: keep 1/factor at each rung")
+    p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train one model without Ray and compare it with the baselines")
+    p.add_argument("--arch", default="unet")
+    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--loss", default="mse")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--output-activation", default="original", choices=["original", "sigmoid", "linear"])
+    p.add_argument("--monitor", default="delta_e", help="metric for early stopping and the best checkpoint")
+    p.add_argument("--augment", action="store_true", help="random crop/flip (for small sets)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", nargs="+", default=["demo"])
+    p.add_argument("--out", help="folder for checkpoints and result.json")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list architectures with parameter counts")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("data", help="inspect a data set")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    pi = dsub.add_parser("inspect", help="counts, sizes and every skipped file with its reason")
+    pi.add_argument("path", nargs="+", help="image folder(s) or 'demo'")
+    pi.add_argument("--size", type=int, default=128)
+    pi.add_argument("--json", action="store_true")
+    pi.set_defaults(func=cmd_data_inspect)
+
+    p = sub.add_parser("spaces", help="list search spaces, or `spaces show NAME`")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("space", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_spaces)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``colorsweep`` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"colorsweep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("colorsweep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

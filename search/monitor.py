@@ -1,0 +1,135 @@
+"""Driver-side view of a running sweep: the trial records file and the live terminal progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ray.tune import Callback
+
+from search.records import TRIALS_FILE, first_error_line, write_json_atomic
+
+__all__ = ["SweepMonitor"]
+
+
+class SweepMonitor(Callback):
+    """Keeps ``trials.json`` (status, params, error of every trial) current and prints progress.
+
+    A trial is ``stopped`` when it ended before ``max_epochs`` without its own early stopping (ASHA
+    stopped it), ``completed`` otherwise.
+    """
+
+    def __init__(self, run_dir: Path, *, metric: str, mode: str, max_epochs: int, live: bool = True,
+                 stream=None, existing: dict | None = None):
+        self.run_dir = Path(run_dir)
+        self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
+        self.live = live
+        self.stream = stream or sys.stderr
+        self.entries: dict[str, dict] = dict(existing or {})
+        self.best: tuple[float, str] | None = None
+        self.started = time.monotonic()
+        self._last_line = ""
+
+    # -- records -------------------------------------------------------------------------------
+    def _entry(self, trial) -> dict:
+        entry = self.entries.setdefault(trial.trial_id, {"params": dict(trial.config), "status": "pending"})
+        entry["params"] = {k: v for k, v in dict(trial.config).items()}
+        entry["max_epochs"] = self.max_epochs
+        if trial.path:
+            try:
+                entry["trial_dir"] = str(Path(trial.path).relative_to(self.run_dir))
+            except ValueError:
+                entry["trial_dir"] = str(trial.path)
+        return entry
+
+    def _save(self) -> None:
+        write_json_atomic(self.run_dir / TRIALS_FILE, self.entries)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        entry = self._entry(trial)
+        entry["status"] = "running"
+        entry.pop("error", None)
+        self._save()
+        self._print(trials)
+
+    on_trial_restore = on_trial_start
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        entry = self._entry(trial)
+        entry["status"] = "running"
+        entry["epochs"] = int(result.get("epoch", 0))
+        entry["early_stopped"] = bool(result.get("early_stopped", False))
+        entry["node_id"] = result.get("node_id")
+        entry["params_count"] = result.get("params")
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)):
+            if self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0]):
+                self.best = (float(value), trial.trial_id)
+        self._save()
+        self._print(trials)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        entry = self._entry(trial)
+        epochs = entry.get("epochs", 0)
+        if epochs >= self.max_epochs or entry.get("early_stopped"):
+            entry["status"] = "completed"
+        else:
+            entry["status"] = "stopped"
+        self._save()
+        self._print(trials)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        entry = self._entry(trial)
+        text = None
+        error_path = Path(trial.path, "error.txt") if trial.path else None
+        if error_path is not None and error_path.exists():
+            text = error_path.read_text()
+        if text is None:
+            error = trial.get_error()
+            text = str(error) if error is not None else "unknown error"
+        entry["status"] = "oom" if _is_oom(text) else "error"
+        entry["error"] = text
+        self._save()
+        self._print(trials, force_line=f"trial {trial.trial_id} failed: {first_error_line(text)}")
+
+    def on_experiment_end(self, trials, **info):
+        self._save()
+        if self.live and self._last_line:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    # -- progress --------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        counts = {"running": 0, "completed": 0, "stopped": 0, "error": 0, "oom": 0}
+        for entry in self.entries.values():
+            if entry["status"] in counts:
+                counts[entry["status"]] += 1
+        return counts
+
+    def _print(self, trials, force_line: str | None = None) -> None:
+        if not self.live:
+            return
+        counts = self.counts()
+        elapsed = time.monotonic() - self.started
+        best = f"best {self.metric} {self.best[0]:.3f} ({self.best[1]})" if self.best else f"best {self.metric} -"
+        line = (
+            f"[{int(elapsed // 60):02d}:{int(elapsed % 60):02d}] running {counts['running']} | "
+            f"done {counts['completed']} | stopped early {counts['stopped']} | "
+            f"failed {counts['error'] + counts['oom']} | {best}"
+        )
+        if force_line:
+            self.stream.write(("\n" if self._last_line else "") + force_line + "\n")
+            self._last_line = ""
+        if line != self._last_line:
+            if self.stream.isatty():
+                self.stream.write("\r" + line.ljust(100))
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
+            self._last_line = line
+
+
+def _is_oom(text: str) -> bool:
+    markers = ("ResourceExhaustedError", "RESOURCE_EXHAUSTED", "CUDA out of memory", "out of memory")
+    return any(marker in text for marker in markers)

@@ -1,0 +1,298 @@
+"""The sweep driver: a Ray Tune ``Tuner`` with Optuna (TPE) proposing configurations and ASHA
+stopping poor ones, each trial running :func:`colorize_core.train.fit` on data prepared once.
+
+Everything is checked before Ray starts: the space, the data (decoded, cached, split), the run
+directory. A trial that raises is recorded with its traceback and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from colorize_core import metrics as metric_defs
+from colorize_core.data import LabDataset, load_dataset
+from search.records import (
+    SWEEP_FILE,
+    TrialRecord,
+    load_records,
+    rank_records,
+    write_json_atomic,
+)
+from spaces import SearchSpace, load_space, validate_for_data
+
+__all__ = ["SweepResult", "run_sweep", "DEFAULT_STORAGE", "package_versions", "baseline_metrics_for"]
+
+DEFAULT_STORAGE = "./colorsweep-runs"
+BASELINES_FILE = "baselines.json"
+
+
+@dataclass
+class SweepResult:
+    """A finished (or ended) sweep: its run directory and its trials ranked on ``metric``."""
+
+    run_dir: Path
+    metric: str
+    mode: str
+    records: list[TrialRecord]
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    @property
+    def best(self) -> TrialRecord | None:
+        ranked = [r for r in self.records if r.best_value(self.metric, self.mode) is not None]
+        return ranked[0] if ranked else None
+
+    def table(self, top: int | None = None) -> list[dict]:
+        """Rows of the ranking: rank, trial, status, hyperparameters and best validation metrics."""
+        rows = []
+        for rank, record in enumerate(self.records[:top] if top else self.records, start=1):
+            best = record.best(self.metric, self.mode) or {}
+            rows.append({
+                "rank": rank,
+                "trial_id": record.trial_id,
+                "status": record.status_text(),
+                **{k: record.params.get(k) for k in ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation") if k in record.params},
+                "epochs": record.epochs,
+                "best_epoch": best.get("epoch"),
+                **{name: best.get(name) for name in metric_defs.METRICS},
+                "train_time_s": round(record.train_time_s, 2),
+                "node_id": (record.node_id or "")[:8] or None,
+            })
+        return rows
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("colorsweep", "keras", "tensorflow", "jax", "ray", "optuna", "numpy", "opencv-python-headless", "scikit-image"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    out["keras_backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return out
+
+
+def baseline_metrics_for(data: LabDataset, split: str = "val") -> dict[str, dict[str, float]]:
+    """Metrics of the neutral-grey and training-mean-ab predictions on ``split``."""
+    part = getattr(data, split)
+    return metric_defs.baseline_metrics(part.lightness, part.ab, ab_train=data.train.ab)
+
+
+def _resolve(space: SearchSpace, *, trials, max_epochs, size) -> tuple[int, int, int]:
+    defaults = dict(space.defaults)
+    max_epochs = int(max_epochs or defaults.get("max_epochs", 10))
+    size = int(size or defaults.get("size", 128))
+    if space.is_grid:
+        if trials not in (None, space.grid_size):
+            raise ValueError(
+                f"trials must be omitted for the grid space {space.name!r}: it runs each of its "
+                f"{space.grid_size} configurations exactly once (got trials={trials})"
+            )
+        trials = space.grid_size
+    else:
+        trials = int(trials or defaults.get("trials", 10))
+    if trials <= 0:
+        raise ValueError(f"trials must be a positive int, got {trials!r}")
+    if max_epochs <= 0:
+        raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
+    return trials, max_epochs, size
+
+
+def _optuna_space(space: SearchSpace):
+    """A define-by-run function turning ``space`` into Optuna suggestions (TPE sees real ranges)."""
+
+    def define(trial) -> dict | None:
+        constants = {}
+        for name, param in space.params.items():
+            if param.kind == "choice":
+                trial.suggest_categorical(name, list(param.values))
+            elif param.kind == "uniform":
+                trial.suggest_float(name, param.low, param.high)
+            elif param.kind == "loguniform":
+                trial.suggest_float(name, param.low, param.high, log=True)
+            elif param.kind == "int":
+                trial.suggest_int(name, int(param.low), int(param.high))
+            elif param.kind == "pow2":
+                powers = [2 ** k for k in range(int(math.log2(param.low)), int(math.log2(param.high)) + 1)]
+                trial.suggest_categorical(name, powers)
+            elif param.kind == "value":
+                constants[name] = param.values[0] if param.values else param.low
+            else:  # pragma: no cover - spaces validates kinds
+                raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
+        return constants or None
+
+    return define
+
+
+def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    env = {"KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        # Workers on other nodes need this package: ship the project directory unless installed there.
+        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
+    else:
+        os.environ.update(env)
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env})
+
+
+def run_sweep(
+    space: str | SearchSpace,
+    *,
+    data: str | Sequence[str] = "demo",
+    name: str | None = None,
+    storage: str | os.PathLike = DEFAULT_STORAGE,
+    trials: int | None = None,
+    max_epochs: int | None = None,
+    size: int | None = None,
+    metric: str = "delta_e",
+    mode: str | None = None,
+    seed: int = 0,
+    concurrency: int | None = None,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float = 0.0,
+    address: str | None = None,
+    grace_period: int = 1,
+    reduction_factor: int = 2,
+    overwrite: bool = False,
+    live: bool = True,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    command_line: str | None = None,
+    fail_when: tuple[str, Any] | None = None,
+) -> SweepResult:
+    """Run a sweep and return its ranked trials. Mirrors ``colorsweep run``.
+
+    ``space`` is a built-in name (``colorsweep spaces``), a YAML path or a :class:`SearchSpace`.
+    ``data`` is ``"demo"`` or image folder(s). ``metric``/``mode`` rank trials (default ``delta_e``,
+    lower is better); ASHA stops trials on it at epoch milestones (``grace_period``,
+    ``reduction_factor``, ``max_t = max_epochs``). ``address`` joins an existing Ray cluster
+    (``auto`` or ``ray://host:port``; also ``RAY_ADDRESS``). ``num_cpus``/``num_gpus`` size a local
+    Ray instance. ``fail_when=(param, value)`` makes trials with that value raise (a test hook for
+    failure handling).
+    """
+    started = time.monotonic()
+    space = load_space(space) if not isinstance(space, SearchSpace) else space
+    mode = mode or metric_defs.metric_mode(metric)
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    metric_defs.metric_mode(metric)
+    trials, max_epochs, size = _resolve(space, trials=trials, max_epochs=max_epochs, size=size)
+    if cpus_per_trial <= 0:
+        raise ValueError(f"cpus_per_trial must be positive, got {cpus_per_trial!r}")
+    if gpus_per_trial < 0:
+        raise ValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial!r}")
+
+    storage = Path(storage).expanduser().resolve()
+    name = name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = storage / name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"run directory {run_dir} already exists. Report on it with `colorsweep report {run_dir}`, "
+                f"choose another --name, or pass --overwrite to delete it and start again"
+            )
+        shutil.rmtree(run_dir)
+
+    dataset = load_dataset(data, size=size, cache_dir=cache_dir)
+    validate_for_data(space, n_train=len(dataset.train), size=size)
+    if len(dataset.val) == 0:
+        raise ValueError(f"the validation split of {data!r} is empty: add images (found {dataset.n_found})")
+    if live:
+        cache = "from cache" if dataset.cache_hit else "decoded"
+        print(
+            f"data: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test images "
+            f"at {size}x{size} ({cache}; {len(dataset.skipped)} skipped)", file=sys.stderr,
+        )
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info = {
+        "name": name,
+        "run_dir": str(run_dir),
+        "space": space.to_dict(),
+        "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "size": size,
+                 "lab_mode": dataset.lab_mode, "split": [len(dataset.train), len(dataset.val), len(dataset.test)],
+                 "skipped": len(dataset.skipped), "cache_path": dataset.cache_path},
+        "trials": trials, "max_epochs": max_epochs, "metric": metric, "mode": mode, "seed": seed,
+        "scheduler": {"name": "asha", "time_attr": "epoch", "grace_period": grace_period,
+                      "reduction_factor": reduction_factor, "max_t": max_epochs},
+        "searcher": "grid" if space.is_grid else "optuna-tpe",
+        "resources": {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "concurrency": concurrency},
+        "address": address or os.environ.get("RAY_ADDRESS"),
+        "versions": package_versions(),
+        "command_line": command_line or " ".join(shlex.quote(a) for a in sys.argv),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(run_dir / SWEEP_FILE, info)
+    baselines = baseline_metrics_for(dataset)
+    write_json_atomic(run_dir / BASELINES_FILE, baselines)
+
+    _init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from search.monitor import SweepMonitor
+    from search.trainable import colorize_trial
+
+    settings = {"space": space.to_dict(), "max_epochs": max_epochs, "seed": seed, "metric": metric,
+                "cpus_per_trial": cpus_per_trial, "inject_error": list(fail_when) if fail_when else None}
+    trainable = tune.with_resources(
+        tune.with_parameters(colorize_trial, data=dataset, settings=settings),
+        {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+    )
+    scheduler = ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=grace_period,
+                              reduction_factor=reduction_factor)
+    if space.is_grid:
+        param_space = {name_: tune.grid_search(list(p.values)) for name_, p in space.params.items()}
+        search_alg, num_samples = None, 1
+    else:
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        param_space = {}
+        search_alg = OptunaSearch(_optuna_space(space), metric=metric, mode=mode,
+                                  sampler=optuna.samplers.TPESampler(seed=seed))
+        num_samples = trials
+    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
+    tuner = tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
+            max_concurrent_trials=concurrency, reuse_actors=False,
+        ),
+        run_config=tune.RunConfig(
+            name=name, storage_path=str(storage), callbacks=[monitor], verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    tuner.fit()
+
+    records = rank_records(load_records(run_dir), metric=metric, mode=mode)
+    result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
+                         wall_time_s=time.monotonic() - started)
+    info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    info["wall_time_s"] = result.wall_time_s
+    write_json_atomic(run_dir / SWEEP_FILE, info)
+    return result

@@ -1,0 +1,206 @@
+"""The :class:`SearchSpace` dataclass: a validated, immutable search space and what it can compute."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import SpaceError
+from ._param import Param, _plain, same_value
+from ._yaml import dump_yaml
+
+__all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS"]
+
+#: Prefix of a key that sets one option of ``TrainConfig.model_options``.
+MODEL_OPTIONS_PREFIX = "model_options."
+#: The keys a space's ``defaults`` may hold.
+DEFAULT_KEYS = ("max_epochs", "size", "trials")
+
+
+class FrozenMapping(Mapping):
+    """A read-only, picklable, hashable mapping (unlike ``types.MappingProxyType``, it pickles,
+    so a space can travel to Ray workers)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping | None = None) -> None:
+        self._data = dict(data or {})
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._data.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._data!r})"
+
+    def __reduce__(self):
+        return (FrozenMapping, (self._data,))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A named search space: what a sweep samples (``params``), what it holds fixed, its defaults.
+
+    Build one with :func:`spaces.space_from_dict` or :func:`spaces.load_space`, which validate it;
+    the constructor only freezes the mappings. ``params`` keep the order they were written in
+    (that order is also the order of :meth:`grid`).
+
+    Attributes:
+        name: the space's name (built-in name or file stem unless the file sets one).
+        description: one line on what the space compares.
+        grid: True when every combination of the (categorical) params runs exactly once.
+        params: parameter name → :class:`Param`; names are ``TrainConfig`` fields or
+            ``model_options.<option>``.
+        fixed: ``TrainConfig`` fields (or ``model_options.<option>``) set for every trial.
+        defaults: sweep defaults the command line may override: ``max_epochs``, ``size``, ``trials``.
+    """
+
+    name: str
+    description: str = ""
+    grid: bool = False
+    params: Mapping[str, Param] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("params", "fixed", "defaults"):
+            value = getattr(self, name)
+            if not isinstance(value, FrozenMapping):
+                object.__setattr__(self, name, FrozenMapping(value))
+
+    # -- shape -------------------------------------------------------------------------------
+    @property
+    def is_grid(self) -> bool:
+        """Whether this is a grid space (every combination runs exactly once)."""
+        return bool(self.grid)
+
+    @property
+    def grid_size(self) -> int | None:
+        """Number of combinations of a grid space (product of the choice lengths); None otherwise."""
+        if not self.is_grid:
+            return None
+        return math.prod(len(p.values) for p in self.params.values())
+
+    def grid(self) -> list[dict[str, Any]]:  # noqa: F811 - the method shadows the field by design
+        raise NotImplementedError  # replaced below (a dataclass field and a method cannot share a name)
+
+    # -- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, dicts, scalars) that :func:`spaces.space_from_dict` turns back into
+        an equal space."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "grid": self.is_grid,
+            "defaults": {k: _plain(v) for k, v in self.defaults.items()},
+            "params": {k: p.to_spec() for k, p in self.params.items()},
+            "fixed": {k: _plain(v) for k, v in self.fixed.items()},
+        }
+
+    def to_yaml(self) -> str:
+        """:meth:`to_dict` as YAML (what :func:`spaces.load_space` reads back)."""
+        return dump_yaml(self.to_dict())
+
+    # -- trials -------------------------------------------------------------------------------
+    def contains(self, params: Mapping[str, Any]) -> bool:
+        """Whether ``params`` has exactly this space's param names, each value inside its param."""
+        if not isinstance(params, Mapping) or set(params) != set(self.params):
+            return False
+        return all(p.contains(params[name]) for name, p in self.params.items())
+
+    def trial_config(
+        self, params: Mapping[str, Any], *, max_epochs: int, seed: int, monitor: str
+    ) -> dict[str, Any]:
+        """The ``TrainConfig.from_dict`` input of one trial: ``fixed`` + sampled ``params``.
+
+        ``model_options.<x>`` keys are nested into ``model_options: {x: ...}`` (the key is left out
+        when no option is set), ``epochs`` is ``max_epochs``, ``seed`` and ``monitor`` are the
+        sweep's. Raises :class:`SpaceError` when ``params`` does not match the space (missing or
+        unknown names, a value outside its param).
+        """
+        if not isinstance(params, Mapping):
+            raise SpaceError(f"params must be a mapping of param name to value, got {params!r}")
+        unknown = sorted(set(params) - set(self.params))
+        missing = [k for k in self.params if k not in params]
+        if unknown or missing:
+            raise SpaceError(
+                f"params of space {self.name!r} must have exactly the keys {list(self.params)}; "
+                f"unknown: {unknown}, missing: {missing}"
+            )
+        for name, p in self.params.items():
+            if not p.contains(params[name]):
+                raise SpaceError(f"params.{name}: {params[name]!r} is outside the param ({p.describe()})")
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, numbers.Integral) or max_epochs <= 0:
+            raise SpaceError(f"max_epochs must be a positive int, got {max_epochs!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise SpaceError(f"seed must be an int, got {seed!r}")
+        if not isinstance(monitor, str) or not monitor:
+            raise SpaceError(f"monitor must be a metric name (a non-empty str), got {monitor!r}")
+
+        config: dict[str, Any] = {}
+        options: dict[str, Any] = {}
+        merged = [(k, v) for k, v in self.fixed.items()]
+        merged += [(k, self._canonical(k, params[k])) for k in self.params]
+        for key, value in merged:
+            if key.startswith(MODEL_OPTIONS_PREFIX):
+                options[key[len(MODEL_OPTIONS_PREFIX):]] = value
+            else:
+                config[key] = value
+        if options:
+            config["model_options"] = options
+        config["epochs"] = int(max_epochs)
+        config["seed"] = int(seed)
+        config["monitor"] = monitor
+        return config
+
+    def _canonical(self, name: str, value: Any) -> Any:
+        """The value as the space writes it: the listed choice, a Python int or float."""
+        p = self.params[name]
+        if p.is_categorical:
+            return next(v for v in p.values if same_value(v, value))
+        if p.kind in ("int", "pow2"):
+            return int(value)
+        return float(value)
+
+    def max_batch_size(self) -> int:
+        """The largest batch size any trial of this space can use (TrainConfig's default if unset)."""
+        if "batch_size" in self.params:
+            p = self.params["batch_size"]
+            return int(max(p.values) if p.values is not None else p.high)
+        if "batch_size" in self.fixed:
+            return int(self.fixed["batch_size"])
+        from ._validate import train_config_defaults
+
+        return int(train_config_defaults()["batch_size"])
+
+    def batch_size_source(self) -> str:
+        """Where the batch size comes from: ``params.batch_size``, ``fixed.batch_size`` or ``default``."""
+        if "batch_size" in self.params:
+            return "params.batch_size"
+        if "batch_size" in self.fixed:
+            return "fixed.batch_size"
+        return "default"
+
+
+def _grid(self: SearchSpace) -> list[dict[str, Any]]:
+    """Every combination of a grid space's params, in a deterministic order: the params in the
+    order they are written, the first param varying slowest, each param's values in listed order."""
+    if not self.is_grid:
+        raise SpaceError(f"space {self.name!r} is not a grid space (grid: false); it has no grid")
+    names = list(self.params)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(self.params[n].values for n in names))]
+
+
+_grid.__name__ = _grid.__qualname__ = "grid"
