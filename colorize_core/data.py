@@ -21,7 +21,9 @@ import json
 import math
 import os
 import statistics
+import struct
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +71,10 @@ _SPLIT_NAMES = ("train", "val", "test")
 _COLOR_DIRS = frozenset({"color", "colour"})
 _GRAY_DIRS = frozenset({"gray", "grey"})
 _CACHE_PREFIX = "colorsweep-lab-"
+_CACHE_KEYS = frozenset(
+    {"fingerprint", "n_found", "skipped_paths", "skipped_reasons", "original_sizes"}
+    | {f"{split}_{part}" for split in ("train", "val", "test") for part in ("lightness", "ab", "names")}
+)
 
 
 class ImageError(ValueError):
@@ -124,7 +130,7 @@ class LabDataset:
         size: side of every sample in pixels.
         lab_mode: ``"float"`` or ``"seed"`` (see :mod:`colorize_core.color`).
         source: the resolved source folder path(s) joined with ``os.pathsep``, or ``"demo"``.
-        fingerprint: SHA-256 hex digest of the file list (relative names, byte sizes, mtimes), ``size``,
+        fingerprint: SHA-256 hex digest of the file list (names, byte sizes, mtimes in ns), ``size``,
             ``lab_mode``, ``split``, ``min_chroma``, :data:`CONVERSION_VERSION` and the OpenCV version
             (for ``"demo"``: the scikit-image / scikit-learn versions instead of the file list).
         skipped: files found but not loaded, with reasons.
@@ -283,12 +289,55 @@ def _may_have_alpha(head: bytes) -> bool:
     return True  # BMP, TIFF, ...: decode once more unchanged and look
 
 
-# The 8 rotations/flips an EXIF orientation can ask for, identity first.
-_DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+# EXIF orientation (1-8) -> (quarter turns counter-clockwise for np.rot90, mirror left-right first)
+# that displays the stored pixels upright, as OpenCV and Pillow apply it.
+_EXIF_TRANSFORMS = {
+    1: (0, False), 2: (0, True), 3: (2, False), 4: (2, True),
+    5: (1, True), 6: (3, False), 7: (3, True), 8: (1, False),
+}
 
 
-def _apply_dihedral(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    return np.rot90(np.fliplr(image) if flip else image, k)
+def _apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    k, mirror = _EXIF_TRANSFORMS[orientation]
+    return np.rot90(image[:, ::-1] if mirror else image, k)
+
+
+def _exif_orientation(block: bytes) -> int | None:
+    """The Orientation tag (0x0112) of an EXIF/TIFF block, or None if absent or malformed."""
+    if block.startswith(b"Exif\x00\x00"):
+        block = block[6:]
+    if len(block) < 8 or block[:2] not in (b"II", b"MM"):
+        return None
+    endian = "<" if block[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(endian + "I", block[4:8])
+    if ifd + 2 > len(block):
+        return None
+    (count,) = struct.unpack(endian + "H", block[ifd : ifd + 2])
+    for i in range(count):
+        offset = ifd + 2 + 12 * i
+        if offset + 10 > len(block):
+            return None
+        tag, kind = struct.unpack(endian + "HH", block[offset : offset + 4])
+        if tag == 0x0112 and kind == 3:  # SHORT
+            (value,) = struct.unpack(endian + "H", block[offset + 8 : offset + 10])
+            return value if value in _EXIF_TRANSFORMS else None
+    return None
+
+
+def _decode_with_alpha(buf: np.ndarray) -> tuple[np.ndarray | None, int | None]:
+    """IMREAD_UNCHANGED decode (keeps alpha, ignores EXIF orientation) and the EXIF orientation."""
+    if hasattr(cv2, "imdecodeWithMetadata"):  # OpenCV >= 4.12
+        try:
+            full, types, blocks = cv2.imdecodeWithMetadata(buf, cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            return None, None
+        for kind, block in zip(types, blocks):
+            if kind == cv2.IMAGE_METADATA_EXIF:
+                orientation = _exif_orientation(np.asarray(block, np.uint8).tobytes())
+                if orientation is not None:
+                    return full, orientation
+        return full, None
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED), None
 
 
 def _unit_scale(image: np.ndarray) -> float:
@@ -319,8 +368,9 @@ def _decode(path: str | os.PathLike) -> _Decoded:
         raise ImageError("empty file (0 bytes)")
     data = buf.tobytes()
     if data[:3] == b"\xff\xd8\xff":
-        # libjpeg decodes a truncated file with a warning and grey rows; reject it instead. The scan data
-        # never contains FF D9 (0xFF is byte-stuffed), so a complete file has an EOI after its last SOS.
+        # Some OpenCV/libjpeg builds (OpenCV 4.x) decode a truncated file with a warning and grey rows;
+        # OpenCV 5 returns nothing. Either way, say why. Scan data never contains FF D9 (0xFF is
+        # byte-stuffed), so a complete file has an end-of-image marker after its last start-of-scan.
         if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
             raise ImageError("truncated JPEG: no end-of-image marker after the last scan")
     try:
@@ -345,32 +395,40 @@ def _decode(path: str | os.PathLike) -> _Decoded:
     if channels not in (1, 3):
         raise ImageError(f"unsupported channel count {channels} (supported: 1, 3, 4)")
     if _may_have_alpha(data):
-        full = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        full, orientation = _decode_with_alpha(buf)
         if full is not None and full.ndim == 3 and full.shape[2] == 4:
-            image = _composite_over_white(full, image, scale)
+            image = _composite_over_white(full, orientation, image)
             return _Decoded(image, 1.0, 3)
     if channels == 3:
         image = image[:, :, ::-1]  # BGR -> RGB
     return _Decoded(image, scale, channels)
 
 
-def _composite_over_white(full: np.ndarray, oriented: np.ndarray, scale: float) -> np.ndarray:
-    """Composite a BGRA decode over white, then give it the EXIF orientation OpenCV gave ``oriented``.
+def _composite_over_white(full: np.ndarray, orientation: int | None, oriented: np.ndarray) -> np.ndarray:
+    """Composite a BGRA decode over white and orient it upright; float32 RGB in [0, 1].
 
-    IMREAD_UNCHANGED (needed for alpha) ignores EXIF orientation; the orientation is recovered as the
-    rotation/flip of the colour channels that reproduces the oriented decode exactly.
+    IMREAD_UNCHANGED (needed for alpha) ignores the EXIF orientation, so it is applied here from the
+    EXIF block. Without a readable EXIF orientation (or an OpenCV without ``imdecodeWithMetadata``),
+    the rotation/flip is the first of identity, then the other seven, that turns the colour channels
+    into ``oriented``, the decode in which OpenCV applied the orientation itself.
     """
-    alpha = full[:, :, 3:4].astype(np.float32) / np.float32(_unit_scale(full))
-    bgr = full[:, :, :3].astype(np.float32) / np.float32(_unit_scale(full))
+    scale = np.float32(_unit_scale(full))
+    alpha = full[:, :, 3:4].astype(np.float32) / scale
+    bgr = full[:, :, :3].astype(np.float32) / scale
     rgb = (bgr * alpha + (1.0 - alpha))[:, :, ::-1]
+    target_shape = oriented.shape[:2]
+    if orientation is not None:
+        upright = _apply_orientation(rgb, orientation)
+        if upright.shape[:2] == target_shape:
+            return np.ascontiguousarray(upright, dtype=np.float32)
     target = oriented if oriented.shape[2] == 3 else np.repeat(oriented, 3, axis=2)
     colour = full[:, :, :3]
     if colour.dtype == target.dtype:
-        for k, flip in _DIHEDRAL:
-            candidate = _apply_dihedral(colour, k, flip)
+        for candidate_orientation in _EXIF_TRANSFORMS:
+            candidate = _apply_orientation(colour, candidate_orientation)
             if candidate.shape == target.shape and np.array_equal(candidate, target):
-                return np.ascontiguousarray(_apply_dihedral(rgb, k, flip), dtype=np.float32)
-    # No exact match (a decoder that converts differently): keep the colours without orientation.
+                return np.ascontiguousarray(_apply_orientation(rgb, candidate_orientation), np.float32)
+    # No exact match (a decoder that converts differently): keep the colours as stored.
     return np.ascontiguousarray(rgb, dtype=np.float32)
 
 
@@ -481,11 +539,13 @@ def _assign_splits(keys: Sequence[str], fractions: tuple[float, float, float]) -
 
     Each key's bucket ``u = sha1(key) ∈ [0, 1)`` falls in ``[0, f_train)`` → train,
     ``[f_train, f_train + f_val)`` → val, else test, so a key's split never depends on other keys.
-    With 3 or more keys, every split with a positive fraction is made non-empty: in bucket order the
-    splits are contiguous runs, and the two cut points between them are moved by the fewest positions
-    that give each such split at least one key (e.g. an empty test takes the key(s) with the highest
-    buckets from val/train; an empty val takes the highest-bucket train key(s); an empty train takes
-    the lowest-bucket key(s)). Only those boundary keys can move when keys are added later.
+    With 3 or more keys, every split with a positive fraction gets at least one key. In bucket order
+    the splits are contiguous runs separated by two cuts, ``cut1`` (train|val) and ``cut2`` (val|test);
+    ``cut1`` is clamped to ``[1, n - needed]`` and then ``cut2`` to ``[cut1 + need_val, n - need_test]``.
+    In effect: an empty train takes the lowest-bucket key; an empty test takes the highest-bucket
+    key; an empty val takes the next key in bucket order (the lowest-bucket test key, or the
+    highest-bucket train key when test has only one). Only keys next to a cut move, and only while a
+    split would otherwise be empty; once the hash split fills every split, nothing moves.
     """
     n = len(keys)
     units = [_hash_unit(k) for k in keys]
@@ -540,7 +600,7 @@ def _load_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # unreadable or partial cache: rebuild it
-    if str(arrays.get("fingerprint", np.array(""))) != fingerprint:
+    if str(arrays.get("fingerprint", np.array(""))) != fingerprint or not _CACHE_KEYS <= set(arrays):
         return None
     return arrays
 
@@ -584,6 +644,8 @@ def _process(item: _Item, *, size: int, lab_mode: str, min_chroma: float):
         return ("skip", str(exc))
     except OSError as exc:
         return ("skip", f"cannot read file: {exc}")
+    except (cv2.error, MemoryError) as exc:
+        return ("skip", f"cannot decode: {type(exc).__name__}: {exc}")
     if gray_reason is not None:
         return ("skip", gray_reason)
     height, width = decoded.pixels.shape[:2]
@@ -630,6 +692,13 @@ def _resolve_source(source: Any) -> str | list[str | os.PathLike]:
     if isinstance(source, (list, tuple)) and source and all(
         isinstance(s, (str, os.PathLike)) for s in source
     ):
+        if list(source) == ["demo"]:
+            return "demo"
+        if "demo" in source:
+            raise ValueError(
+                f'source "demo" cannot be combined with folders (use ./demo for a folder named demo), '
+                f"got {source!r}"
+            )
         return list(source)
     raise ValueError(
         f'source must be "demo", a path, or a non-empty list of paths, got {source!r}'
@@ -650,8 +719,10 @@ def load_dataset(
     """Load images as square Lab arrays, split deterministically, and cache the result.
 
     Args:
-        source: ``"demo"`` (built-in photos, see :mod:`colorize_core.demo`), a folder or file, or a list
-            of them (see :func:`discover_images`).
+        source: ``"demo"`` (built-in photos, see :mod:`colorize_core.demo`; also ``["demo"]``), a
+            folder or file, or a list of them (see :func:`discover_images`). With several folders,
+            names are prefixed with each folder's name; the split key stays the path relative to
+            its own folder.
         size: output side in pixels (8 to 4096). Each image is centre-cropped to a square (cropped, not
             padded) and resized with ``cv2.INTER_AREA``.
         split: (train, val, test) fractions, each >= 0, train > 0, summing to 1. Each file goes to a
@@ -699,13 +770,12 @@ def load_dataset(
         pairs = None
     else:
         pairs = _discover(resolved)
-        roots = list(dict.fromkeys(str(root) for root, _ in pairs))
-        source_text = os.pathsep.join(roots)
+        source_text = os.pathsep.join(dict.fromkeys(str(root) for root, _ in pairs))
         files = []
-        for root, path in pairs:
+        for item, (_, path) in zip(_file_items(pairs), pairs):
             st = path.stat()
-            files.append([path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
-        payload = {"files": files, "n_roots": len(roots), **common}
+            files.append([item.name, st.st_size, st.st_mtime_ns])
+        payload = {"files": files, **common}
     fingerprint = _fingerprint(payload)
 
     cache_path: Path | None = None
@@ -763,7 +833,11 @@ def load_dataset(
         arrays[f"{split_name}_ab"] = np.ascontiguousarray(lab[..., 1:])
         arrays[f"{split_name}_names"] = _names_array([item.name for item, _ in members])
     if cache_path is not None:
-        _save_cache(cache_path, arrays)
+        try:
+            _save_cache(cache_path, arrays)
+        except OSError as exc:  # a cache is an optimisation: never fail a load over it
+            warnings.warn(f"could not write the data cache {cache_path}: {exc}", stacklevel=2)
+            cache_path = None
     return _dataset_from_arrays(
         arrays, size=size, lab_mode=lab_mode, source=source_text, fingerprint=fingerprint,
         fractions=fractions, min_chroma=min_chroma, cache_hit=False, cache_path=cache_path,
@@ -812,11 +886,13 @@ def augment_batch(
 
     Each image is flipped left-right with probability 1/2 (if ``flip``), then a window of
     ``s`` × its height and width, ``s`` uniform in [``min_scale``, 1], at a uniform random position,
-    is resized back to the full size with ``cv2.INTER_LINEAR``. Values stay in Lab units.
+    is resized back to the full size with ``cv2.INTER_LINEAR``. Values are only moved and linearly
+    interpolated, so any units work: Lab units or the model's encoding (``color.encode_l`` /
+    ``encode_ab``).
 
     Args:
-        lightness: ``(N, H, W, 1)`` L in [0, 100].
-        ab: ``(N, H, W, 2)`` a/b in Lab units.
+        lightness: ``(N, H, W, 1)``, e.g. L in [0, 100].
+        ab: ``(N, H, W, 2)``, e.g. a/b in Lab units.
         rng: a ``numpy.random.Generator`` (the only randomness used).
         min_scale: smallest crop side as a fraction of the image side, in (0, 1].
         flip: allow horizontal flips.

@@ -112,12 +112,21 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size) -> tuple[int, int,
     return trials, max_epochs, size
 
 
-def _optuna_space(space: SearchSpace):
-    """A define-by-run function turning ``space`` into Optuna suggestions (TPE sees real ranges)."""
+class OptunaSpace:
+    """Define-by-run Optuna space for a :class:`SearchSpace` (TPE sees the real ranges).
 
-    def define(trial) -> dict | None:
+    A module-level class, not a closure, so that Ray can pickle the searcher into its experiment
+    state (that is what makes a sweep resumable).
+    """
+
+    def __init__(self, space: SearchSpace):
+        self.space_dict = space.to_dict()
+
+    def __call__(self, trial) -> dict | None:
+        from spaces import space_from_dict
+
         constants = {}
-        for name, param in space.params.items():
+        for name, param in space_from_dict(self.space_dict).params.items():
             if param.kind == "choice":
                 trial.suggest_categorical(name, list(param.values))
             elif param.kind == "uniform":
@@ -134,8 +143,6 @@ def _optuna_space(space: SearchSpace):
             else:  # pragma: no cover - spaces validates kinds
                 raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
         return constants or None
-
-    return define
 
 
 def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
@@ -270,7 +277,7 @@ def run_sweep(
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         param_space = {}
-        search_alg = OptunaSearch(_optuna_space(space), metric=metric, mode=mode,
+        search_alg = OptunaSearch(OptunaSpace(space), metric=metric, mode=mode,
                                   sampler=optuna.samplers.TPESampler(seed=seed))
         num_samples = trials
     monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)

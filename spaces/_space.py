@@ -6,12 +6,12 @@ import itertools
 import math
 import numbers
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._errors import SpaceError
 from ._param import Param, _plain, same_value
-from ._yaml import dump_yaml
+from ._yaml import FlowMap, dump_yaml
 
 __all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS"]
 
@@ -49,18 +49,21 @@ class FrozenMapping(Mapping):
         return (FrozenMapping, (self._data,))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SearchSpace:
     """A named search space: what a sweep samples (``params``), what it holds fixed, its defaults.
 
     Build one with :func:`spaces.space_from_dict` or :func:`spaces.load_space`, which validate it;
-    the constructor only freezes the mappings. ``params`` keep the order they were written in
-    (that order is also the order of :meth:`grid`).
+    the constructor ``SearchSpace(name, description="", grid=False, params={}, fixed={},
+    defaults={})`` only freezes the mappings. ``params`` keep the order they were written in (that
+    order is also the order of :meth:`grid`).
+
+    The ``grid`` flag is stored as :attr:`is_grid` (so that :meth:`grid` can list the combinations).
 
     Attributes:
         name: the space's name (built-in name or file stem unless the file sets one).
         description: one line on what the space compares.
-        grid: True when every combination of the (categorical) params runs exactly once.
+        is_grid: True when every combination of the (categorical) params runs exactly once.
         params: parameter name → :class:`Param`; names are ``TrainConfig`` fields or
             ``model_options.<option>``.
         fixed: ``TrainConfig`` fields (or ``model_options.<option>``) set for every trial.
@@ -68,24 +71,32 @@ class SearchSpace:
     """
 
     name: str
-    description: str = ""
-    grid: bool = False
-    params: Mapping[str, Param] = field(default_factory=dict)
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str
+    is_grid: bool
+    params: Mapping[str, Param]
+    fixed: Mapping[str, Any]
+    defaults: Mapping[str, Any]
 
-    def __post_init__(self) -> None:
-        for name in ("params", "fixed", "defaults"):
-            value = getattr(self, name)
-            if not isinstance(value, FrozenMapping):
-                object.__setattr__(self, name, FrozenMapping(value))
+    def __init__(
+        self,
+        name: str,
+        description: str = "",
+        grid: bool = False,
+        params: Mapping[str, Param] | None = None,
+        fixed: Mapping[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        *,
+        is_grid: bool | None = None,  # alias of grid, so that dataclasses.replace() works
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "description", description)
+        set_(self, "is_grid", bool(grid if is_grid is None else is_grid))
+        set_(self, "params", FrozenMapping(params))
+        set_(self, "fixed", FrozenMapping(fixed))
+        set_(self, "defaults", FrozenMapping(defaults))
 
     # -- shape -------------------------------------------------------------------------------
-    @property
-    def is_grid(self) -> bool:
-        """Whether this is a grid space (every combination runs exactly once)."""
-        return bool(self.grid)
-
     @property
     def grid_size(self) -> int | None:
         """Number of combinations of a grid space (product of the choice lengths); None otherwise."""
@@ -93,8 +104,16 @@ class SearchSpace:
             return None
         return math.prod(len(p.values) for p in self.params.values())
 
-    def grid(self) -> list[dict[str, Any]]:  # noqa: F811 - the method shadows the field by design
-        raise NotImplementedError  # replaced below (a dataclass field and a method cannot share a name)
+    def grid(self) -> list[dict[str, Any]]:
+        """Every combination of a grid space's params, in a deterministic order: params in the
+        order they are written, the first varying slowest, each param's values in listed order.
+
+        Raises :class:`SpaceError` for a space that is not a grid space.
+        """
+        if not self.is_grid:
+            raise SpaceError(f"space {self.name!r} is not a grid space (grid: false); it has no grid")
+        names = list(self.params)
+        return [dict(zip(names, combo)) for combo in itertools.product(*(self.params[n].values for n in names))]
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -111,7 +130,9 @@ class SearchSpace:
 
     def to_yaml(self) -> str:
         """:meth:`to_dict` as YAML (what :func:`spaces.load_space` reads back)."""
-        return dump_yaml(self.to_dict())
+        data = self.to_dict()
+        data["params"] = {k: FlowMap(spec) for k, spec in data["params"].items()}
+        return dump_yaml(data)
 
     # -- trials -------------------------------------------------------------------------------
     def contains(self, params: Mapping[str, Any]) -> bool:
@@ -127,11 +148,15 @@ class SearchSpace:
 
         ``model_options.<x>`` keys are nested into ``model_options: {x: ...}`` (the key is left out
         when no option is set), ``epochs`` is ``max_epochs``, ``seed`` and ``monitor`` are the
-        sweep's. Raises :class:`SpaceError` when ``params`` does not match the space (missing or
+        sweep's. A ``value`` param may be left out of ``params`` (its constant is used). Raises :class:`SpaceError` when ``params`` does not match the space (missing or
         unknown names, a value outside its param).
         """
         if not isinstance(params, Mapping):
             raise SpaceError(f"params must be a mapping of param name to value, got {params!r}")
+        params = {  # a `value` param may be left out: its value is known
+            **{k: p.values[0] for k, p in self.params.items() if p.kind == "value"},
+            **params,
+        }
         unknown = sorted(set(params) - set(self.params))
         missing = [k for k in self.params if k not in params]
         if unknown or missing:
@@ -193,14 +218,3 @@ class SearchSpace:
             return "fixed.batch_size"
         return "default"
 
-
-def _grid(self: SearchSpace) -> list[dict[str, Any]]:
-    """Every combination of a grid space's params, in a deterministic order: the params in the
-    order they are written, the first param varying slowest, each param's values in listed order."""
-    if not self.is_grid:
-        raise SpaceError(f"space {self.name!r} is not a grid space (grid: false); it has no grid")
-    names = list(self.params)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(self.params[n].values for n in names))]
-
-
-_grid.__name__ = _grid.__qualname__ = "grid"

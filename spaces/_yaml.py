@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["parse_yaml", "dump_yaml"]
+__all__ = ["parse_yaml", "dump_yaml", "FlowMap"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -47,6 +47,32 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
 
 
+class FlowMap(dict):
+    """A dict that :func:`dump_yaml` writes on one line (``{choice: [adam, sgd]}``)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style mappings, one-line lists and :class:`FlowMap` s."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+
+def _represent_flow_map(dumper: yaml.SafeDumper, data: FlowMap) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=False)
+
+
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(tuple, _represent_list)
+_Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(FlowMap, _represent_flow_map)
+
+
 def dump_yaml(data: Any) -> str:
-    """Block-style YAML keeping the mapping order (plain Python data only)."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    """YAML keeping the mapping order: block mappings, one-line lists and :class:`FlowMap` s."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)

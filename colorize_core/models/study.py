@@ -25,7 +25,7 @@ from .registry import register_model
 
 __all__ = ["basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "split_learning"]
 
-# The study used tf.keras 2's LeakyReLU default (alpha=0.3), which is also Keras 3's default.
+# The study used Keras 2's LeakyReLU default (alpha=0.3), which is also Keras 3's default.
 _LEAKY_SLOPE = 0.3
 
 

@@ -1,4 +1,5 @@
-"""The one seam for TensorBoard logging, so training code stays backend-neutral.
+"""The one seam for backend-specific pieces (TensorBoard logging, TensorFlow device queries),
+so training code stays backend-neutral.
 
 Writes per-epoch scalars with ``tensorboardX`` (pure Python, works under every Keras backend).
 """
@@ -33,3 +34,10 @@ def epoch_logger(logdir: str | Path):
             self.writer.close()
 
     return _EpochScalars()
+
+
+def tensorflow_has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (only called when Keras runs on TensorFlow)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))

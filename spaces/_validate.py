@@ -1,0 +1,376 @@
+"""Validation: :func:`space_from_dict` (schema + names + values) and :func:`validate_for_data`.
+
+The registries of architectures, optimizers and losses, and ``TrainConfig`` itself, are imported
+lazily inside the functions here (they import Keras); importing :mod:`spaces` stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._errors import SpaceError
+from ._param import CATEGORICAL_KINDS, KINDS, Param, is_scalar, parse_param
+from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace
+
+__all__ = [
+    "space_from_dict",
+    "validate_for_data",
+    "train_config_defaults",
+    "allowed_keys",
+    "TOP_LEVEL_KEYS",
+    "SWEEP_KEYS",
+    "OUTPUT_ACTIVATIONS",
+    "SIZE_MULTIPLE",
+]
+
+#: Keys a space (file or dict) may have at its top level.
+TOP_LEVEL_KEYS = ("name", "description", "grid", "defaults", "params", "fixed")
+#: TrainConfig fields a space may not set: the sweep sets them (``epochs`` from ``max_epochs``).
+SWEEP_KEYS = {
+    "epochs": "it is set from defaults.max_epochs (or --max-epochs)",
+    "seed": "the sweep sets it",
+    "monitor": "the sweep sets it (its --metric)",
+    "model_options": "set one option at a time as model_options.<option>",
+}
+#: Values of ``output_activation`` (see ``colorize_core.models``).
+OUTPUT_ACTIVATIONS = ("original", "sigmoid", "linear")
+#: Training image sizes must be a positive multiple of this (every model's downsampling).
+SIZE_MULTIPLE = 8
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+_FLOAT_KINDS = ("uniform", "loguniform")
+_INT_KINDS = ("int", "pow2")
+
+
+# --- what the training side accepts -------------------------------------------------------------
+def _train_config_cls():
+    from colorize_core.train import TrainConfig
+
+    return TrainConfig
+
+
+def train_config_defaults() -> dict[str, Any]:
+    """``TrainConfig``'s fields mapped to their defaults (imports ``colorize_core.train``)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(_train_config_cls()):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+        else:
+            out[f.name] = None
+    return out
+
+
+def allowed_keys() -> list[str]:
+    """Keys ``params`` and ``fixed`` accept: TrainConfig fields the sweep does not set, plus
+    ``model_options.<option>``."""
+    return [k for k in train_config_defaults() if k not in SWEEP_KEYS] + [MODEL_OPTIONS_PREFIX + "<option>"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _one_of(names: Callable[[], list[str]], what: str, plural: str) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        known = list(names())
+        if isinstance(v, str) and v in known:
+            return None
+        return f"unknown {what} {v!r}; known {plural}: {', '.join(known)}"
+
+    return check
+
+
+def _models() -> list[str]:
+    from colorize_core.models import list_models
+
+    return list_models()
+
+
+def _optimizers() -> list[str]:
+    from colorize_core.optimizers import list_optimizers
+
+    return list_optimizers()
+
+
+def _losses() -> list[str]:
+    from colorize_core.losses import list_losses
+
+    return list_losses()
+
+
+def _rule(kinds: tuple[str, ...], check: Callable[[Any], bool], allowed: str):
+    def run(v: Any) -> str | None:
+        return None if check(v) else f"must be {allowed}, got {v!r}"
+
+    return kinds, run
+
+
+# key -> (kinds it may use, check(value) -> error text or None)
+_RULES: dict[str, tuple[tuple[str, ...], Callable[[Any], str | None]]] = {
+    "arch": (CATEGORICAL_KINDS, _one_of(_models, "architecture", "architectures")),
+    "optimizer": (CATEGORICAL_KINDS, _one_of(_optimizers, "optimizer", "optimizers")),
+    "loss": (CATEGORICAL_KINDS, _one_of(_losses, "loss", "losses")),
+    "output_activation": (
+        CATEGORICAL_KINDS,
+        lambda v: None if v in OUTPUT_ACTIVATIONS and isinstance(v, str)
+        else f"must be one of {', '.join(OUTPUT_ACTIVATIONS)}, got {v!r}",
+    ),
+    "learning_rate": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and v > 0, "a number > 0"),
+    "batch_size": _rule(CATEGORICAL_KINDS + _INT_KINDS, lambda v: _is_int(v) and v > 0, "a positive int"),
+    "early_stopping_patience": _rule(
+        CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v >= 0), "an int >= 0 or null"
+    ),
+    "reduce_lr_patience": _rule(
+        CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v >= 0), "an int >= 0 or null"
+    ),
+    "reduce_lr_factor": _rule(
+        CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"
+    ),
+    "min_lr": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and v >= 0, "a number >= 0"),
+    "augment": _rule(CATEGORICAL_KINDS, lambda v: isinstance(v, bool), "true or false"),
+    "eval_max_pixels": _rule(
+        CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
+    ),
+}
+
+
+def _check_key(key: Any, *, section: str, fields: list[str]) -> None:
+    allowed = ", ".join(k for k in fields if k not in SWEEP_KEYS) + f", {MODEL_OPTIONS_PREFIX}<option>"
+    if not isinstance(key, str):
+        raise SpaceError(f"{section}: keys must be strings, got {key!r}; allowed keys: {allowed}")
+    label = f"{section}.{key}"
+    if key.startswith(MODEL_OPTIONS_PREFIX):
+        option = key[len(MODEL_OPTIONS_PREFIX):]
+        if not option.isidentifier():
+            raise SpaceError(f"{label}: {option!r} is not a valid option name; write {MODEL_OPTIONS_PREFIX}<option>")
+        if option == "output_activation":
+            raise SpaceError(f"{label}: set the output activation with the output_activation key, not as a model option")
+        return
+    if key in SWEEP_KEYS:
+        raise SpaceError(f"{label}: a space may not set {key!r}: {SWEEP_KEYS[key]}; allowed keys: {allowed}")
+    if key not in fields:
+        raise SpaceError(f"{label}: unknown key {key!r}; allowed keys: {allowed}")
+
+
+def _check_values(label: str, key: str, values: list[Any]) -> None:
+    """Check each candidate value of ``key`` (choices, bounds, a fixed value)."""
+    if key.startswith(MODEL_OPTIONS_PREFIX) or key not in _RULES:
+        for v in values:
+            if not is_scalar(v):
+                raise SpaceError(f"{label}: {key} must be a scalar (str, number, bool or null), got {v!r}")
+        return
+    _, check = _RULES[key]
+    for v in values:
+        problem = check(v)
+        if problem is not None:
+            raise SpaceError(f"{label}: {problem if problem.startswith('unknown') else key + ' ' + problem}")
+
+
+def _param_values(p: Param) -> list[Any]:
+    return list(p.values) if p.kind in CATEGORICAL_KINDS else [p.low, p.high]
+
+
+def _check_param(label: str, p: Param) -> None:
+    if not p.name.startswith(MODEL_OPTIONS_PREFIX) and p.name in _RULES:
+        kinds = _RULES[p.name][0]
+        if p.kind not in kinds:
+            raise SpaceError(f"{label}: {p.name} takes the kind(s) {', '.join(kinds)}, got {p.kind}")
+    _check_values(label, p.name, _param_values(p))
+
+
+def _positive_int(label: str, v: Any, *, multiple: int = 1) -> int:
+    if not _is_int(v) or v <= 0 or v % multiple:
+        what = "a positive int" if multiple == 1 else f"a positive multiple of {multiple}"
+        raise SpaceError(f"{label} must be {what}, got {v!r}")
+    return int(v)
+
+
+def _mapping(label: str, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpaceError(f"{label} must be a mapping, got {value!r}")
+    return dict(value)
+
+
+def _check_model_options(space_params: dict[str, Param], fixed: dict[str, Any]) -> None:
+    """Every arch the space can pick must accept each model option the space sets."""
+    keys = [(f"params.{k}", k) for k in space_params if k.startswith(MODEL_OPTIONS_PREFIX)]
+    keys += [(f"fixed.{k}", k) for k in fixed if k.startswith(MODEL_OPTIONS_PREFIX)]
+    if not keys:
+        return
+    from colorize_core.models import model_info
+
+    archs = list(space_params["arch"].values) if "arch" in space_params else [fixed["arch"]]
+    for label, key in keys:
+        option = key[len(MODEL_OPTIONS_PREFIX):]
+        refusing = [a for a in archs if option not in model_info(a).options]
+        if refusing:
+            accepted = "; ".join(
+                f"{a}: {', '.join(k for k in model_info(a).options if k != 'output_activation') or 'none'}"
+                for a in refusing
+            )
+            raise SpaceError(
+                f"{label}: model option {option!r} is not accepted by arch {', '.join(refusing)} "
+                f"(their options: {accepted}); a model option applies to every arch of the space, "
+                f"so use it only when every arch choice accepts it"
+            )
+        values = _param_values(space_params[key]) if key in space_params else [fixed[key]]
+        for arch in archs:
+            default = model_info(arch).options[option]
+            if default is None:
+                continue
+            for v in values:
+                if isinstance(default, bool):
+                    ok = isinstance(v, bool)
+                elif isinstance(default, numbers.Real):
+                    ok = _is_real(v) and (not _is_int(default) or _is_int(v))
+                else:
+                    ok = isinstance(v, type(default))
+                if not ok:
+                    raise SpaceError(
+                        f"{label}: model option {option!r} of {arch} takes a {type(default).__name__} "
+                        f"(default {default!r}), got {v!r}"
+                    )
+
+
+def _representative(space: SearchSpace, pick: int) -> dict[str, Any]:
+    out = {}
+    for name, p in space.params.items():
+        out[name] = p.values[pick] if p.kind in CATEGORICAL_KINDS else (p.low if pick == 0 else p.high)
+    return out
+
+
+def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchSpace:
+    """Validate a space written as plain data (a parsed YAML file) and build its :class:`SearchSpace`.
+
+    ``name`` is used when ``d`` has no ``name`` key (files pass their stem). Raises
+    :class:`SpaceError` naming the key, the value and what is allowed, e.g.
+    ``params.learning_rate: loguniform bounds must satisfy 0 < low < high, got [0.1, 0.001]``.
+    Imports the model / optimizer / loss registries and ``TrainConfig`` (so Keras) to check names.
+    """
+    if not isinstance(d, Mapping):
+        raise SpaceError(f"a space must be a mapping with the keys {', '.join(TOP_LEVEL_KEYS)}, got {d!r}")
+    unknown = [k for k in d if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise SpaceError(f"unknown top-level key(s) {unknown}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+
+    space_name = d.get("name", name)
+    if not isinstance(space_name, str) or not _NAME_RE.match(space_name):
+        raise SpaceError(
+            f"name must be a non-empty str of letters, digits, '.', '_' or '-' (starting with a letter "
+            f"or digit), got {space_name!r}"
+        )
+    description = d.get("description", "")
+    if description is None:
+        description = ""
+    if not isinstance(description, str):
+        raise SpaceError(f"description must be a str, got {description!r}")
+    grid = d.get("grid", False)
+    if not isinstance(grid, bool):
+        raise SpaceError(f"grid must be true or false, got {grid!r}")
+
+    fields = list(train_config_defaults())
+
+    raw_params = _mapping("params", d.get("params"))
+    params: dict[str, Param] = {}
+    for key, spec in raw_params.items():
+        _check_key(key, section="params", fields=fields)
+        label = f"params.{key}"
+        p = parse_param(key, spec, label=label)
+        _check_param(label, p)
+        if grid and not p.is_categorical:
+            raise SpaceError(
+                f"{label}: a grid space takes only categorical params ({', '.join(CATEGORICAL_KINDS)}), "
+                f"got {p.kind}; list the values with choice, or set grid: false"
+            )
+        params[key] = p
+
+    fixed = _mapping("fixed", d.get("fixed"))
+    for key, value in fixed.items():
+        _check_key(key, section="fixed", fields=fields)
+        label = f"fixed.{key}"
+        if key in params:
+            raise SpaceError(f"{label}: {key!r} is both searched (params) and fixed; keep one")
+        if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in KINDS:
+            raise SpaceError(f"{label}: fixed takes plain values, got the param spec {value!r}; move it to params")
+        _check_values(label, key, [value])
+
+    if "arch" not in params and "arch" not in fixed:
+        raise SpaceError(
+            f"arch is required: set params.arch (e.g. {{choice: [basic, unet]}}) or fixed.arch; "
+            f"known architectures: {', '.join(_models())}"
+        )
+    _check_model_options(params, fixed)
+
+    defaults = _mapping("defaults", d.get("defaults"))
+    bad = [k for k in defaults if k not in DEFAULT_KEYS]
+    if bad:
+        raise SpaceError(f"defaults: unknown key(s) {bad}; allowed: {', '.join(DEFAULT_KEYS)}")
+    clean_defaults: dict[str, Any] = {}
+    for key in DEFAULT_KEYS:  # canonical order
+        if key in defaults:
+            multiple = SIZE_MULTIPLE if key == "size" else 1
+            clean_defaults[key] = _positive_int(f"defaults.{key}", defaults[key], multiple=multiple)
+
+    space = SearchSpace(space_name, description, grid, params, fixed, clean_defaults)
+    if grid:
+        size = space.grid_size
+        trials = clean_defaults.get("trials", size)
+        if trials != size:
+            raise SpaceError(
+                f"defaults.trials: a grid space runs each of its {size} combinations once, so trials must "
+                f"be omitted or {size}, got {trials!r}"
+            )
+        space = SearchSpace(space_name, description, grid, params, fixed, {**clean_defaults, "trials": size})
+
+    # Safety net: the two extreme trials must be accepted by TrainConfig itself (catches rules that
+    # TrainConfig gained after this module was written).
+    for pick in (0, -1):
+        sample = _representative(space, pick)
+        config = space.trial_config(
+            sample, max_epochs=clean_defaults.get("max_epochs", 1), seed=0,
+            monitor=train_config_defaults()["monitor"],
+        )
+        try:
+            _train_config_cls().from_dict(config)
+        except (ValueError, TypeError) as exc:
+            raise SpaceError(f"space {space_name!r}: TrainConfig rejects the trial {sample}: {exc}") from None
+    return space
+
+
+def validate_for_data(space: SearchSpace, *, n_train: int, size: int) -> None:
+    """Check that ``space`` can run on a data set of ``n_train`` training images at ``size`` px.
+
+    Raises :class:`SpaceError` if ``size`` is not a positive multiple of 8, or if the largest
+    batch size the space can pick exceeds the training split (a batch larger than the data set
+    would make every trial fail at its first step).
+    """
+    if not isinstance(space, SearchSpace):
+        raise SpaceError(f"space must be a SearchSpace, got {space!r}")
+    _positive_int("size", size, multiple=SIZE_MULTIPLE)
+    if not _is_int(n_train) or n_train < 0:
+        raise SpaceError(f"n_train must be an int >= 0, got {n_train!r}")
+    largest = space.max_batch_size()
+    if largest > n_train:
+        source = space.batch_size_source()
+        if source == "default":
+            raise SpaceError(
+                f"batch_size: the default batch size {largest} exceeds the {n_train} training images; "
+                f"set fixed.batch_size or params.batch_size lower, or add images"
+            )
+        fix = "lower the upper bound" if source == "params.batch_size" else "lower it"
+        raise SpaceError(
+            f"{source}: largest batch size {largest} exceeds the {n_train} training images; {fix} or add images"
+        )

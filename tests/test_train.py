@@ -1,0 +1,96 @@
+"""colorize_core.train.fit: one configuration trained, reported, checkpointed, resumed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from colorize_core import metrics
+from colorize_core.train import TrainConfig, fit
+
+
+def test_fit_reports_every_epoch_with_all_metrics(demo16):
+    seen = []
+    result = fit({"arch": "basic", "epochs": 2, "batch_size": 16, "learning_rate": 1e-3}, demo16,
+                 lambda epoch, values: seen.append((epoch, values)))
+    assert [epoch for epoch, _ in seen] == [1, 2]
+    for _, values in seen:
+        for name in metrics.METRICS:
+            assert np.isfinite(values[name]), name
+        assert values["train_time_s"] > 0
+    assert result.epochs_trained == 2
+    assert result.best_metrics["epoch"] == result.best_epoch
+    best = min(v["delta_e"] for _, v in seen)
+    assert result.best_metrics["delta_e"] == pytest.approx(best)
+
+
+def test_unknown_config_key_is_rejected():
+    with pytest.raises(ValueError, match="unknown training config key.*'bogus'"):
+        TrainConfig.from_dict({"arch": "basic", "bogus": 1})
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"arch": "nope"}, "arch must be one of"),
+        ({"optimizer": "adagrad"}, "optimizer must be one of .*adam"),
+        ({"loss": "l3"}, "loss must be one of .*huber"),
+        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"learning_rate": -1.0}, "learning_rate must be a positive number"),
+        ({"monitor": "accuracy"}, "delta_e"),
+    ],
+)
+def test_bad_config_values_name_the_problem(values, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(values)
+
+
+def test_batch_larger_than_train_split_is_rejected(demo16):
+    with pytest.raises(ValueError, match="batch_size must be at most the training split"):
+        fit({"arch": "basic", "epochs": 1, "batch_size": len(demo16.train) + 1}, demo16)
+
+
+def test_early_stopping_stops_and_restores_best(demo16):
+    # learning rate 0 is not allowed; a tiny one makes no progress -> patience 0 stops at epoch 2
+    seen = []
+    result = fit({"arch": "basic", "epochs": 6, "batch_size": 32, "learning_rate": 1e-12,
+                  "early_stopping_patience": 1, "reduce_lr_patience": None}, demo16,
+                 lambda e, v: seen.append(v))
+    assert result.stopped_early
+    assert result.epochs_trained < 6
+    assert seen[-1]["early_stopped"] is True
+
+
+def test_reduce_lr_on_plateau_lowers_the_learning_rate(demo16):
+    seen = []
+    fit({"arch": "basic", "epochs": 3, "batch_size": 32, "learning_rate": 1e-9, "reduce_lr_patience": 1,
+         "reduce_lr_factor": 0.5, "min_lr": 1e-12, "early_stopping_patience": None}, demo16, lambda e, v: seen.append(v))
+    lrs = [v["lr"] for v in seen]
+    assert lrs[0] == pytest.approx(1e-9)
+    assert lrs[-1] < lrs[0]
+
+
+def test_workdir_checkpoints_and_resume_continue_epochs(demo16, tmp_path):
+    config = {"arch": "basic", "epochs": 2, "batch_size": 32}
+    fit(config, demo16, workdir=tmp_path)
+    assert (tmp_path / "best.keras").exists() and (tmp_path / "last.keras").exists()
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epoch"] == 2
+    # ask for 3 epochs in the same workdir: only epoch 3 runs
+    seen = []
+    config3 = {**config, "epochs": 3}
+    result = fit(config3, demo16, lambda e, v: seen.append(e), workdir=tmp_path)
+    assert seen == [3]
+    assert result.epochs_trained == 3
+    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+
+
+def test_regularisation_penalty_is_reported_apart(demo16):
+    seen = []
+    fit({"arch": "large_kernel", "epochs": 1, "batch_size": 32, "model_options": {"l1": 0.01}}, demo16,
+        lambda e, v: seen.append(v))
+    values = seen[0]
+    assert values["penalty"] > 0
+    assert values["val_loss"] == pytest.approx(values["val_data_loss"] + values["penalty"])
