@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("space", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_spaces)
+
+    # Commands that live beside the code they drive: report, export / colorize / finetune.
+    from search import best, report
+
+    report.add_commands(sub)
+    best.add_commands(sub)
     return parser
 
 
