@@ -163,17 +163,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from search.sweep import run_sweep
-
-    result = run_sweep(
-        args.space, data=_data_arg(args.data), name=args.name, storage=args.storage, trials=args.trials,
-        max_epochs=args.max_epochs, size=args.size, metric=args.metric, mode=args.mode, seed=args.seed,
-        concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-        address=args.address, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
-        overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
-        command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-    )
+def _print_sweep(args, result) -> int:
     rows = result.table()
     payload = {"run_dir": str(result.run_dir), "metric": result.metric, "mode": result.mode,
                "wall_time_s": result.wall_time_s, "trials": rows, "baselines": result.baselines}
@@ -189,6 +179,33 @@ def cmd_run(args) -> int:
     )
     _emit(args, payload, text)
     return 0
+
+
+def cmd_resume(args) -> int:
+    from search.sweep import resume_sweep
+
+    extra = 0
+    if args.trials is not None:
+        if not args.trials.startswith("+") or not args.trials[1:].isdigit():
+            raise UserError(f"--trials takes +N (trials to add), got {args.trials!r}")
+        extra = int(args.trials[1:])
+    result = resume_sweep(args.run_dir, retry_errored=args.retry_errored, extra_trials=extra,
+                          live=not args.json, address=args.address, num_cpus=args.num_cpus)
+    return _print_sweep(args, result)
+
+
+def cmd_run(args) -> int:
+    from search.sweep import run_sweep
+
+    result = run_sweep(
+        args.space, data=_data_arg(args.data), name=args.name, storage=args.storage, trials=args.trials,
+        max_epochs=args.max_epochs, size=args.size, metric=args.metric, mode=args.mode, seed=args.seed,
+        concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+        address=args.address, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+        overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
+        command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    return _print_sweep(args, result)
 
 
 # -- parser ------------------------------------------------------------------------------------------
@@ -220,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted sweep, or add trials to a finished one")
+    p.add_argument("run_dir", help="the run directory `colorsweep run` printed")
+    p.add_argument("--retry-errored", action="store_true", help="run errored trials again")
+    p.add_argument("--trials", help="+N: add N trials, the searcher warm-started on all earlier results")
+    p.add_argument("--address", help="existing Ray cluster (default: the one recorded, else local)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("train", help="train one model without Ray and compare it with the baselines")
     p.add_argument("--arch", default="unet")

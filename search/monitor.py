@@ -25,11 +25,20 @@ class SweepMonitor(Callback):
         self.run_dir = Path(run_dir)
         self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
         self.live = live
-        self.stream = stream or sys.stderr
+        self._stream = stream
         self.entries: dict[str, dict] = dict(existing or {})
         self.best: tuple[float, str] | None = None
         self.started = time.monotonic()
         self._last_line = ""
+
+    @property
+    def stream(self):
+        return self._stream or sys.stderr
+
+    def __getstate__(self):  # Ray pickles the run config (with its callbacks) for resuming
+        state = self.__dict__.copy()
+        state["_stream"] = None
+        return state
 
     # -- records -------------------------------------------------------------------------------
     def _entry(self, trial) -> dict:

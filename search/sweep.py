@@ -22,8 +22,11 @@ import numpy as np
 
 from colorize_core import metrics as metric_defs
 from colorize_core.data import LabDataset, load_dataset
+from search.monitor import SweepMonitor
 from search.records import (
     SWEEP_FILE,
+    TRIALS_FILE,
+    load_sweep_info,
     TrialRecord,
     load_records,
     rank_records,
@@ -31,7 +34,7 @@ from search.records import (
 )
 from spaces import SearchSpace, load_space, validate_for_data
 
-__all__ = ["SweepResult", "run_sweep", "DEFAULT_STORAGE", "package_versions", "baseline_metrics_for"]
+__all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "DEFAULT_STORAGE", "package_versions", "baseline_metrics_for"]
 
 DEFAULT_STORAGE = "./colorsweep-runs"
 BASELINES_FILE = "baselines.json"
@@ -146,8 +149,13 @@ class OptunaSpace:
 
 
 def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
+    import logging
+
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     import ray
 
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
     if ray.is_initialized():
         return
     env = {"KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow"), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -158,7 +166,59 @@ def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None
     else:
         os.environ.update(env)
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING,
                  runtime_env={"env_vars": env})
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _trial_settings(info: dict, fail_when) -> dict:
+    return {"space": info["space"], "max_epochs": info["max_epochs"], "seed": info["seed"],
+            "metric": info["metric"], "cpus_per_trial": info["resources"]["cpus_per_trial"],
+            "gpus_per_trial": info["resources"]["gpus_per_trial"],
+            "inject_error": list(fail_when) if fail_when else None}
+
+
+def _trainable(dataset: LabDataset, settings: dict):
+    from ray import tune
+
+    from search.trainable import colorize_trial
+
+    resources = {"cpu": settings["cpus_per_trial"], "gpu": settings.get("gpus_per_trial", 0.0)}
+    return tune.with_resources(tune.with_parameters(colorize_trial, data=dataset, settings=settings), resources)
+
+
+def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, evaluated: list | None = None):
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    points, rewards = None, None
+    if evaluated:
+        points = [params for params, _ in evaluated]
+        rewards = [value for _, value in evaluated]
+    return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode,
+                        sampler=optuna.samplers.TPESampler(seed=seed),
+                        points_to_evaluate=points, evaluated_rewards=rewards)
+
+
+def resume_command(run_dir: Path) -> str:
+    return f"colorsweep resume {shlex.quote(str(run_dir))}"
+
+
+def _fit(tuner, run_dir: Path, *, live: bool) -> None:
+    """Run the tuner; whatever happens, say how to resume if trials are left unfinished."""
+    if live:
+        print(f"run directory: {run_dir}  (if interrupted: {resume_command(run_dir)})", file=sys.stderr)
+    try:
+        tuner.fit()
+    finally:
+        unfinished = [r for r in load_records(run_dir) if r.status in ("running", "pending")]
+        if unfinished:
+            print(f"{len(unfinished)} trial(s) unfinished; continue with: {resume_command(run_dir)}", file=sys.stderr)
+
 
 
 def run_sweep(
@@ -257,36 +317,23 @@ def run_sweep(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from search.monitor import SweepMonitor
-    from search.trainable import colorize_trial
-
-    settings = {"space": space.to_dict(), "max_epochs": max_epochs, "seed": seed, "metric": metric,
-                "cpus_per_trial": cpus_per_trial, "inject_error": list(fail_when) if fail_when else None}
-    trainable = tune.with_resources(
-        tune.with_parameters(colorize_trial, data=dataset, settings=settings),
-        {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
-    )
+    settings = _trial_settings(info, fail_when)
     scheduler = ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=grace_period,
                               reduction_factor=reduction_factor)
     if space.is_grid:
         param_space = {name_: tune.grid_search(list(p.values)) for name_, p in space.params.items()}
         search_alg, num_samples = None, 1
     else:
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         param_space = {}
-        search_alg = OptunaSearch(OptunaSpace(space), metric=metric, mode=mode,
-                                  sampler=optuna.samplers.TPESampler(seed=seed))
+        search_alg = _optuna_searcher(space, metric=metric, mode=mode, seed=seed)
         num_samples = trials
     monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
     tuner = tune.Tuner(
-        trainable,
+        _trainable(dataset, settings),
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
-            max_concurrent_trials=concurrency, reuse_actors=False,
+            max_concurrent_trials=concurrency, reuse_actors=False, trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=name, storage_path=str(storage), callbacks=[monitor], verbose=0,
@@ -294,7 +341,7 @@ def run_sweep(
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
-    tuner.fit()
+    _fit(tuner, run_dir, live=live)
 
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
@@ -303,3 +350,111 @@ def run_sweep(
     info["wall_time_s"] = result.wall_time_s
     write_json_atomic(run_dir / SWEEP_FILE, info)
     return result
+
+
+def _reload_data(info: dict, *, cache_dir=None) -> LabDataset:
+    """The sweep's data set again, from its recorded source, checked against its fingerprint."""
+    data_info = info["data"]
+    source = data_info["source"]
+    source = source if source == "demo" else source.split(os.pathsep)
+    dataset = load_dataset(source if not isinstance(source, list) or len(source) > 1 else source[0],
+                           size=data_info["size"], lab_mode=data_info.get("lab_mode", "float"), cache_dir=cache_dir)
+    if dataset.fingerprint != data_info["fingerprint"]:
+        raise ValueError(
+            f"the images under {data_info['source']} changed since the sweep started (fingerprint "
+            f"{dataset.fingerprint[:12]} != recorded {data_info['fingerprint'][:12]}); restore the original "
+            f"files, or start a new sweep with `colorsweep run`"
+        )
+    return dataset
+
+
+def resume_sweep(
+    run_dir: str | os.PathLike,
+    *,
+    retry_errored: bool = False,
+    extra_trials: int = 0,
+    live: bool = True,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> SweepResult:
+    """Continue a sweep that was interrupted (Ctrl-C, ``kill -9``, reboot), or extend a finished one.
+
+    Finished trials are not run again; trials interrupted mid-training continue from their last
+    epoch checkpoint; errored trials are retried only with ``retry_errored``; the Optuna searcher's
+    state is restored from Ray's experiment state. ``extra_trials=N`` adds N new trials after the
+    recorded ones, with the searcher warm-started on every earlier result.
+    """
+    from ray import tune
+
+    started = time.monotonic()
+    run_dir = Path(run_dir).expanduser().resolve()
+    info = load_sweep_info(run_dir)
+    space = _space_from_info(info)
+    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    if extra_trials < 0:
+        raise ValueError(f"extra trials must be >= 0, got {extra_trials}")
+    if extra_trials and space.is_grid:
+        raise ValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
+    dataset = _reload_data(info, cache_dir=cache_dir)
+    _init_ray(address or info.get("address"), num_cpus=num_cpus, num_gpus=num_gpus)
+    settings = _trial_settings(info, None)
+    existing = json.loads((run_dir / TRIALS_FILE).read_text()) if (run_dir / TRIALS_FILE).exists() else {}
+    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live, existing=existing)
+
+    if not extra_trials:
+        if not tune.Tuner.can_restore(str(run_dir)):
+            raise FileNotFoundError(
+                f"{run_dir} has no Ray Tune experiment state to resume (the sweep died before its first "
+                f"trial started); start it again with `colorsweep run ... --overwrite`"
+            )
+        tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
+                                   resume_unfinished=True, resume_errored=False, restart_errored=retry_errored)
+        tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
+        _fit(tuner, run_dir, live=live)
+    else:
+        from ray.tune.schedulers import ASHAScheduler
+
+        evaluated = []
+        for record in load_records(run_dir):
+            value = record.best_value(metric, mode)
+            if record.status in ("completed", "stopped") and value is not None:
+                evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, value))
+        info["trials"] = int(info["trials"]) + extra_trials
+        info.setdefault("extensions", []).append({"extra_trials": extra_trials, "warm_start": len(evaluated),
+                                                  "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_json_atomic(run_dir / SWEEP_FILE, info)
+        scheduler = info["scheduler"]
+        tuner = tune.Tuner(
+            _trainable(dataset, settings),
+            tune_config=tune.TuneConfig(
+                metric=metric, mode=mode, num_samples=extra_trials,
+                search_alg=_optuna_searcher(space, metric=metric, mode=mode, seed=info["seed"] + len(evaluated),
+                                            evaluated=evaluated),
+                scheduler=ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=scheduler["grace_period"],
+                                        reduction_factor=scheduler["reduction_factor"]),
+                max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=run_dir.name, storage_path=str(run_dir.parent), callbacks=[monitor], verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+        _fit(tuner, run_dir, live=live)
+
+    records = rank_records(load_records(run_dir), metric=metric, mode=mode)
+    baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
+    info = load_sweep_info(run_dir)
+    info["resumed"] = info.get("resumed", 0) + 1
+    info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_json_atomic(run_dir / SWEEP_FILE, info)
+    return SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
+                       wall_time_s=time.monotonic() - started)
+
+
+def _space_from_info(info: dict) -> SearchSpace:
+    from spaces import space_from_dict
+
+    return space_from_dict(info["space"])
