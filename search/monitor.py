@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -91,12 +92,14 @@ class SweepMonitor(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         entry = self._entry(trial)
         text = None
-        error_path = Path(trial.path, "error.txt") if trial.path else None
-        if error_path is not None and error_path.exists():
-            text = error_path.read_text()
+        for candidate in (trial.error_file, Path(trial.path, "error.txt") if trial.path else None):
+            if candidate and Path(candidate).exists():
+                text = Path(candidate).read_text()
+                break
         if text is None:
             error = trial.get_error()
-            text = str(error) if error is not None else "unknown error"
+            text = str(error) if error is not None else "error (traceback in the trial folder's error.txt)"
+        text = _ANSI.sub("", text)
         entry["status"] = "oom" if _is_oom(text) else "error"
         entry["error"] = text
         self._save()
@@ -137,6 +140,9 @@ class SweepMonitor(Callback):
                 self.stream.write(line + "\n")
             self.stream.flush()
             self._last_line = line
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _is_oom(text: str) -> bool:

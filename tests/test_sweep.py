@@ -1,0 +1,172 @@
+"""End-to-end sweeps through Ray Tune + Optuna + ASHA on tiny real data (demo photos at 16 px)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from colorize_core import metrics
+from search.records import load_records, load_sweep_info
+from spaces import load_space, space_from_dict
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def smoke_sweep(tmp_path_factory, cache_dir, ray_local):
+    from search.sweep import run_sweep
+
+    storage = tmp_path_factory.mktemp("runs")
+    return run_sweep("smoke", data="demo", size=16, trials=6, max_epochs=3, storage=storage, name="smoke",
+                     live=False, num_cpus=2, cache_dir=cache_dir)
+
+
+@pytest.mark.slow
+def test_smoke_sweep_ranks_every_trial_on_the_metric(smoke_sweep):
+    records = smoke_sweep.records
+    assert len(records) == 6
+    space = load_space("smoke")
+    for record in records:
+        params = {k: v for k, v in record.params.items() if k in space.params}
+        assert space.contains(params), params
+        assert record.status in ("completed", "stopped"), record.status_text()
+        assert [row["epoch"] for row in record.history] == list(range(1, record.epochs + 1))
+        for row in record.history:
+            for name in metrics.METRICS:
+                assert name in row
+    values = [r.best_value("delta_e", "min") for r in records]
+    assert values == sorted(values)
+
+
+@pytest.mark.slow
+def test_asha_stops_some_trials_before_max_epochs(smoke_sweep):
+    stopped = [r for r in smoke_sweep.records if r.status == "stopped"]
+    assert stopped, [r.status_text() for r in smoke_sweep.records]
+    assert all(r.epochs < 3 for r in stopped)
+    assert any(r.epochs == 3 for r in smoke_sweep.records)
+
+
+@pytest.mark.slow
+def test_run_directory_records_the_sweep(smoke_sweep):
+    info = load_sweep_info(smoke_sweep.run_dir)
+    assert info["metric"] == "delta_e" and info["mode"] == "min"
+    assert info["data"]["source"] == "demo" and len(info["data"]["fingerprint"]) >= 32
+    assert space_from_dict(info["space"]).name == "smoke"
+    assert "ray" in info["versions"] and "keras" in info["versions"]
+    assert set(smoke_sweep.baselines) == {"gray", "train_mean"}
+    assert smoke_sweep.baselines["gray"]["gain_vs_gray"] == pytest.approx(0.0)
+
+
+def test_existing_run_name_is_refused(tmp_path, cache_dir):
+    from search.sweep import run_sweep
+
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "sweep.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run_sweep("smoke", data="demo", size=16, storage=tmp_path, name="taken", live=False, cache_dir=cache_dir)
+
+
+def test_bad_space_fails_before_any_trial(tmp_path, cache_dir):
+    from search.sweep import run_sweep
+    from spaces import SpaceError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("params:\n  arch: {choice: [classic, transformer]}\n")
+    with pytest.raises(SpaceError, match="transformer"):
+        run_sweep(str(bad), data="demo", size=16, storage=tmp_path / "runs", live=False, cache_dir=cache_dir)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_batch_size_larger_than_training_split_is_rejected(tmp_path, cache_dir):
+    from search.sweep import run_sweep
+    from spaces import SpaceError
+
+    space = tmp_path / "big.yaml"
+    space.write_text("params:\n  arch: {choice: [basic]}\n  batch_size: {choice: [8, 4096]}\n")
+    with pytest.raises(SpaceError, match="batch_size"):
+        run_sweep(str(space), data="demo", size=16, storage=tmp_path / "runs", live=False, cache_dir=cache_dir)
+    assert not any((tmp_path / "runs").glob("*/trials.json"))
+
+
+@pytest.mark.slow
+def test_a_trial_that_raises_does_not_end_the_sweep(tmp_path, cache_dir, ray_local):
+    from search.sweep import run_sweep
+
+    space = space_from_dict({
+        "name": "two", "grid": True, "defaults": {"max_epochs": 1, "size": 16},
+        "params": {"arch": {"choice": ["basic"]}, "loss": {"choice": ["mse", "mae"]},
+                   "batch_size": {"choice": [32]}},
+    })
+    result = run_sweep(space, data="demo", storage=tmp_path, name="fail", live=False, num_cpus=2,
+                       cache_dir=cache_dir, fail_when=("loss", "mae"))
+    by_loss = {r.params["loss"]: r for r in result.records}
+    assert by_loss["mse"].status == "completed" and by_loss["mse"].epochs == 1
+    assert by_loss["mae"].status == "error"
+    error = by_loss["mae"].error
+    assert 'File "' in error and "in colorize_trial" in error  # the traceback's frames are kept
+    assert "RuntimeError: injected failure" in error and "\x1b[" not in error
+    assert "injected failure" in by_loss["mae"].status_text()
+
+
+def _trial_states(run_dir: Path) -> dict:
+    path = run_dir / "trials.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_where_it_was(tmp_path, cache_dir):
+    """SIGKILL the driver after one trial finished and while another is mid-training, then resume."""
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16",
+               "--trials", "4", "--max-epochs", "4", "--grace-period", "4", "--num-cpus", "2",
+               "--storage", str(tmp_path), "--name", "killed"]
+    env = {**os.environ, "COLORSWEEP_CACHE": str(cache_dir)}
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    killed_mid = None
+    deadline = time.monotonic() + 400
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            states = _trial_states(run_dir)
+            done = [k for k, v in states.items() if v["status"] == "completed"]
+            mid = [k for k, v in states.items() if v["status"] == "running" and 1 <= v.get("epochs", 0) < 4]
+            if done and mid:
+                killed_mid = mid[0]
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert killed_mid is not None, "the sweep never had a finished and a running trial at once"
+    before = {r.trial_id: r for r in load_records(run_dir)}
+    finished_before = {k: r.history for k, r in before.items() if r.status == "completed"}
+    epochs_at_kill = before[killed_mid].epochs
+
+    out = subprocess.run([sys.executable, "-m", "search.cli", "resume", str(run_dir), "--num-cpus", "2"],
+                         env=env, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    after = {r.trial_id: r for r in load_records(run_dir)}
+    assert len(after) == 4
+    assert all(r.status in ("completed", "stopped") for r in after.values())
+    for trial_id, history in finished_before.items():
+        assert after[trial_id].history == history  # finished trials were not run again
+    # the interrupted trial continued: its raw result lines never go back to epoch 1
+    trial_dir = run_dir / after[killed_mid].trial_dir
+    epochs = [json.loads(line)["epoch"] for line in (trial_dir / "result.json").read_text().splitlines() if line]
+    assert epochs[:epochs_at_kill] == list(range(1, epochs_at_kill + 1))
+    assert epochs == sorted(epochs) and epochs[-1] == 4, epochs
