@@ -878,7 +878,7 @@ def _table_columns(rep: _Report) -> list[tuple[str, str]]:
     """(key, header) of the ranked table in Markdown and HTML."""
     columns = [("rank", "#"), ("trial_id", "trial"), ("status_text", "status"), ("arch", "arch"),
                ("optimizer", "optimizer"), ("loss", "loss"), ("learning_rate", "lr"), ("batch_size", "batch"),
-               ("output_activation", "output"), ("epochs", "epochs"), ("best_epoch", "best ep.")]
+               ("output_activation", "output"), ("epochs_best", "epochs (best)")]
     columns += [(m, f"{m} {_arrow(m)}") for m in _metric_order(rep.metric)]
     columns += [("params", "params")]
     if any(row["peak_memory_mb"] is not None for row in rep.rows):
@@ -886,8 +886,17 @@ def _table_columns(rep: _Report) -> list[tuple[str, str]]:
     columns += [("train_time_s", "time (s)")]
     if len({row["node_id"] for row in rep.rows if row["node_id"]}) > 1:
         columns += [("node_id", "node")]
-    return [(k, h) for k, h in columns if k in ("rank", "trial_id", "status_text")
+    return [(k, h) for k, h in columns if k in ("rank", "trial_id", "status_text", "epochs_best")
             or any(row.get(k) is not None for row in rep.rows)]
+
+
+def _cell(row: dict, key: str) -> str:
+    """A ranked-table cell as text (``epochs_best``: epochs trained, best epoch in brackets)."""
+    if key == "epochs_best":
+        return f"{row['epochs']} ({row['best_epoch']})" if row["best_epoch"] is not None else str(row["epochs"])
+    if key == "node_id":
+        return (row["node_id"] or "")[:8] or "–"
+    return _fmt(row[key], key)
 
 
 def _ranked_entries(rep: _Report) -> list[tuple[str, Any]]:
@@ -899,7 +908,7 @@ def _ranked_entries(rep: _Report) -> list[tuple[str, Any]]:
         if _finite(value):
             for i, (kind, item) in enumerate(entries):
                 item_value = item[rep.metric] if kind == "trial" else item[1].get(rep.metric)
-                if item_value is None or metric_defs.is_better(rep.metric, value, item_value):
+                if item_value is None:
                     position = i
                     break
             else:
@@ -975,6 +984,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequ
 
 
 _LEFT = {"trial_id", "status_text", "arch", "optimizer", "loss", "output_activation", "node_id"}
+_BASELINE_SPAN = ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation", "epochs_best")
 
 
 def _comparison_grid(rep: _Report) -> tuple[list[str], list[list[dict | None]]]:
@@ -1016,7 +1026,7 @@ def _render_md(rep: _Report) -> str:
     table_rows = []
     for kind, item in _ranked_entries(rep):
         if kind == "trial":
-            cells = [_fmt(item[k], k) for k, _ in columns]
+            cells = [_cell(item, k) for k, _ in columns]
             if item["rank"] == 1 and item[rep.metric] is not None:
                 cells = [f"**{c}**" for c in cells]
         else:
@@ -1101,7 +1111,7 @@ _CSS = """
 *{box-sizing:border-box}
 body{margin:0;background:#eef1f4;color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
 "Helvetica Neue",Arial,sans-serif}
-main{max-width:1380px;margin:0 auto;background:#fff;padding:26px 34px 40px;min-height:100vh}
+main{max-width:1440px;margin:0 auto;background:#fff;padding:24px 26px 40px;min-height:100vh}
 h1{font-size:26px;margin:0 0 2px}
 h2{font-size:19px;margin:34px 0 10px;padding-bottom:5px;border-bottom:2px solid var(--line)}
 h3{font-size:15px;margin:22px 0 6px}
@@ -1112,11 +1122,11 @@ background:var(--soft);border:1px solid var(--line);border-radius:8px}
 .facts dd.win{color:var(--bestline);font-weight:600}.facts dd.lose{color:var(--err);font-weight:600}
 .scroll{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums;width:100%}
-th,td{padding:5px 7px;border-bottom:1px solid #e6eaef;text-align:right;white-space:nowrap;vertical-align:top}
-th{background:#f0f3f6;font-weight:600;position:sticky;top:0}
+th,td{padding:5px 6px;border-bottom:1px solid #e6eaef;text-align:right;white-space:nowrap;vertical-align:top}
+th{background:#f0f3f6;font-weight:600;position:sticky;top:0;white-space:normal;vertical-align:bottom}
 th.l,td.l{text-align:left}
 th.key,td.key{background:rgba(255,214,102,.18);font-weight:700}
-td.status{white-space:normal;min-width:170px;max-width:330px;text-align:left}
+td.status{white-space:normal;min-width:160px;max-width:300px;text-align:left}
 tr:last-child td{border-bottom:none}
 tr.best td{background:var(--best);font-weight:600}
 tr.best td:first-child{box-shadow:inset 4px 0 0 var(--bestline)}
@@ -1188,7 +1198,11 @@ def _render_html(rep: _Report) -> str:
     parts.append("<div class='scroll'><table class='ranking'><thead><tr>")
     for key, header in columns:
         cls = " ".join(c for c in ("l" if key in _LEFT else "", "key" if key == rep.metric else "") if c)
-        parts.append(f"<th class='{cls}'>{_e(header)}</th>")
+        text = _e(header).replace(" ", "&nbsp;")
+        if len(key) > 10 and "_" in text:  # let a long metric name break after its last underscore
+            head, tail = text.rsplit("_", 1)
+            text = f"{head}_<wbr>{tail}"
+        parts.append(f"<th class='{cls}'>{text}</th>")
     parts.append("</tr></thead><tbody>")
     for kind, item in _ranked_entries(rep):
         if kind == "trial":
@@ -1208,22 +1222,26 @@ def _render_html(rep: _Report) -> str:
                     else:
                         detail = text[len(row["status"]):].lstrip(": ") if text.startswith(row["status"]) else text
                     parts.append(f"<td class='status'>{_pill(row['status'])}{_e(detail)}</td>")
-                elif key == "node_id":
-                    parts.append(f"<td class='{cls}'>{_e((row['node_id'] or '')[:8])}</td>")
                 else:
-                    parts.append(f"<td class='{cls}'>{_e(_fmt(row[key], key))}</td>")
+                    parts.append(f"<td class='{cls}'>{_e(_cell(row, key))}</td>")
             parts.append("</tr>")
         else:
             name, values = item
             parts.append("<tr class='baseline'>")
+            span = [k for k, _ in columns if k in _BASELINE_SPAN]
             for key, _ in columns:
                 cls = " ".join(c for c in ("l" if key in _LEFT else "", "key" if key == rep.metric else "") if c)
+                if key in _BASELINE_SPAN:  # one cell across the hyperparameter columns: what the baseline is
+                    if key == span[0]:
+                        parts.append(f"<td class='l' colspan='{len(span)}'>{_e(_BASELINE_LABELS.get(name, name))}"
+                                     f" — same validation split</td>")
+                    continue
                 if key == "rank":
                     text = "–"
                 elif key == "trial_id":
-                    text = f"baseline: {name}"
+                    text = name
                 elif key == "status_text":
-                    parts.append(f"<td class='status'>{_pill('baseline')}{_e(_BASELINE_LABELS.get(name, name))}</td>")
+                    parts.append(f"<td class='status'>{_pill('baseline')}</td>")
                     continue
                 elif key in metric_defs.METRICS:
                     text = _fmt(values.get(key))

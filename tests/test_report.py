@@ -1,0 +1,382 @@
+"""search.report: the ranked sweep report, on run directories written by hand (no Ray).
+
+The fixture run directory mirrors what ``colorsweep run`` leaves (sweep.json, baselines.json,
+trials.json, Ray trial folders with result.json and checkpoint_*/best.keras): four trials, one
+completed with a real tiny checkpoint, one completed without a checkpoint, one stopped early by
+ASHA, one errored before its first epoch; and a copy of it caught mid-sweep.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from colorize_core import metrics
+from search.report import COLUMNS, FIGURES, tensorboard_commands, write_report
+
+ERROR_TEXT = (
+    "Traceback (most recent call last):\n"
+    '  File "search/trainable.py", line 41, in colorize_trial\n'
+    "    raise RuntimeError(...)\n"
+    "RuntimeError: injected failure for testing: arch='basic'\n"
+)
+
+# trial id -> params, status, per-epoch delta_e and psnr (trials.json order is not the ranking order)
+TRIALS = {
+    "bbbb0002": ({"arch": "classic", "optimizer": "rmsprop", "loss": "mae", "learning_rate": 0.005, "batch_size": 16,
+                  "output_activation": "original"}, "completed", [25.0, 22.0, 21.0], [18.0, 21.0, 22.0]),
+    "dddd0004": ({"arch": "basic", "optimizer": "adam", "loss": "mse", "learning_rate": 0.003, "batch_size": 8,
+                  "output_activation": "sigmoid"}, "error", [], []),
+    "aaaa0001": ({"arch": "basic", "optimizer": "adam", "loss": "mse", "learning_rate": 0.002, "batch_size": 8,
+                  "output_activation": "original"}, "completed", [20.0, 15.0, 16.0], [17.0, 20.0, 19.0]),
+    "cccc0003": ({"arch": "unet", "optimizer": "adam", "loss": "mae", "learning_rate": 0.008, "batch_size": 8,
+                  "output_activation": "sigmoid"}, "stopped", [18.0], [25.0]),
+}
+EXPECTED_ORDER = ["aaaa0001", "cccc0003", "bbbb0002", "dddd0004"]  # by delta_e (min); no value last
+BASELINES = {
+    "gray": {"ab_mse": 480.0, "delta_e": 16.5, "psnr": 17.5, "auc": 83.7, "colorfulness": 0.0,
+             "colorfulness_gap": 52.8, "gain_vs_gray": 0.0},
+    "train_mean": {"ab_mse": 359.0, "delta_e": 16.2, "psnr": 18.7, "auc": 84.7, "colorfulness": 14.2,
+                   "colorfulness_gap": 38.6, "gain_vs_gray": 0.25},
+}
+SMOKE_SPACE = {
+    "name": "smoke", "description": "Tiny sweep for tests", "grid": False,
+    "defaults": {"max_epochs": 3, "size": 16, "trials": 4},
+    "params": {
+        "arch": {"choice": ["basic", "classic", "unet"]},
+        "optimizer": {"choice": ["adam", "rmsprop"]},
+        "loss": {"choice": ["mse", "mae"]},
+        "learning_rate": {"loguniform": [0.001, 0.01]},
+        "batch_size": {"choice": [8, 16]},
+        "output_activation": {"choice": ["original", "sigmoid"]},
+    },
+    "fixed": {"early_stopping_patience": 5},
+}
+
+
+def _epoch_row(trial_id: str, params: dict, epoch: int, delta_e: float, psnr: float, best_epoch: int) -> dict:
+    values = {"ab_mse": delta_e * 30, "delta_e": delta_e, "psnr": psnr, "auc": 80.0 + epoch, "colorfulness": 20.0,
+              "colorfulness_gap": 30.0 - epoch, "gain_vs_gray": 0.1 * epoch}
+    return {"epoch": epoch, **values, "train_loss": 0.1 / epoch, "val_loss": 0.12 / epoch, "lr": params["learning_rate"],
+            "epoch_train_s": 2.0, "train_time_s": 2.0 * epoch, "early_stopped": False, "best_epoch": best_epoch,
+            "node_id": "52e354d7858b2a908db1cb92639f3f576790ca4af3ee64b1e228fd31", "trial_id": trial_id,
+            "training_iteration": epoch, "config": params, "done": False, "checkpoint_dir_name": f"checkpoint_{epoch - 1:06d}"}
+
+
+def _write_trial(run_dir: Path, trial_id: str, params: dict, status: str, delta_e: list, psnr: list,
+                 entries: dict, *, error: str | None = None) -> Path:
+    trial_dir = run_dir / f"trial_{trial_id}"
+    trial_dir.mkdir(parents=True)
+    lines, best = [], None
+    for epoch, (de, ps) in enumerate(zip(delta_e, psnr), start=1):
+        best = epoch if best is None or de < delta_e[best - 1] else best
+        lines.append(json.dumps(_epoch_row(trial_id, params, epoch, de, ps, best)))
+    (trial_dir / "result.json").write_text("".join(line + "\n" for line in lines))
+    (trial_dir / "params.json").write_text(json.dumps(params))
+    entry = {"params": params, "status": status, "max_epochs": 3, "trial_dir": trial_dir.name,
+             "epochs": len(delta_e), "early_stopped": False, "node_id": None, "params_count": None}
+    if error:
+        entry["error"] = error
+        (trial_dir / "error.txt").write_text(error)
+    entries[trial_id] = entry
+    return trial_dir
+
+
+def _sweep_info(run_dir: Path, data, *, finished: bool) -> dict:
+    info = {
+        "name": run_dir.name, "run_dir": str(run_dir), "space": copy.deepcopy(SMOKE_SPACE),
+        "data": {"source": "demo", "fingerprint": data.fingerprint, "size": 16, "lab_mode": "float",
+                 "split": [len(data.train), len(data.val), len(data.test)], "skipped": 0, "cache_path": data.cache_path},
+        "trials": 4, "max_epochs": 3, "metric": "delta_e", "mode": "min", "seed": 0,
+        "scheduler": {"name": "asha", "time_attr": "epoch", "grace_period": 1, "reduction_factor": 2, "max_t": 3},
+        "searcher": "optuna-tpe", "resources": {"cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "concurrency": None},
+        "address": None, "versions": {"python": "3.11"}, "command_line": "colorsweep run smoke --data demo --size 16",
+        "created": "2026-11-26T06:43:11+0000",
+    }
+    if finished:
+        info.update(finished="2026-11-26T06:45:28+0000", wall_time_s=143.0)
+    return info
+
+
+def _build_run(run_dir: Path, data, *, checkpoint_from: Path | None) -> None:
+    entries: dict = {}
+    for trial_id, (params, status, delta_e, psnr) in TRIALS.items():
+        trial_dir = _write_trial(run_dir, trial_id, params, status, delta_e, psnr, entries,
+                                 error=ERROR_TEXT if status == "error" else None)
+        if trial_id == "aaaa0001" and checkpoint_from is not None:
+            (trial_dir / "checkpoint_000001").mkdir()  # an older checkpoint folder: must not be the one used
+            (trial_dir / "checkpoint_000002").mkdir()
+            shutil.copy(checkpoint_from, trial_dir / "checkpoint_000002" / "best.keras")
+    (run_dir / "trials.json").write_text(json.dumps(entries, indent=1))
+    (run_dir / "baselines.json").write_text(json.dumps(BASELINES))
+    (run_dir / "sweep.json").write_text(json.dumps(_sweep_info(run_dir, data, finished=True), indent=1))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A real (untrained) 16 px ``basic`` model saved as best.keras."""
+    from colorize_core.models import create_model
+
+    path = tmp_path_factory.mktemp("model") / "best.keras"
+    create_model("basic", 16).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, demo16, tiny_model):
+    """A finished sweep's run directory and its full report (read back into memory)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "finished"
+    run_dir.mkdir()
+    _build_run(run_dir, demo16, checkpoint_from=tiny_model)
+    written = write_report(run_dir)
+    return {
+        "run_dir": run_dir,
+        "written": written,
+        "md": written["md"].read_text(),
+        "html": written["html"].read_text(),
+        "json": json.loads(written["json"].read_text()),
+    }
+
+
+@pytest.fixture()
+def run_copy(finished_run, tmp_path) -> Path:
+    """A private copy of the finished run directory (for tests that rewrite its report)."""
+    target = tmp_path / "copy"
+    shutil.copytree(finished_run["run_dir"], target)
+    info = json.loads((target / "sweep.json").read_text())
+    info["run_dir"] = str(target)
+    (target / "sweep.json").write_text(json.dumps(info))
+    return target
+
+
+def test_every_format_and_figure_is_written(finished_run):
+    written = finished_run["written"]
+    report_dir = finished_run["run_dir"] / "report"
+    assert {"md", "html", "csv", "json", "tensorboard", *FIGURES} <= set(written)
+    for key, filename in {"md": "report.md", "html": "report.html", "csv": "trials.csv", "json": "trials.json",
+                          **FIGURES}.items():
+        assert written[key] == report_dir / filename and written[key].stat().st_size > 0, key
+    for name in FIGURES:
+        assert written[name].read_bytes().startswith(b"\x89PNG"), name
+
+
+def test_trials_are_ranked_by_the_metric_in_its_direction(finished_run, run_copy):
+    rows = finished_run["json"]["trials"]
+    assert [r["trial_id"] for r in rows] == EXPECTED_ORDER
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4]
+    assert [r["delta_e"] for r in rows[:3]] == [15.0, 18.0, 21.0]  # each trial's best epoch
+    assert rows[0]["best_epoch"] == 2 and rows[0]["epochs"] == 3
+    md = finished_run["md"]
+    assert md.index("aaaa0001") < md.index("cccc0003") < md.index("bbbb0002") < md.index("dddd0004")
+
+    # psnr is higher-is-better (METRICS): the order reverses among the scored trials
+    written = write_report(run_copy, metric="psnr", formats=("json",), models=False, tensorboard=False)
+    payload = json.loads(written["json"].read_text())
+    assert payload["mode"] == metrics.METRICS["psnr"].mode == "max"
+    assert [r["trial_id"] for r in payload["trials"]] == ["cccc0003", "bbbb0002", "aaaa0001", "dddd0004"]
+    assert [r["psnr"] for r in payload["trials"][:3]] == [25.0, 22.0, 20.0]
+
+
+def test_statuses_include_asha_stops_and_error_lines(finished_run):
+    rows = {r["trial_id"]: r for r in finished_run["json"]["trials"]}
+    assert rows["aaaa0001"]["status"] == "completed" and rows["aaaa0001"]["status_text"] == "completed"
+    assert rows["cccc0003"]["status"] == "stopped"
+    assert rows["cccc0003"]["status_text"] == "stopped early by ASHA at epoch 1"
+    error_line = "RuntimeError: injected failure for testing: arch='basic'"
+    assert rows["dddd0004"]["status"] == "error"
+    assert rows["dddd0004"]["error_first_line"] == error_line
+    assert rows["dddd0004"]["status_text"] == f"error: {error_line}"
+    assert rows["dddd0004"]["epochs"] == 0 and rows["dddd0004"]["delta_e"] is None
+    assert rows["aaaa0001"]["error_first_line"] is None
+    for fmt in ("md", "html"):
+        text = finished_run[fmt]
+        assert "by ASHA at epoch 1" in text, fmt
+        assert error_line.replace("'", "&#x27;" if fmt == "html" else "'") in text, fmt
+
+
+def test_baselines_are_in_every_format_where_they_rank(finished_run):
+    md, page, payload = finished_run["md"], finished_run["html"], finished_run["json"]
+    assert payload["baselines"]["val"] == BASELINES
+    for name in BASELINES:
+        assert f"baseline: {name}" in md
+        assert re.search(rf"<tr class='baseline'><td[^>]*>–</td><td[^>]*>{name}</td>", page), name
+    # delta_e: best trial 15.0 < train_mean 16.2 < gray 16.5 < next trial 18.0
+    assert md.index("aaaa0001") < md.index("baseline: train_mean") < md.index("baseline: gray") < md.index("cccc0003")
+    assert page.index("aaaa0001") < page.index(">train_mean<") < page.index(">gray<") < page.index("cccc0003")
+    # the best trial's row is highlighted
+    assert re.search(r"<tr class='best'><td[^>]*>1</td><td[^>]*>aaaa0001</td>", page)
+
+
+def test_html_is_one_self_contained_file_with_embedded_images(finished_run):
+    page = finished_run["html"]
+    sources = re.findall(r"""\bsrc\s*=\s*["']([^"']*)""", page)
+    assert len(sources) == len(FIGURES)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert base64.b64decode(sources[0].split(",", 1)[1]).startswith(b"\x89PNG")
+    assert 'src="http' not in page and "src='http" not in page
+    assert not re.search(r"""\bhref\s*=""", page)  # no stylesheet, no link to anything
+    assert "<link" not in page and "<script" not in page and "url(" not in page
+    for filename in FIGURES.values():
+        assert filename not in page  # figures are embedded, not referenced next to the file
+    assert "<style>" in page
+
+
+def test_csv_round_trips_through_pandas_with_documented_columns(finished_run):
+    import pandas as pd
+
+    frame = pd.read_csv(finished_run["written"]["csv"])
+    assert list(frame.columns) == list(COLUMNS)
+    assert len(frame) == len(TRIALS)
+    assert list(frame["trial_id"]) == EXPECTED_ORDER
+    assert list(frame["rank"]) == [1, 2, 3, 4]
+    assert frame["delta_e"].iloc[0] == pytest.approx(15.0)
+    assert np.isnan(frame["delta_e"].iloc[3])
+    assert frame.loc[frame.trial_id == "cccc0003", "status_text"].item() == "stopped early by ASHA at epoch 1"
+    assert frame.loc[frame.trial_id == "dddd0004", "error_first_line"].item().startswith("RuntimeError: injected")
+    assert json.loads(frame["config"].iloc[0]) == TRIALS["aaaa0001"][0]
+    json_rows = finished_run["json"]["trials"]
+    assert [list(row) for row in json_rows] == [list(COLUMNS)] * len(TRIALS)
+
+
+def test_test_split_metrics_come_from_the_latest_checkpoint(finished_run, demo16, tiny_model):
+    import keras
+
+    from colorize_core.train import predict_ab
+
+    payload = finished_run["json"]
+    assert payload["tested"] == ["aaaa0001"]  # the only trial with a best.keras
+    model = keras.saving.load_model(tiny_model, compile=False)
+    expected = metrics.evaluate(demo16.test.lightness, demo16.test.ab, predict_ab(model, demo16.test.lightness))
+    row = payload["trials"][0]
+    for name in metrics.METRICS:
+        assert row[f"test_{name}"] == pytest.approx(expected[name], rel=1e-5), name
+    assert row["params"] == model.count_params()
+    assert all(r[f"test_{name}"] is None for r in payload["trials"][1:] for name in metrics.METRICS)
+    assert set(payload["baselines"]["test"]) == {"gray", "train_mean"}
+    assert any("no best.keras checkpoint" in note and "cccc0003" in note for note in payload["notes"])
+    assert "Test split" in finished_run["md"] and f"{expected['delta_e']:.3f}" in finished_run["html"]
+
+
+def test_study_comparison_and_importances(finished_run):
+    payload = finished_run["json"]
+    comparison = payload["comparison"]
+    assert comparison["rows"] == ["basic", "classic", "unet"]  # the space's order
+    cells = {(c["arch"], c["optimizer"], c["loss"]): c for c in comparison["cells"]}
+    assert cells[("basic", "adam", "mse")]["value"] == 15.0 and cells[("basic", "adam", "mse")]["trial_id"] == "aaaa0001"
+    assert cells[("classic", "rmsprop", "mae")]["value"] == 21.0
+    assert [b["trial_id"] for b in payload["best_per_arch"]] == ["aaaa0001", "bbbb0002", "cccc0003"]
+    importances = payload["importances"]
+    assert importances and set(importances) <= set(SMOKE_SPACE["params"])
+    assert sum(importances.values()) == pytest.approx(1.0)
+
+
+def test_tensorboard_logs_hold_hparams_of_every_trial(finished_run):
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    logdir = finished_run["written"]["tensorboard"]
+    assert tensorboard_commands(finished_run["run_dir"])["hparams"] == f"tensorboard --logdir {logdir}"
+
+    def events(folder: Path):
+        return [e for f in sorted(folder.glob("events.out.tfevents*")) for e in EventFileLoader(str(f)).Load()]
+
+    root_tags = {v.tag for e in events(logdir) for v in e.summary.value}
+    assert "_hparams_/experiment" in root_tags
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for trial_id, (params, status, delta_e, _) in TRIALS.items():
+        values = [v for e in events(logdir / f"trial_{trial_id}") for v in e.summary.value]
+        start = next(v for v in values if v.tag == "_hparams_/session_start_info")
+        data = plugin_data_pb2.HParamsPluginData.FromString(start.metadata.plugin_data.content)
+        hparams = data.session_start_info.hparams
+        assert hparams["arch"].string_value == params["arch"]
+        assert hparams["learning_rate"].number_value == pytest.approx(params["learning_rate"])
+        assert hparams["status"].string_value == status
+        best = [_scalar(v) for v in values if v.tag == "best/delta_e"]
+        assert best == ([pytest.approx(min(delta_e))] if delta_e else [])
+        curve = [_scalar(v) for v in values if v.tag == "val/delta_e"]
+        assert curve == [pytest.approx(d) for d in delta_e]
+
+
+def _scalar(value) -> float:
+    """A scalar summary's number (the loader migrates simple_value to a tensor)."""
+    return value.tensor.float_val[0] if value.HasField("tensor") else value.simple_value
+
+
+@pytest.fixture()
+def running_run(tmp_path, demo16) -> Path:
+    """A sweep caught mid-run: no 'finished' in sweep.json, a running trial with a torn last line, a pending one."""
+    run_dir = tmp_path / "running"
+    run_dir.mkdir()
+    entries: dict = {}
+    params, _, delta_e, psnr = TRIALS["aaaa0001"]
+    _write_trial(run_dir, "aaaa0001", params, "completed", delta_e, psnr, entries)
+    params = {**params, "arch": "unet", "learning_rate": 0.004}
+    trial_dir = _write_trial(run_dir, "eeee0005", params, "running", [30.0], [12.0], entries)
+    with open(trial_dir / "result.json", "a") as handle:
+        handle.write('{"epoch": 2, "delta_e": 2')  # the driver was writing epoch 2
+    entries["ffff0006"] = {"params": {**params, "arch": "classic"}, "status": "pending"}
+    (run_dir / "trials.json").write_text(json.dumps(entries))
+    (run_dir / "baselines.json").write_text(json.dumps(BASELINES))
+    (run_dir / "sweep.json").write_text(json.dumps(_sweep_info(run_dir, demo16, finished=False)))
+    return run_dir
+
+
+def test_a_running_or_killed_sweep_still_reports(running_run):
+    written = write_report(running_run)
+    assert {"md", "html", "csv", "json"} <= set(written)
+    payload = json.loads(written["json"].read_text())
+    assert payload["state"] == "running or interrupted"
+    rows = {r["trial_id"]: r for r in payload["trials"]}
+    assert [r["trial_id"] for r in payload["trials"]] == ["aaaa0001", "eeee0005", "ffff0006"]
+    assert rows["eeee0005"]["status_text"] == "running (1 epoch so far)" and rows["eeee0005"]["epochs"] == 1
+    assert rows["ffff0006"]["status_text"] == "pending" and rows["ffff0006"]["rank"] == 3
+    assert "no end recorded" in written["md"].read_text()
+    assert "running (1 epoch so far)" in written["html"].read_text()
+
+    # the same directory after the driver died and `finished` was written: the stale trial reads interrupted
+    info = json.loads((running_run / "sweep.json").read_text())
+    info["finished"] = "2026-11-26T07:00:00+0000"
+    (running_run / "sweep.json").write_text(json.dumps(info))
+    payload = json.loads(write_report(running_run, formats="json", models=False)["json"].read_text())
+    assert {r["trial_id"]: r["status_text"] for r in payload["trials"]}["eeee0005"] == "interrupted after epoch 1"
+
+
+def test_bad_input_says_what_to_pass(tmp_path, run_copy):
+    with pytest.raises(FileNotFoundError, match="sweep.json.*colorsweep run"):
+        write_report(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_report(tmp_path / "nope")
+    with pytest.raises(ValueError, match="unknown metric 'bogus'.*delta_e"):
+        write_report(run_copy, metric="bogus")
+    with pytest.raises(ValueError, match="formats must be .*md, html, csv, json.*'pdf'"):
+        write_report(run_copy, formats="md,pdf")
+    with pytest.raises(ValueError, match="top must be a positive int"):
+        write_report(run_copy, top=0)
+
+
+def test_cli_prints_the_top_table_files_and_tensorboard_command(run_copy, tmp_path, capsys):
+    from search.cli import main
+
+    assert main(["report", str(run_copy), "--top", "2", "--no-models", "--format", "csv,json", "--tensorboard"]) == 0
+    out = capsys.readouterr().out
+    assert "top 2 of 4 trials by validation delta_e" in out
+    assert "aaaa0001" in out and "cccc0003" in out and "bbbb0002" not in out
+    assert "baseline: gray" in out
+    assert str(run_copy / "report" / "trials.csv") in out
+    assert f"tensorboard --logdir {run_copy / 'report' / 'tensorboard'}" in out and "HParams" in out
+    assert "report.html" not in out  # only the formats asked for
+
+    assert main(["report", str(run_copy), "--top", "1", "--no-models", "--format", "json", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [r["trial_id"] for r in payload["top"]] == ["aaaa0001"]
+    assert set(payload["baselines"]) == {"gray", "train_mean"}
+
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "colorsweep run" in capsys.readouterr().err
