@@ -3,6 +3,11 @@
 The model sees the image resized (whole, not cropped; aspect ratio not kept) to its input size; the
 predicted ab is resized back to the original size (bicubic) and merged with the original,
 full-resolution L. The output has the input's exact dimensions and all of its luminance detail.
+
+Classification models (Q ab-bin logits, usually at ¼ of the input size; see
+:mod:`colorize_core.classification`) are recognised by their output and decoded first (annealed
+mean at ``temperature``, or ``decode="mode"`` / ``"mean"``); their ab goes straight from the output
+resolution to the original size.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from colorize_core import color
+from colorize_core import classification, color
 from colorize_core.data import read_image
 
 __all__ = ["model_input_size", "colorize_rgb", "colorize_file", "write_rgb", "side_by_side"]
@@ -30,9 +35,14 @@ def model_input_size(model) -> int:
     return int(height)
 
 
-def colorize_rgb(model, rgb: np.ndarray, *, lab_mode: str = "float") -> np.ndarray:
+def colorize_rgb(
+    model, rgb: np.ndarray, *, lab_mode: str = "float", temperature: float | None = None,
+    decode: str = "annealed_mean",
+) -> np.ndarray:
     """Colorize one image: float RGB in [0, 1] of shape (H, W, 3) (its colour is ignored; only its
-    lightness is used) → float32 RGB in [0, 1] of the same shape."""
+    lightness is used) → float32 RGB in [0, 1] of the same shape.
+
+    ``temperature`` (default 0.38) and ``decode`` apply to classification models only."""
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
@@ -42,7 +52,11 @@ def colorize_rgb(model, rgb: np.ndarray, *, lab_mode: str = "float") -> np.ndarr
     small = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     lightness_small = color.rgb_to_lab(small, lab_mode=lab_mode)[..., :1]
     encoded = model.predict(color.encode_l(lightness_small[None]), verbose=0)[0]
-    ab_small = color.decode_ab(np.asarray(encoded))
+    if classification.is_classification_model(model):
+        t = classification.DEFAULT_TEMPERATURE if temperature is None else temperature
+        ab_small = classification.decode_logits(np.asarray(encoded), temperature=t, decode=decode)
+    else:
+        ab_small = color.decode_ab(np.asarray(encoded))
     ab_full = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_CUBIC)
     ab_full = np.clip(ab_full, color.AB_MIN, color.AB_MAX)
     return color.lab_to_rgb(color.merge_lab(lab_full[..., 0], ab_full))
@@ -64,14 +78,18 @@ def side_by_side(gray_rgb: np.ndarray, colour_rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([gray_rgb, colour_rgb], axis=1)
 
 
-def colorize_file(model, path: str | os.PathLike, out_path: str | os.PathLike, *, compare: bool = False) -> tuple[int, int]:
+def colorize_file(
+    model, path: str | os.PathLike, out_path: str | os.PathLike, *, compare: bool = False,
+    temperature: float | None = None,
+) -> tuple[int, int]:
     """Colorize the image at ``path`` and write it to ``out_path`` at full resolution.
 
-    With ``compare``, the written image is the grayscale input beside the result. Returns (height,
-    width) of the colorized image. Raises :class:`colorize_core.data.ImageError` for unreadable files.
+    With ``compare``, the written image is the grayscale input beside the result. ``temperature``
+    applies to classification models (default 0.38). Returns (height, width) of the colorized image.
+    Raises :class:`colorize_core.data.ImageError` for unreadable files.
     """
     rgb = read_image(path)
-    result = colorize_rgb(model, rgb)
+    result = colorize_rgb(model, rgb, temperature=temperature)
     if compare:
         lightness = color.rgb_to_lab(rgb)[..., 0]
         gray = color.lab_to_rgb(color.merge_lab(lightness, color.gray_ab(lightness.shape + (2,))))

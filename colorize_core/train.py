@@ -9,6 +9,12 @@ restored, reduce-LR-on-plateau, both on the monitored metric), and, when given a
 checkpoints there: ``best.keras`` (weights of the best epoch), ``last.keras`` (with optimizer state),
 ``state.json`` (epoch, history, callback state). A ``workdir`` holding a ``state.json`` is resumed
 from its last epoch, not restarted.
+
+Classification models (``model_info(arch).head == "classification"``, Zhang et al. 2016, see
+:mod:`colorize_core.classification`) train on soft-encoded targets computed batch by batch, with the
+``cls_rebalanced`` loss weighted from the training split; their validation logits are decoded to ab
+(``decode``, ``temperature``) and upsampled to the input size before the same metrics as every
+regression model.
 """
 
 from __future__ import annotations
@@ -45,11 +51,18 @@ class TrainConfig:
     reduce-on-plateau and the best checkpoint follow (see :data:`colorize_core.metrics.METRICS`).
     ``eval_max_pixels`` caps the pixels CIEDE2000 is computed on each epoch (a fixed, seeded subset;
     None = all).
+
+    ``loss`` must fit the architecture's head (``colorize_core.losses.loss_kind``): ``mse``, ``mae`` or
+    ``huber`` for regression models, ``cls_rebalanced`` for classification models; ``None`` (the
+    default) picks ``mse`` or ``cls_rebalanced`` accordingly. ``temperature`` (> 0, unitless) and
+    ``decode`` (``"annealed_mean"``, ``"mode"``, ``"mean"``) say how a classification model's logits
+    become ab; ``output_activation`` applies to regression models only. Settings that do not apply
+    to the architecture are accepted and ignored, so one search space can hold both kinds.
     """
 
     arch: str = "unet"
     optimizer: str = "adam"
-    loss: str = "mse"
+    loss: str | None = None
     learning_rate: float = 1e-3
     batch_size: int = 16
     epochs: int = 10
@@ -64,6 +77,8 @@ class TrainConfig:
     seed: int = 0
     eval_max_pixels: int | None = 200_000
     jit_compile: bool | str = "auto"
+    temperature: float = 0.38
+    decode: str = "annealed_mean"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs"):
@@ -79,16 +94,33 @@ class TrainConfig:
         if not 0 < self.reduce_lr_factor < 1:
             raise ValueError(f"reduce_lr_factor must be in (0, 1), got {self.reduce_lr_factor!r}")
         metrics.metric_mode(self.monitor)  # raises with the list of known metrics
-        from colorize_core.losses import list_losses
-        from colorize_core.models import is_model, list_models
+        from colorize_core.classification import DECODE_MODES
+        from colorize_core.losses import LOSS_KINDS, list_losses, loss_kind
+        from colorize_core.models import is_model, list_models, model_info
         from colorize_core.optimizers import list_optimizers
 
         if not is_model(self.arch):
             raise ValueError(f"arch must be one of {list_models()}, got {self.arch!r}")
         if self.optimizer not in list_optimizers():
             raise ValueError(f"optimizer must be one of {list_optimizers()}, got {self.optimizer!r}")
+        head = model_info(self.arch).head
+        if self.loss is None:
+            object.__setattr__(self, "loss", "cls_rebalanced" if head == "classification" else "mse")
         if self.loss not in list_losses():
             raise ValueError(f"loss must be one of {list_losses()}, got {self.loss!r}")
+        if loss_kind(self.loss) != head:
+            fitting = sorted(name for name, kind in LOSS_KINDS.items() if kind == head)
+            raise ValueError(
+                f"loss {self.loss!r} is a {loss_kind(self.loss)} loss but arch {self.arch!r} is a {head} model; "
+                f"use loss {' or '.join(map(repr, fitting))} with it (or leave loss unset)"
+            )
+        temperature = self.temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+            math.isfinite(temperature) and temperature > 0
+        ):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        if self.decode not in DECODE_MODES:
+            raise ValueError(f"decode must be one of {DECODE_MODES}, got {self.decode!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainConfig":
@@ -140,8 +172,24 @@ class FitResult:
         }
 
 
-def predict_ab(model, lightness: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-    """Predict ab in Lab units (N, H, W, 2) from L in [0, 100] (N, H, W, 1) with a trained model."""
+def predict_ab(
+    model, lightness: np.ndarray, *, batch_size: int = 64, temperature: float | None = None,
+    decode: str = "annealed_mean",
+) -> np.ndarray:
+    """Predict ab in Lab units (N, H, W, 2) from L in [0, 100] (N, H, W, 1) with a trained model.
+
+    A classification model (recognised by its Q output channels) has its logits decoded with
+    ``decode`` at ``temperature`` (default :data:`colorize_core.classification.DEFAULT_TEMPERATURE`)
+    and upsampled to (H, W), chunk by chunk; both are ignored for a regression model.
+    """
+    from colorize_core import classification
+
+    if classification.is_classification_model(model):
+        t = classification.DEFAULT_TEMPERATURE if temperature is None else temperature
+        ab, _ = classification.predict_logits_ab(
+            model, color.encode_l(lightness), temperature=t, decode=decode, batch_size=batch_size
+        )
+        return ab
     encoded = model.predict(color.encode_l(lightness), batch_size=batch_size, verbose=0)
     return color.decode_ab(np.asarray(encoded))
 
@@ -194,7 +242,36 @@ def _augmented_batches(x, y, *, batch_size, seed):
     return _Seq()
 
 
-def _build_model(cfg: TrainConfig, size: int):
+def _soft_target_batches(x, ab, *, batch_size, seed, factor, augment):
+    """Shuffled mini-batches of (encoded L, soft-encoded ab targets at 1/``factor`` size) as a Keras
+    PyDataset: targets are computed per batch (for a whole split at 128 px they would take GBs)."""
+    import keras
+
+    from colorize_core.classification import soft_encode
+
+    class _Seq(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self):
+            return math.ceil(len(x) / batch_size)
+
+        def __getitem__(self, index):
+            idx = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            lightness, ab_batch = x[idx], ab[idx]
+            if augment:
+                lightness, ab_batch = augment_batch(lightness, ab_batch, rng=self.rng)
+            return lightness, soft_encode(ab_batch, factor=factor)
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(x))
+
+    return _Seq()
+
+
+def _build_model(cfg: TrainConfig, size: int, class_weights=None):
     from colorize_core.losses import get_loss
     from colorize_core.models import create_model
     from colorize_core.optimizers import get_optimizer
@@ -202,7 +279,7 @@ def _build_model(cfg: TrainConfig, size: int):
     model = create_model(cfg.arch, size, output_activation=cfg.output_activation, **dict(cfg.model_options))
     model.compile(
         optimizer=get_optimizer(cfg.optimizer, learning_rate=cfg.learning_rate),
-        loss=get_loss(cfg.loss),
+        loss=get_loss(cfg.loss, class_weights=class_weights),
         jit_compile=_resolve_jit(cfg.jit_compile),
     )
     return model
@@ -263,8 +340,12 @@ def fit(
         workdir_path.mkdir(parents=True, exist_ok=True)
 
     keras.utils.set_random_seed(cfg.seed)
+    from colorize_core.models import model_info
+
+    is_classifier = model_info(cfg.arch).head == "classification"
     x_train = color.encode_l(data.train.lightness)
-    y_train = color.encode_ab(data.train.ab)
+    # classification targets are soft-encoded per batch (_soft_target_batches), from ab in Lab units
+    y_train = data.train.ab if is_classifier else color.encode_ab(data.train.ab)
     val: LabSplit = data.val
     eval_batch = max(cfg.batch_size, 64)
 
@@ -283,7 +364,12 @@ def fit(
         state["config"] = cfg.to_dict()  # more epochs than before may be asked for
         model = keras.saving.load_model(workdir_path / LAST_MODEL, compile=True)
     if model is None:
-        model = _build_model(cfg, data.size)
+        if is_classifier:
+            from colorize_core.classification import class_weights_for
+
+            model = _build_model(cfg, data.size, class_weights_for(data))
+        else:
+            model = _build_model(cfg, data.size)
     params = int(model.count_params())
 
     class _EpochEnd(keras.callbacks.Callback):
@@ -293,11 +379,19 @@ def fit(
         def on_epoch_end(self, epoch, logs=None):
             epoch_train_s = time.perf_counter() - self.t0
             logs = logs if logs is not None else {}
-            encoded = np.asarray(self.model.predict(color.encode_l(val.lightness), batch_size=eval_batch, verbose=0))
-            ab_pred = color.decode_ab(encoded)
-            values = metrics.evaluate(val.lightness, val.ab, ab_pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
             loss_fn = self.model.loss
-            val_data_loss = float(keras.ops.convert_to_numpy(loss_fn(color.encode_ab(val.ab), encoded)))
+            if is_classifier:  # logits → ab (decode + upsample), loss on soft targets, chunk by chunk
+                from colorize_core.classification import predict_logits_ab
+
+                ab_pred, val_data_loss = predict_logits_ab(
+                    self.model, color.encode_l(val.lightness), temperature=cfg.temperature, decode=cfg.decode,
+                    batch_size=eval_batch, targets_ab=val.ab, loss_fn=loss_fn,
+                )
+            else:
+                encoded = np.asarray(self.model.predict(color.encode_l(val.lightness), batch_size=eval_batch, verbose=0))
+                ab_pred = color.decode_ab(encoded)
+                val_data_loss = float(keras.ops.convert_to_numpy(loss_fn(color.encode_ab(val.ab), encoded)))
+            values = metrics.evaluate(val.lightness, val.ab, ab_pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
             penalty = _regularization_penalty(self.model)
             lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             train_time = (state["history"][-1]["train_time_s"] if state["history"] else 0.0) + epoch_train_s
@@ -354,7 +448,13 @@ def fit(
             callbacks.append(tb)
 
     if state["epoch"] < cfg.epochs and not state["stopped_early"]:
-        if cfg.augment:
+        if is_classifier:
+            batches = _soft_target_batches(
+                x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
+                factor=data.size // int(model.output_shape[1]), augment=cfg.augment,
+            )
+            model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
+        elif cfg.augment:
             batches = _augmented_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed)
             model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
         else:

@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--loss", default="mse")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=8, help="default 8, as in the study")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--output-activation", default="original", choices=["original", "sigmoid", "linear"])

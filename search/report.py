@@ -115,11 +115,11 @@ COLUMNS: dict[str, str] = {
     "epochs": "epochs trained (reported) so far",
     "best_epoch": "epoch with the best value of the ranking metric (empty without one)",
     **{name: _metric_column_doc(name) for name in metric_defs.METRICS},
-    **{f"test_{name}": f"test-split {name} of the trial's best.keras (top trials only; empty otherwise)"
+    **{f"test_{name}": f"test-split {name} of the trial's best.keras (the top trials with a checkpoint; else empty)"
        for name in metric_defs.METRICS},
     "params": "number of model parameters (trainable and not)",
     "peak_memory_mb": "peak accelerator memory in MiB where the trial reported it, else empty",
-    "train_time_s": "training time in seconds, all epochs (without evaluation overhead of Ray)",
+    "train_time_s": "seconds of training over all epochs, as the trial reported it (its last epoch's train_time_s)",
     "node_id": "Ray node the trial ran on",
     "error_first_line": "the exception line of an errored trial's traceback, else empty",
     "config": "JSON of every sampled hyperparameter of the trial (including model_options.*)",
@@ -841,7 +841,10 @@ def _fmt(value: Any, column: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}" if column == "params" else str(value)
+        if column == "params":  # 46.7k, 1.93M
+            return next((f"{value / scale:.3g}{unit}" for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+                         if value >= scale), str(value))
+        return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
@@ -908,7 +911,7 @@ def _ranked_entries(rep: _Report) -> list[tuple[str, Any]]:
         if _finite(value):
             for i, (kind, item) in enumerate(entries):
                 item_value = item[rep.metric] if kind == "trial" else item[1].get(rep.metric)
-                if item_value is None:
+                if item_value is None or metric_defs.is_better(rep.metric, value, item_value):
                     position = i
                     break
             else:
@@ -959,8 +962,9 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
     facts.append(("data", f"{data.get('source', '?')} at {data.get('size', '?')} px"
                           + (f", {split[0]} train / {split[1]} val / {split[2]} test images" if split else "")))
     space = info.get("space") or {}
-    facts.append(("space", f"{space.get('name', '?')} — {info.get('searcher', '?')}, ASHA, up to "
-                           f"{info.get('max_epochs', '?')} epochs, {info.get('trials', '?')} trials planned"))
+    epochs, trials = info.get("max_epochs", "?"), info.get("trials", "?")
+    facts.append(("space", f"{space.get('name', '?')} — {info.get('searcher', '?')}, ASHA, up to {epochs} "
+                           f"epoch{'' if epochs == 1 else 's'}, {trials} trial{'' if trials == 1 else 's'} planned"))
     if rep.state == "finished":
         wall = info.get("wall_time_s")
         facts.append(("sweep", f"finished {info.get('finished')}" + (f" in {wall / 60:.1f} min" if _finite(wall) else "")))
@@ -1033,7 +1037,9 @@ def _render_md(rep: _Report) -> str:
             name, values = item
             cells = []
             for key, _ in columns:
-                if key == "trial_id":
+                if key == "rank":
+                    cells.append("–")
+                elif key == "trial_id":
                     cells.append(f"_baseline: {name}_")
                 elif key == "status_text":
                     cells.append(f"_{_BASELINE_LABELS.get(name, name)}_")
@@ -1479,9 +1485,9 @@ def write_report(
     _guard(rep, "parameter importances", _importances, rep)
 
     written: dict[str, Path] = {}
-    for name, filename in FIGURES.items():  # never leave a stale figure from an earlier report
-        (rep.out_dir / filename).unlink(missing_ok=True)
     if want_figures:
+        for filename in FIGURES.values():  # never leave a stale figure beside the new report
+            (rep.out_dir / filename).unlink(missing_ok=True)
         if progress:
             progress("drawing figures")
         if grid:

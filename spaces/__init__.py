@@ -1,7 +1,7 @@
 """Search spaces as data: what a colorsweep sweep samples, what it fixes, and their validation.
 
 A space is a YAML file (or the equivalent dict). Built-in ones ship in this package
-(:func:`list_spaces`: ``seed``, ``smoke``, ``wide``); any ``.yaml`` / ``.yml`` path works too.
+(:func:`list_spaces`: ``seed``, ``smoke``, ``wide``, ``zhang``); any ``.yaml`` / ``.yml`` path works too.
 ``spaces`` imports neither Ray, Optuna, Keras nor TensorFlow at import time: it is data and
 checks. Validation (:func:`space_from_dict`, :func:`load_space`) imports the model, optimizer and
 loss registries of :mod:`colorize_core` (so Keras) to check names. The ``search`` package turns a
@@ -36,7 +36,11 @@ Keys of ``params`` and ``fixed``: ``TrainConfig`` fields except ``epochs`` (from
 ``seed`` and ``monitor`` (set by the sweep) and ``model_options`` itself (write
 ``model_options.<option>``). ``arch`` is required (in params or fixed); ``arch``, ``optimizer``,
 ``loss`` and ``output_activation`` are categorical and must be registered names;
-``learning_rate > 0``; ``batch_size`` positive ints. A ``model_options.<option>`` must be accepted by
+``learning_rate > 0``; ``batch_size`` positive ints; ``temperature > 0`` and ``decode`` (classification
+models only). Loss pairing: classification architectures (``*_cls``) always train with
+``cls_rebalanced`` (:func:`resolve_loss` sets it in every trial config), so ``loss`` lists the
+regression archs' losses, and a space that could pair a regression arch with ``cls_rebalanced`` is
+rejected. A ``model_options.<option>`` must be accepted by
 every architecture the space can pick (``colorize_core.models.model_info(arch).options``). Unknown
 keys anywhere are errors, and every error is a :class:`SpaceError` (a ``ValueError``) naming the
 key, the value and what is allowed.
@@ -53,7 +57,7 @@ from ._builtin import list_spaces, load_space, space_from_yaml
 from ._describe import describe_space, space_summary_rows
 from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param
-from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace
+from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace, resolve_loss
 from ._validate import OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, space_from_dict, validate_for_data
 
 __all__ = [
@@ -70,6 +74,7 @@ __all__ = [
     "describe_space",
     "list_spaces",
     "load_space",
+    "resolve_loss",
     "space_from_dict",
     "space_from_yaml",
     "space_summary_rows",

@@ -13,12 +13,31 @@ from ._errors import SpaceError
 from ._param import Param, _plain, same_value
 from ._yaml import FlowMap, dump_yaml
 
-__all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS"]
+__all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS", "resolve_loss"]
 
 #: Prefix of a key that sets one option of ``TrainConfig.model_options``.
 MODEL_OPTIONS_PREFIX = "model_options."
 #: The keys a space's ``defaults`` may hold.
 DEFAULT_KEYS = ("max_epochs", "size", "trials")
+
+
+def resolve_loss(config: dict[str, Any]) -> dict[str, Any]:
+    """Apply the loss-pairing rule to a trial config (in place; returned for convenience).
+
+    A classification architecture (``colorize_core.models.model_info(arch).head ==
+    "classification"``) always trains with the classification loss (``cls_rebalanced``): its
+    ``loss`` is set to it, replacing any regression loss sampled from the space. Regression
+    architectures keep the sampled loss; validation (:func:`spaces.space_from_dict`) makes sure a
+    space never pairs them with a classification loss. Imports the model registry (Keras) lazily.
+    """
+    from colorize_core.losses import LOSS_KINDS
+    from colorize_core.models import is_model, model_info
+
+    arch = config.get("arch")
+    if is_model(arch) and model_info(arch).head == "classification":
+        if LOSS_KINDS.get(config.get("loss")) != "classification":
+            config["loss"] = next(name for name, kind in LOSS_KINDS.items() if kind == "classification")
+    return config
 
 
 class FrozenMapping(Mapping):
@@ -148,7 +167,9 @@ class SearchSpace:
 
         ``model_options.<x>`` keys are nested into ``model_options: {x: ...}`` (the key is left out
         when no option is set), ``epochs`` is ``max_epochs``, ``seed`` and ``monitor`` are the
-        sweep's. A ``value`` param may be left out of ``params`` (its constant is used). Raises :class:`SpaceError` when ``params`` does not match the space (missing or
+        sweep's. Loss pairing: when the arch is a classification model (``*_cls``), ``loss`` is
+        set to its classification loss (``cls_rebalanced``) whatever was sampled or left out, so
+        a space's ``loss`` choices are the regression archs' (see :func:`resolve_loss`). A ``value`` param may be left out of ``params`` (its constant is used). Raises :class:`SpaceError` when ``params`` does not match the space (missing or
         unknown names, a value outside its param).
         """
         if not isinstance(params, Mapping):
@@ -188,7 +209,7 @@ class SearchSpace:
         config["epochs"] = int(max_epochs)
         config["seed"] = int(seed)
         config["monitor"] = monitor
-        return config
+        return resolve_loss(config)
 
     def _canonical(self, name: str, value: Any) -> Any:
         """The value as the space writes it: the listed choice, a Python int or float."""

@@ -109,6 +109,12 @@ def _losses() -> list[str]:
     return list_losses()
 
 
+def _decode_modes() -> list[str]:
+    from colorize_core.classification import DECODE_MODES
+
+    return list(DECODE_MODES)
+
+
 def _rule(kinds: tuple[str, ...], check: Callable[[Any], bool], allowed: str):
     def run(v: Any) -> str | None:
         return None if check(v) else f"must be {allowed}, got {v!r}"
@@ -142,6 +148,8 @@ _RULES: dict[str, tuple[tuple[str, ...], Callable[[Any], str | None]]] = {
     "eval_max_pixels": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
     ),
+    "temperature": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and v > 0, "a number > 0"),
+    "decode": (CATEGORICAL_KINDS, _one_of(_decode_modes, "decode mode", "decode modes")),
 }
 
 
@@ -245,6 +253,32 @@ def _check_model_options(space_params: dict[str, Param], fixed: dict[str, Any]) 
                     )
 
 
+def _check_loss_pairing(space_params: dict[str, Param], fixed: dict[str, Any]) -> None:
+    """No regression architecture may be paired with a classification loss (the other way round
+    is resolved per trial: classification archs always get ``cls_rebalanced``, see
+    :func:`spaces.resolve_loss`)."""
+    if "loss" in space_params:
+        label, losses = "params.loss", list(space_params["loss"].values)
+    elif "loss" in fixed:
+        label, losses = "fixed.loss", [fixed["loss"]]
+    else:
+        return
+    from colorize_core.losses import LOSS_KINDS
+    from colorize_core.models import model_info
+
+    archs = list(space_params["arch"].values) if "arch" in space_params else [fixed["arch"]]
+    regression = [a for a in archs if model_info(a).head == "regression"]
+    classification = [a for a in archs if model_info(a).head == "classification"]
+    cls_losses = [v for v in losses if LOSS_KINDS.get(v) == "classification"]
+    if regression and cls_losses:
+        implied = f" ({', '.join(classification)})" if classification else ""
+        raise SpaceError(
+            f"{label}: {', '.join(map(repr, cls_losses))} is a classification loss, but the space can pick the "
+            f"regression architecture(s) {', '.join(regression)}, which cannot train with it; list only regression "
+            f"losses (mse, mae, huber): classification architectures{implied} always train with their own loss"
+        )
+
+
 def _representative(space: SearchSpace, pick: int) -> dict[str, Any]:
     out = {}
     for name, p in space.params.items():
@@ -313,6 +347,7 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
             f"known architectures: {', '.join(_models())}"
         )
     _check_model_options(params, fixed)
+    _check_loss_pairing(params, fixed)
 
     defaults = _mapping("defaults", d.get("defaults"))
     bad = [k for k in defaults if k not in DEFAULT_KEYS]

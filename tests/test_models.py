@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 import colorize_core.models as models
+from colorize_core.classification import num_bins, soft_encode
+from colorize_core.losses import ClsRebalanced
 from colorize_core.models import (
     AB_CONV,
+    AB_LOGITS,
     ModelInfo,
     count_params,
     create_model,
@@ -25,6 +28,7 @@ from colorize_core.models import (
 from colorize_core.models import registry as registry_module
 
 STUDY_MODELS = ("basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "split_learning")
+CLASSIFICATION_MODELS = ("richard_zhang_cls", "unet_cls")
 
 # The study's table (shared/design/seed-architectures.md), parameters at 128×128, 3 significant figures.
 DOC_PARAMS_128 = {
@@ -84,6 +88,7 @@ def test_registry_holds_study_models_and_unet():
     assert not is_model("resnet50") and not is_model(None)
     assert {n for n in names if model_info(n).family == "study"} == set(STUDY_MODELS)
     assert model_info("unet").family == "modern"
+    assert {n for n in names if model_info(n).head == "classification"} == set(CLASSIFICATION_MODELS)
 
 
 def test_public_api_is_explicit():
@@ -201,8 +206,15 @@ def _training_step(name: str, *, run_eagerly: bool) -> None:
     assert model.input_shape == (None, 32, 32, 1)
     rng = np.random.default_rng(0)
     x = rng.random((2, 32, 32, 1), dtype=np.float32)
-    y = rng.random((2, 32, 32, 2), dtype=np.float32)
-    model.compile(optimizer="adam", loss="mse", run_eagerly=run_eagerly)
+    if model_info(name).head == "classification":  # Q bin logits at 1/4 size, soft-encoded targets
+        out_shape = (2, 8, 8, num_bins())
+        y = soft_encode(rng.uniform(-60, 60, (2, 32, 32, 2)).astype(np.float32), factor=4)
+        loss = ClsRebalanced()
+    else:
+        out_shape = (2, 32, 32, 2)
+        y = rng.random(out_shape, dtype=np.float32)
+        loss = "mse"
+    model.compile(optimizer="adam", loss=loss, run_eagerly=run_eagerly)
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
     loss = model.train_on_batch(x, y)
     loss = float(np.asarray(loss).reshape(-1)[0])
@@ -210,7 +222,7 @@ def _training_step(name: str, *, run_eagerly: bool) -> None:
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     assert any(not np.array_equal(a, b) for a, b in zip(before, after)), "the step changed no weight"
     prediction = model.predict_on_batch(x)
-    assert prediction.shape == (2, 32, 32, 2)
+    assert prediction.shape == out_shape
     assert np.all(np.isfinite(prediction))
 
 
@@ -253,6 +265,16 @@ def test_output_activation_option_and_size(name, option):
     size = OPTION_SIZES[option]
     model = create_model(name, size, output_activation=option)
     x = np.random.default_rng(1).random((2, size, size, 1), dtype=np.float32)
+    if model_info(name).head == "classification":
+        # the option is accepted and has no effect: the head is linear logits at 1/4 size
+        head = model.get_layer(AB_LOGITS)
+        kernel, bias = head.get_weights()
+        assert head.filters == num_bins() and head.kernel_size == (1, 1)
+        head.set_weights([np.zeros_like(kernel), np.linspace(-5, 5, num_bins()).astype(bias.dtype)])
+        out = _call(model, x)
+        assert out.shape == (2, size // 4, size // 4, num_bins())
+        np.testing.assert_allclose(out, np.broadcast_to(np.linspace(-5, 5, num_bins()), out.shape), atol=1e-5)
+        return
     if option == "sigmoid":  # in [0, 1] whatever the input, before the head is rigged below
         wild = _call(model, (x - 0.5) * 200.0)
         assert wild.min() >= 0.0 and wild.max() <= 1.0
@@ -309,6 +331,19 @@ def test_unet_options_are_checked():
     assert _call(model, np.zeros((1, 32, 32, 1), np.float32)).shape == (1, 32, 32, 2)
 
 
+def test_classification_variants_share_their_bodies():
+    # richard_zhang_cls = richard_zhang without its 1×1 ab conv (256·2 + 2) and upsampling, with a
+    # 1×1 conv to Q logits (256·Q + Q); unet_cls stops its decoder at 1/4 size by default
+    q = num_bins()
+    assert count_params("richard_zhang_cls", 128) == EXACT_PARAMS_128["richard_zhang"] - 514 + 257 * q
+    assert create_model("unet_cls", 32, output_stride=1).output_shape == (None, 32, 32, q)
+    assert create_model("unet_cls", 32, output_stride=2).output_shape == (None, 16, 16, q)
+    with pytest.raises(ValueError, match="output_stride must be one of"):
+        create_model("unet_cls", 32, output_stride=8)
+    with pytest.raises(ValueError, match=r"output_stride=4 must be at most 2\*\*depth = 2"):
+        create_model("unet_cls", 32, depth=1)
+
+
 def test_richard_zhang_ends_with_bilinear_upsample_by_4():
     model = create_model("richard_zhang", 24)
     last = model.layers[-1]
@@ -323,3 +358,13 @@ def test_models_package_is_backend_neutral():
         source = path.read_text()
         assert not re.search(r"^\s*(import|from)\s+(tensorflow|jax|torch)\b", source, re.M), path.name
         assert "tf." not in source, path.name
+
+
+@pytest.mark.parametrize("output_activation", ["original", "linear"])
+def test_unet_starts_at_neutral_grey(output_activation):
+    from colorize_core.color import AB_NEUTRAL_ENCODED
+
+    model = create_model("unet", 16, output_activation=output_activation)
+    x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
+    y = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(y, AB_NEUTRAL_ENCODED, atol=1e-6)

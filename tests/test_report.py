@@ -380,3 +380,9 @@ def test_cli_prints_the_top_table_files_and_tensorboard_command(run_copy, tmp_pa
 
     assert main(["report", str(tmp_path / "empty")]) == 2
     assert "colorsweep run" in capsys.readouterr().err
+
+
+def test_every_column_is_documented():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text()
+    missing = [name for name in COLUMNS if f"`{name}`" not in text]
+    assert not missing, f"columns missing from docs/report.md: {missing}"

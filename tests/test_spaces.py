@@ -16,7 +16,8 @@ from spaces import SearchSpace, SpaceError, load_space, space_from_dict, validat
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY_ARCHS = ["basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "split_learning"]
-BUILTINS = ["seed", "smoke", "wide"]
+CLS_ARCHS = ["richard_zhang_cls", "unet_cls"]
+BUILTINS = ["seed", "smoke", "wide", "zhang"]
 
 
 def _space(**overrides):
@@ -103,7 +104,7 @@ def test_wide_space_contents():
 
     space = load_space("wide")
     assert not space.is_grid and space.grid_size is None
-    assert set(space.params["arch"].values) == set(list_models()) == set(STUDY_ARCHS) | {"unet"}
+    assert set(space.params["arch"].values) == set(list_models()) == set(STUDY_ARCHS) | {"unet"} | set(CLS_ARCHS)
     assert set(space.params["optimizer"].values) == {"adam", "rmsprop", "sgd", "adamw"}
     assert set(space.params["loss"].values) == {"mse", "mae", "huber"}
     lr = space.params["learning_rate"]
@@ -112,8 +113,60 @@ def test_wide_space_contents():
     assert (bs.kind, bs.low, bs.high) == ("pow2", 8, 256)
     assert bs.values == (8, 16, 32, 64, 128, 256)
     assert set(space.params["output_activation"].values) == {"original", "sigmoid"}
+    t = space.params["temperature"]
+    assert (t.kind, t.low, t.high) == ("uniform", 0.1, 1.0)
     assert dict(space.defaults) == {"max_epochs": 30, "size": 128, "trials": 100}
     assert space.max_batch_size() == 256
+
+
+def test_wide_never_pairs_an_architecture_with_a_loss_it_cannot_train_with():
+    from colorize_core.models import model_info
+    from colorize_core.train import TrainConfig
+
+    space = load_space("wide")
+    base = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 8, "output_activation": "sigmoid",
+            "temperature": 0.38}
+    for arch, loss in itertools.product(space.params["arch"].values, space.params["loss"].values):
+        cfg = space.trial_config({**base, "arch": arch, "loss": loss}, max_epochs=1, seed=0, monitor="delta_e")
+        expected = "cls_rebalanced" if model_info(arch).head == "classification" else loss
+        assert cfg["loss"] == expected, (arch, loss)
+        TrainConfig.from_dict(cfg)  # accepted
+
+
+def test_zhang_space_compares_regression_and_classification_on_the_same_archs():
+    space = load_space("zhang")
+    assert space.is_grid and space.grid_size == 8
+    assert list(space.params["arch"].values) == ["richard_zhang", "richard_zhang_cls", "unet", "unet_cls"]
+    losses = {}
+    for combo in space.grid():
+        cfg = space.trial_config(combo, max_epochs=2, seed=0, monitor="delta_e")
+        losses[cfg["arch"]] = cfg["loss"]
+        assert cfg["temperature"] == 0.38 and cfg["batch_size"] == 16 and cfg["optimizer"] == "adam"
+    assert losses == {"richard_zhang": "mse", "unet": "mse",
+                      "richard_zhang_cls": "cls_rebalanced", "unet_cls": "cls_rebalanced"}
+    assert dict(space.defaults) == {"max_epochs": 20, "size": 64, "trials": 8}
+
+
+def test_a_classification_loss_that_could_meet_a_regression_arch_is_rejected():
+    with pytest.raises(SpaceError, match=r"params\.loss: 'cls_rebalanced' is a classification loss.*regression "
+                                         r"architecture\(s\) unet"):
+        space_from_dict({"params": {"arch": {"choice": ["unet", "unet_cls"]},
+                                    "loss": {"choice": ["mse", "cls_rebalanced"]}}, "name": "x"})
+    with pytest.raises(SpaceError, match=r"fixed\.loss: 'cls_rebalanced'"):
+        space_from_dict({"params": {"arch": {"choice": ["basic", "unet_cls"]}},
+                         "fixed": {"loss": "cls_rebalanced"}, "name": "x"})
+    # classification archs only: the loss may be written, or left out
+    ok = space_from_dict({"params": {"arch": {"choice": CLS_ARCHS}, "temperature": {"loguniform": [0.1, 1.0]}},
+                          "fixed": {"loss": "cls_rebalanced", "decode": "annealed_mean"}, "name": "x"})
+    assert ok.trial_config({"arch": "unet_cls", "temperature": 0.2}, max_epochs=1, seed=0,
+                           monitor="delta_e")["loss"] == "cls_rebalanced"
+    bare = space_from_dict({"params": {"arch": {"value": "richard_zhang_cls"}}, "name": "y"})
+    assert bare.trial_config({}, max_epochs=1, seed=0, monitor="delta_e")["loss"] == "cls_rebalanced"
+    with pytest.raises(SpaceError, match="unknown decode mode 'median'"):
+        space_from_dict({"params": {"arch": {"value": "unet_cls"}}, "fixed": {"decode": "median"}, "name": "z"})
+    with pytest.raises(SpaceError, match="temperature must be a number > 0"):
+        space_from_dict({"params": {"arch": {"value": "unet_cls"}, "temperature": {"uniform": [0.0, 1.0]}},
+                         "name": "z"})
 
 
 def test_smoke_space_is_tiny():
@@ -354,7 +407,7 @@ def test_contains():
     assert not seed.contains({"arch": "basic", "optimizer": "adam"})  # missing key
     wide = load_space("wide")
     ok = {"arch": "unet", "optimizer": "sgd", "loss": "huber", "learning_rate": 0.001,
-          "batch_size": 64, "output_activation": "sigmoid"}
+          "batch_size": 64, "output_activation": "sigmoid", "temperature": 0.38}
     assert wide.contains(ok)
     assert wide.contains({**ok, "learning_rate": 1e-4}) and wide.contains({**ok, "learning_rate": 3e-2})
     assert not wide.contains({**ok, "learning_rate": 0.5})  # above the bound
@@ -461,7 +514,7 @@ def test_space_summary_rows():
     assert by_name["seed"]["grid"] is True and by_name["seed"]["grid_size"] == 24
     assert (by_name["seed"]["size"], by_name["seed"]["max_epochs"], by_name["seed"]["trials"]) == (128, 30, 24)
     assert by_name["wide"]["grid"] is False and by_name["wide"]["trials"] == 100
-    assert by_name["wide"]["n_params"] == 6
+    assert by_name["wide"]["n_params"] == 7
     assert by_name["smoke"]["size"] == 32
     assert all(r["description"] for r in rows)
 

@@ -10,9 +10,11 @@ import keras
 
 OUTPUT_ACTIVATIONS = ("original", "sigmoid", "linear")
 
-#: Name of the convolution that produces the two ab channels in every registered model. Its
-#: activation is the model's output activation; tests and tools find the output head by this name.
+#: Name of the convolution that produces the two ab channels in every registered regression model.
+#: Its activation is the model's output activation; tests and tools find the output head by this name.
 AB_CONV = "ab_conv"
+#: Name of the 1×1 convolution that produces the Q ab-bin logits of every classification model.
+AB_LOGITS = "ab_logits"
 
 
 def resolve_output_activation(output_activation: Any, original: str) -> str:
@@ -67,13 +69,43 @@ def conv(
     )(x)
 
 
-def ab_conv(x: Any, kernel_size: int, activation: str) -> Any:
+def ab_conv(x: Any, kernel_size: int, activation: str, *, start_neutral: bool = False) -> Any:
     """The output head: a 2-filter convolution named :data:`AB_CONV`.
 
     It computes in float32 whatever the global dtype policy, so that a mixed-precision run still
     produces full-precision ab (a bfloat16 sigmoid would quantise ab to about one Lab unit).
+    ``start_neutral`` zero-initialises the kernel and sets the bias so that the untrained model
+    predicts exactly neutral grey (the grey baseline) and training moves away from it only where
+    the gradient says so; the study architectures keep Keras's default initialisation.
     """
-    return conv(x, 2, kernel_size, activation=activation, name=AB_CONV, dtype="float32")
+    extra: dict[str, Any] = {}
+    if start_neutral:
+        extra["kernel_initializer"] = "zeros"
+        extra["bias_initializer"] = keras.initializers.Constant(_neutral_bias(activation))
+    return conv(x, 2, kernel_size, activation=activation, name=AB_CONV, dtype="float32", **extra)
+
+
+def _neutral_bias(activation: str) -> float:
+    """The pre-activation value whose output is the encoded neutral grey 128/255."""
+    import math
+
+    from colorize_core.color import AB_NEUTRAL_ENCODED
+
+    if activation == "sigmoid":
+        return math.log(AB_NEUTRAL_ENCODED / (1.0 - AB_NEUTRAL_ENCODED))
+    if activation in ("linear", None, "relu"):
+        return AB_NEUTRAL_ENCODED
+    if activation == "tanh":
+        return math.atanh(AB_NEUTRAL_ENCODED)
+    raise ValueError(f"no neutral start for output activation {activation!r}")
+
+
+def logits_conv(x: Any) -> Any:
+    """The classification head: a 1×1 convolution to Q ab-bin logits named :data:`AB_LOGITS`,
+    linear, in float32 whatever the global dtype policy (see :mod:`colorize_core.classification`)."""
+    from colorize_core.classification import num_bins
+
+    return conv(x, num_bins(), 1, activation=None, name=AB_LOGITS, dtype="float32")
 
 
 def l_input(input_size: int) -> Any:

@@ -6,7 +6,10 @@ rejects any other keyword, and :func:`model_info` lists them with their defaults
 its docstring is its description.
 
 Every registered model maps the encoded L channel, shape ``(input_size, input_size, 1)`` in [0, 1],
-to the encoded ab channels, shape ``(input_size, input_size, 2)`` (see :mod:`colorize_core.color`).
+either to the encoded ab channels, shape ``(input_size, input_size, 2)`` (``head="regression"``, see
+:mod:`colorize_core.color`), or to Q ab-bin logits at ``1/stride`` of the input size, shape
+``(input_size/stride, input_size/stride, Q)`` (``head="classification"``, see
+:mod:`colorize_core.classification`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import keras
 
 __all__ = [
+    "HEADS",
     "ModelInfo",
     "register_model",
     "create_model",
@@ -31,6 +35,8 @@ __all__ = [
 ]
 
 INPUT_MULTIPLE = 8
+#: What a model's output is: ``"regression"`` (encoded ab) or ``"classification"`` (ab-bin logits).
+HEADS = ("regression", "classification")
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,14 @@ class ModelInfo:
     Attributes:
         name: the registry name (``create_model(name, ...)``).
         description: one line, the first line of the builder's docstring.
-        family: ``"study"`` (the original study's six networks) or ``"modern"`` (baselines added here).
+        family: ``"study"`` (the original study's six networks), ``"modern"`` (baselines added
+            here) or ``"classification"`` (Zhang et al. 2016 classification variants).
         default_output_activation: the activation that ``output_activation="original"`` (every
-            model's default) puts on the output layer: ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
+            model's default) puts on the output layer: ``"relu"``, ``"tanh"`` or ``"sigmoid"``;
+            ``"linear"`` for classification models (logits; the softmax is in the loss and decoder).
         options: the keyword options the builder accepts, mapped to their defaults (read-only).
+        head: ``"regression"`` (output: 2 encoded ab channels at the input size) or
+            ``"classification"`` (output: Q ab-bin logits, trained with the ``cls_rebalanced`` loss).
     """
 
     name: str
@@ -51,6 +61,7 @@ class ModelInfo:
     family: str
     default_output_activation: str
     options: Mapping[str, Any]
+    head: str = "regression"
 
 
 @dataclass(frozen=True)
@@ -88,13 +99,16 @@ def register_model(
     name: str | None = None,
     family: str = "custom",
     default_output_activation: str = "linear",
+    head: str = "regression",
 ) -> Any:
     """Register a model builder by name; usable bare (``@register_model``) or with arguments.
 
     The builder's signature must be ``(input_size, *, opt=default, ...)``; the registered name is
-    ``name`` or the function's name. Registering a name twice raises ``ValueError``. Returns the
-    builder unchanged.
+    ``name`` or the function's name. ``head`` is ``"regression"`` or ``"classification"`` (see
+    :class:`ModelInfo`). Registering a name twice raises ``ValueError``. Returns the builder unchanged.
     """
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
 
     def decorate(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         key = name if name is not None else builder.__name__
@@ -109,6 +123,7 @@ def register_model(
             family=family,
             default_output_activation=default_output_activation,
             options=types.MappingProxyType(_options_of(builder)),
+            head=head,
         )
         _REGISTRY[key] = _Entry(info=info, build=builder)
         return builder
@@ -156,7 +171,9 @@ def create_model(name: str, input_size: int, **options: Any) -> keras.Model:
 
     ``options`` are the architecture's own (see :func:`model_info`); an unknown one raises
     ``ValueError`` naming it and the allowed ones. The model is a fresh, uncompiled Keras functional
-    model with input ``(input_size, input_size, 1)`` and output ``(input_size, input_size, 2)``.
+    model with input ``(input_size, input_size, 1)`` and output ``(input_size, input_size, 2)``
+    (regression), or ``(input_size/s, input_size/s, Q)`` logits for an integer stride ``s``
+    (classification).
     """
     entry = _entry(name)
     size = check_input_size(input_size)
@@ -168,6 +185,12 @@ def create_model(name: str, input_size: int, **options: Any) -> keras.Model:
         )
     model = entry.build(size, **options)
     expected = (None, size, size, 2)
+    if entry.info.head == "classification":
+        from colorize_core.classification import num_bins
+
+        out = tuple(model.output_shape)
+        side = out[1] if len(out) == 4 and isinstance(out[1], int) and out[1] > 0 and size % out[1] == 0 else size
+        expected = (None, side, side, num_bins())
     if tuple(model.output_shape) != expected:  # guards custom builders; the built-in ones always match
         raise RuntimeError(f"model {name!r} produced output shape {model.output_shape}, expected {expected}")
     return model

@@ -23,7 +23,7 @@ import keras
 from ._common import ab_conv, check_non_negative_float, conv, l_input, resolve_output_activation
 from .registry import register_model
 
-__all__ = ["basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "split_learning"]
+__all__ = ["basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "richard_zhang_body", "split_learning"]
 
 # The study used Keras 2's LeakyReLU default (alpha=0.3), which is also Keras 3's default.
 _LEAKY_SLOPE = 0.3
@@ -163,6 +163,15 @@ def richard_zhang(input_size: int, *, output_activation: str = "original") -> ke
     """
     act = resolve_output_activation(output_activation, "sigmoid")
     inputs = l_input(input_size)
+    x = richard_zhang_body(inputs)
+    x = ab_conv(x, 1, act)
+    outputs = keras.layers.UpSampling2D(4, interpolation="bilinear", name="ab_up", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="richard_zhang")
+
+
+def richard_zhang_body(inputs: Any) -> Any:
+    """``richard_zhang`` from its input up to ``block7_conv2`` (256 channels at ¼ of the input size):
+    shared by the regression model and its classification variant ``richard_zhang_cls``."""
     # (block, [(filters, strides, dilation), ...]) each block ends with BN, except block7.
     blocks = (
         ("block1", ((64, 1, 1), (64, 2, 1))),
@@ -182,10 +191,7 @@ def richard_zhang(input_size: int, *, output_activation: str = "original") -> ke
         256, 4, strides=2, padding="same", activation="relu", name="block7_upconv"
     )(x)
     x = conv(x, 256, name="block7_conv1")
-    x = conv(x, 256, name="block7_conv2")
-    x = ab_conv(x, 1, act)
-    outputs = keras.layers.UpSampling2D(4, interpolation="bilinear", name="ab_up", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="richard_zhang")
+    return conv(x, 256, name="block7_conv2")
 
 
 @register_model(family="study", default_output_activation="relu")
