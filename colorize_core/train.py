@@ -194,6 +194,15 @@ def predict_ab(
     return color.decode_ab(np.asarray(encoded))
 
 
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far, MiB (host RAM; GPU memory is not measured here)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
 def _without_epochs(config: dict) -> dict:
     return {k: v for k, v in config.items() if k != "epochs"}
 
@@ -405,6 +414,8 @@ def fit(
                 "lr": lr,
                 "epoch_train_s": epoch_train_s,
                 "train_time_s": train_time,
+                "params": params,
+                "peak_memory_mb": _peak_rss_mb(),
             }
             logs.update(record)  # later callbacks (TensorBoard) see the validation metrics
             state["history"].append(record)

@@ -216,8 +216,14 @@ class MemorySearcher(Searcher):
             logger.warning("memory estimate failed for %s: %s", proposal, exc)
             from search.memory import TrialDecision
 
-            bs = int(kwargs.get("batch_size") or proposal.get("batch_size") or 0) or None
-            cap = self.planner.gpus_per_trial
+            bs = kwargs.get("batch_size") or proposal.get("batch_size")
+            if not bs:
+                try:
+                    bs = self.planner.train_config(proposal).get("batch_size")
+                except Exception:  # noqa: BLE001
+                    bs = None
+            bs = int(bs or 16)
+            cap = min(self.planner.gpus_per_trial, 1.0)
             return TrialDecision(True, bs, bs, None, None, float(cap), None,
                                  f"memory estimate failed: {exc}", proposal.get("arch"))
 

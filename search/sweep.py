@@ -208,16 +208,32 @@ def resume_command(run_dir: Path) -> str:
     return f"colorsweep resume {shlex.quote(str(run_dir))}"
 
 
-def _fit(tuner, run_dir: Path, *, live: bool) -> None:
-    """Run the tuner; whatever happens, say how to resume if trials are left unfinished."""
+def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True) -> None:
+    """Run the tuner; whatever happens, write the report and say how to resume unfinished trials."""
     if live:
         print(f"run directory: {run_dir}  (if interrupted: {resume_command(run_dir)})", file=sys.stderr)
     try:
         tuner.fit()
     finally:
+        if report:
+            _write_report(run_dir, live=live)
         unfinished = [r for r in load_records(run_dir) if r.status in ("running", "pending")]
         if unfinished:
             print(f"{len(unfinished)} trial(s) unfinished; continue with: {resume_command(run_dir)}", file=sys.stderr)
+
+
+def _write_report(run_dir: Path, *, live: bool) -> None:
+    """The ranked report into RUN_DIR/report/; a failure here never loses the sweep's results."""
+    from search.report import write_report
+
+    try:
+        paths = write_report(run_dir)
+    except Exception as exc:  # noqa: BLE001 - the sweep's results are safe on disk either way
+        print(f"could not write the report ({type(exc).__name__}: {exc}); "
+              f"retry with: colorsweep report {shlex.quote(str(run_dir))}", file=sys.stderr)
+        return
+    if live and "html" in paths:
+        print(f"report: {paths['html']}", file=sys.stderr)
 
 
 
@@ -244,6 +260,7 @@ def run_sweep(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    report: bool = True,
     command_line: str | None = None,
     fail_when: tuple[str, Any] | None = None,
 ) -> SweepResult:
@@ -254,7 +271,8 @@ def run_sweep(
     lower is better); ASHA stops trials on it at epoch milestones (``grace_period``,
     ``reduction_factor``, ``max_t = max_epochs``). ``address`` joins an existing Ray cluster
     (``auto`` or ``ray://host:port``; also ``RAY_ADDRESS``). ``num_cpus``/``num_gpus`` size a local
-    Ray instance. ``fail_when=(param, value)`` makes trials with that value raise (a test hook for
+    Ray instance. ``report`` writes the ranked report into ``RUN_DIR/report/`` at the end (also
+    after Ctrl-C). ``fail_when=(param, value)`` makes trials with that value raise (a test hook for
     failure handling).
     """
     started = time.monotonic()
@@ -341,7 +359,7 @@ def run_sweep(
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
-    _fit(tuner, run_dir, live=live)
+    _fit(tuner, run_dir, live=live, report=report)
 
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
@@ -378,6 +396,7 @@ def resume_sweep(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    report: bool = True,
 ) -> SweepResult:
     """Continue a sweep that was interrupted (Ctrl-C, ``kill -9``, reboot), or extend a finished one.
 
@@ -412,7 +431,7 @@ def resume_sweep(
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
                                    resume_unfinished=True, resume_errored=False, restart_errored=retry_errored)
         tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
-        _fit(tuner, run_dir, live=live)
+        _fit(tuner, run_dir, live=live, report=report)
     else:
         from ray.tune.schedulers import ASHAScheduler
 
@@ -442,7 +461,7 @@ def resume_sweep(
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
-        _fit(tuner, run_dir, live=live)
+        _fit(tuner, run_dir, live=live, report=report)
 
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
     baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}

@@ -68,6 +68,8 @@ def test_run_directory_records_the_sweep(smoke_sweep):
     assert "ray" in info["versions"] and "keras" in info["versions"]
     assert set(smoke_sweep.baselines) == {"gray", "train_mean"}
     assert smoke_sweep.baselines["gray"]["gain_vs_gray"] == pytest.approx(0.0)
+    html = (smoke_sweep.run_dir / "report" / "report.html").read_text()
+    assert "baseline" in html and all(r.trial_id in html for r in smoke_sweep.records)
 
 
 def test_existing_run_name_is_refused(tmp_path, cache_dir):
@@ -111,7 +113,7 @@ def test_a_trial_that_raises_does_not_end_the_sweep(tmp_path, cache_dir, ray_loc
                    "batch_size": {"choice": [32]}},
     })
     result = run_sweep(space, data="demo", storage=tmp_path, name="fail", live=False, num_cpus=2,
-                       cache_dir=cache_dir, fail_when=("loss", "mae"))
+                       cache_dir=cache_dir, fail_when=("loss", "mae"), report=False)
     by_loss = {r.params["loss"]: r for r in result.records}
     assert by_loss["mse"].status == "completed" and by_loss["mse"].epochs == 1
     assert by_loss["mae"].status == "error"
