@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["epoch_logger"]
+__all__ = ["epoch_logger", "tensorflow_has_gpu", "limit_tensorflow_gpu_memory", "accelerator_peak_memory_bytes"]
 
 
 def epoch_logger(logdir: str | Path):
@@ -41,3 +41,63 @@ def tensorflow_has_gpu() -> bool:
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def limit_tensorflow_gpu_memory(memory_limit_bytes: int | None) -> bool:
+    """Hold this process's TensorFlow to ``memory_limit_bytes`` on each visible GPU (a logical device
+    with that limit), growing its allocation on demand (``TF_FORCE_GPU_ALLOW_GROWTH``; TensorFlow's
+    Python API refuses ``set_memory_growth`` next to a logical-device limit, the variable does not).
+
+    Must run before TensorFlow initialises its GPUs (before the first op); returns whether a limit was
+    set. Nothing to do without a GPU, or under another Keras backend.
+    """
+    import os
+
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return False
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return False
+    try:
+        for gpu in gpus:
+            if memory_limit_bytes:
+                tf.config.set_logical_device_configuration(
+                    gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(memory_limit_bytes) // (1 << 20))])
+            else:
+                tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:  # devices already initialised in this process: too late to limit them
+        return False
+    return bool(memory_limit_bytes)
+
+
+def accelerator_peak_memory_bytes() -> int | None:
+    """Peak accelerator memory this process has used (TensorFlow: GPU:0's ``peak``; JAX: the first
+    GPU's ``peak_bytes_in_use``), or None on CPU or when the backend does not say."""
+    import os
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if not tf.config.list_physical_devices("GPU"):
+                return None
+            return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform != "gpu":
+                return None
+            stats = device.memory_stats() or {}
+            return int(stats["peak_bytes_in_use"]) if "peak_bytes_in_use" in stats else None
+        if backend == "torch":
+            import torch
+
+            return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - a measurement must never fail a trial
+        return None
+    return None

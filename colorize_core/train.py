@@ -20,6 +20,7 @@ regression model.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import json
 import math
@@ -40,6 +41,8 @@ ReportFn = Callable[[int, dict], None]
 STATE_FILE = "state.json"
 BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
+#: Values of ``TrainConfig.precision`` (None and "float32" both mean full precision).
+PRECISIONS = (None, "float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class TrainConfig:
     ``decode`` (``"annealed_mean"``, ``"mode"``, ``"mean"``) say how a classification model's logits
     become ab; ``output_activation`` applies to regression models only. Settings that do not apply
     to the architecture are accepted and ignored, so one search space can hold both kinds.
+
+    ``precision``: None or ``"float32"`` (full precision), ``"mixed_bfloat16"`` or ``"mixed_float16"``
+    (Keras mixed precision: 16-bit activations and float32 weights; the ab output head stays float32;
+    ``mixed_float16`` also scales the loss). :func:`fit` sets the global dtype policy for the fit only.
     """
 
     arch: str = "unet"
@@ -79,6 +86,7 @@ class TrainConfig:
     jit_compile: bool | str = "auto"
     temperature: float = 0.38
     decode: str = "annealed_mean"
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs"):
@@ -121,6 +129,8 @@ class TrainConfig:
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         if self.decode not in DECODE_MODES:
             raise ValueError(f"decode must be one of {DECODE_MODES}, got {self.decode!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainConfig":
@@ -308,6 +318,25 @@ def _resolve_jit(jit_compile: bool | str) -> bool | str:
     return "auto"
 
 
+def _in_precision(fit_fn):
+    """Run ``fit`` under its configuration's dtype policy (``precision``), restoring the previous one."""
+
+    @functools.wraps(fit_fn)
+    def wrapper(config, *args, **kwargs):
+        import keras
+
+        cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+        previous = keras.mixed_precision.global_policy().name
+        keras.mixed_precision.set_global_policy(cfg.precision or "float32")
+        try:
+            return fit_fn(cfg, *args, **kwargs)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
+
+    return wrapper
+
+
+@_in_precision
 def fit(
     config: TrainConfig | Mapping[str, Any],
     data: LabDataset,

@@ -203,6 +203,7 @@ def cmd_run(args) -> int:
         concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
         address=args.address, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
         overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
+        gpu_memory=args.gpu_memory, fit_batch=args.fit_batch,
         command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     return _print_sweep(args, result)
@@ -230,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, help="trials running at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--gpu-memory", help="one GPU's memory budget, e.g. 4GiB (default: detected); bigger configurations are not launched")
+    p.add_argument("--fit-batch", action="store_true", help="shrink the batch size to fit --gpu-memory instead")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--address", help="existing Ray cluster: 'auto' or ray://host:port (or set RAY_ADDRESS)")
     p.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a trial may be stopped")
@@ -284,9 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_spaces)
 
     # Commands that live beside the code they drive: report, export / colorize / finetune.
-    from search import best, report
+    from search import best, memory, report
 
     report.add_commands(sub)
+    memory.add_commands(sub)
     best.add_commands(sub)
     return parser
 
@@ -294,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorsweep`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not for users
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -8,7 +8,7 @@ The estimate of one configuration (architecture, input size, batch size, precisi
 * **state** — weights, gradients and optimizer slots in float32: ``params × 4 × (2 + slots)`` bytes
   (Adam and AdamW keep 2 slots, RMSprop 1, SGD with momentum 1), plus a 16-bit copy of the weights
   under mixed precision;
-* **batch** — the input L and the target ab of one batch on the device (float32);
+* **batch** — the input and the target (ab, or class probabilities) of one batch on the device (float32);
 * **activations kept for the backward pass**, walked layer by layer over the functional model: a
   layer output is kept when its consumer needs it to compute a gradient (the input of a convolution,
   dense layer, batch normalisation or max pooling) or its producer does (the output of a ReLU,
@@ -68,6 +68,7 @@ __all__ = [
     "add_commands",
     "is_out_of_memory",
     "TrialOutOfMemory",
+    "POOL_FRACTION",
 ]
 
 GiB = 1 << 30
@@ -221,8 +222,8 @@ class ModelProfile:
     """What one sample costs in a model, in bytes, and its parameter count.
 
     ``kept``: layer outputs kept for the backward pass; ``working``: the largest ``dY + dX`` of one
-    layer; ``all_outputs``: every layer output (the workspace margin's unit); ``batch``: input L and
-    target ab. Activation bytes follow each layer's compute dtype and already include
+    layer; ``all_outputs``: every layer output (the workspace margin's unit); ``batch``: the input and
+    the target (shaped like the output: ab, or class probabilities for a classification model), float32. Activation bytes follow each layer's compute dtype and already include
     :data:`F32_ACTIVATION_FACTOR` for float32 ones (``all_outputs`` and ``batch`` do not).
     """
 
@@ -313,7 +314,8 @@ def model_profile(arch: str, size: int, *, precision: str | None = None,
     profile = ModelProfile(
         arch=arch, size=int(size), precision=precision, params=int(model.count_params()),
         kept=sum(bytes_of[t] for t in kept if t in bytes_of), working=working,
-        all_outputs=sum(raw_of.values()), batch=int(size) * int(size) * 3 * 4, layers=tuple(rows),
+        all_outputs=sum(raw_of.values()), layers=tuple(rows),
+        batch=4 * (sum(_elements(t) for t in _as_list(model.input)) + sum(_elements(t) for t in _as_list(model.output))),
     )
     del model
     _PROFILES[key] = profile
@@ -514,16 +516,20 @@ class RunCalibration:
 
 # --- budgets and shares ---------------------------------------------------------------------------------
 SHARE_STEP = 1 / 8
+#: Part of a trial's GPU share its process may fill (its JAX pool fraction, its TensorFlow logical
+#: device limit): the rest stays free for the CUDA context and cuDNN handles outside the pool.
+POOL_FRACTION = 0.9
 
 
 def gpu_share(estimate: float, gpu_memory: float | None, *, cap: float = 1.0, step: float = SHARE_STEP) -> float:
-    """The GPU fraction a trial asks Ray for: its estimate over one GPU's memory, rounded up to a
-    multiple of ``step`` (1/8), at least ``step``, at most ``cap``. Without a known GPU memory: ``cap``."""
+    """The GPU fraction a trial asks Ray for: its estimate over the usable part
+    (:data:`POOL_FRACTION`) of one GPU's memory, rounded up to a multiple of ``step`` (1/8), at least
+    ``step``, at most ``cap``. Without a known GPU memory: ``cap``."""
     if cap <= 0:
         return 0.0
     if not gpu_memory:
         return float(cap)
-    share = math.ceil(estimate / gpu_memory / step - 1e-9) * step
+    share = math.ceil(estimate / (gpu_memory * POOL_FRACTION) / step - 1e-9) * step
     return float(min(cap, max(step, share)))
 
 
@@ -613,11 +619,11 @@ class TrialPlanner:
 
     @property
     def trial_budget(self) -> int | None:
+        """Bytes one trial may fill: :data:`POOL_FRACTION` of the budget, or of its largest share."""
         if not self.budget:
             return None
-        if 0 < self.gpus_per_trial < 1:
-            return int(self.budget * self.gpus_per_trial)
-        return int(self.budget)
+        share = self.gpus_per_trial if 0 < self.gpus_per_trial < 1 else 1.0
+        return int(self.budget * share * POOL_FRACTION)
 
     @property
     def estimates_needed(self) -> bool:
@@ -648,24 +654,28 @@ class TrialPlanner:
         bs = requested
         if budget and est > budget:
             if not self.fit_batch:
-                need = f"needs {format_bytes(est)} (budget {format_bytes(budget)})"
+                need = f"needs {format_bytes(est)} ({self._budget_text()})"
                 return TrialDecision(False, requested, requested, est, budget, 0.0, None,
                                      f"{need}; {note}" if note else need, relevant["arch"])
             smaller = fit_batch_size(lambda b: self.estimate(relevant, b).total <= budget, requested)
             if smaller is None:
-                need = f"needs {format_bytes(est)} at batch_size {requested} and does not fit {format_bytes(budget)} even at batch_size 1"
+                need = f"needs {format_bytes(est)} at batch_size {requested}, more than {self._budget_text()} even at batch_size 1"
                 return TrialDecision(False, requested, requested, est, budget, 0.0, None, need, relevant["arch"])
             bs = smaller
             est = self.estimate(relevant, bs).total
-            shrunk = f"batch_size shrunk {requested}→{bs} to fit {format_bytes(budget)}"
+            shrunk = f"batch_size shrunk {requested}→{bs} to fit {format_bytes(self.budget)}"
             note = f"{note}; {shrunk}" if note else shrunk
         per_gpu = self.gpu_memory or self.budget
         if self.gpus_per_trial > 1:
             share = float(self.gpus_per_trial)
         else:
             share = gpu_share(est, per_gpu, cap=share_cap) if self.gpus_per_trial > 0 else 0.0
-        limit = int(share * per_gpu) if share and per_gpu and share <= 1 else None
+        limit = int(share * per_gpu * POOL_FRACTION) if share and per_gpu and share <= 1 else None
         return TrialDecision(True, bs, requested, est, budget, share, limit, note, relevant["arch"])
+
+    def _budget_text(self) -> str:
+        share = f" x share {self.gpus_per_trial:g}" if 0 < self.gpus_per_trial < 1 else ""
+        return f"budget {format_bytes(self.budget)}{share}, {format_bytes(self.trial_budget)} usable"
 
     def learn_oom(self, trial_id: str, params: Mapping[str, Any], batch_size: int) -> float:
         """A trial ran out of memory at ``batch_size``: raise the architecture's factor (with a budget)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -44,8 +45,14 @@ class SweepMonitor(Callback):
     # -- records -------------------------------------------------------------------------------
     def _entry(self, trial) -> dict:
         entry = self.entries.setdefault(trial.trial_id, {"params": dict(trial.config), "status": "pending"})
-        entry["params"] = {k: v for k, v in dict(trial.config).items()}
+        entry["params"] = {k: v for k, v in dict(trial.config).items() if k != "_memory"}
         entry["max_epochs"] = self.max_epochs
+        memory = dict(trial.config).get("_memory")
+        if memory:  # the memory plan (search.packing): estimate, GPU share, shrunk batch, retry of
+            entry["memory"] = memory
+            for key in ("note", "retry_of"):
+                if memory.get(key):
+                    entry[key] = memory[key]
         if trial.path:
             try:
                 entry["trial_dir"] = str(Path(trial.path).relative_to(self.run_dir))
@@ -54,7 +61,14 @@ class SweepMonitor(Callback):
         return entry
 
     def _save(self) -> None:
-        write_json_atomic(self.run_dir / TRIALS_FILE, self.entries)
+        path = self.run_dir / TRIALS_FILE
+        if path.exists():  # keep records others added (infeasible configurations, search.packing)
+            try:
+                for key, value in json.loads(path.read_text()).items():
+                    self.entries.setdefault(key, value)
+            except (OSError, ValueError):
+                pass
+        write_json_atomic(path, self.entries)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         entry = self._entry(trial)
@@ -72,6 +86,8 @@ class SweepMonitor(Callback):
         entry["early_stopped"] = bool(result.get("early_stopped", False))
         entry["node_id"] = result.get("node_id")
         entry["params_count"] = result.get("params")
+        if result.get("gpu_ids") or result.get("gpu_share"):
+            entry["gpu_ids"], entry["gpu_share"] = result.get("gpu_ids"), result.get("gpu_share")
         value = result.get(self.metric)
         if isinstance(value, (int, float)):
             if self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0]):
@@ -113,7 +129,7 @@ class SweepMonitor(Callback):
 
     # -- progress --------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        counts = {"running": 0, "completed": 0, "stopped": 0, "error": 0, "oom": 0}
+        counts = {"running": 0, "completed": 0, "stopped": 0, "error": 0, "oom": 0, "infeasible": 0}
         for entry in self.entries.values():
             if entry["status"] in counts:
                 counts[entry["status"]] += 1
@@ -128,7 +144,8 @@ class SweepMonitor(Callback):
         line = (
             f"[{int(elapsed // 60):02d}:{int(elapsed % 60):02d}] running {counts['running']} | "
             f"done {counts['completed']} | stopped early {counts['stopped']} | "
-            f"failed {counts['error'] + counts['oom']} | {best}"
+            f"failed {counts['error'] + counts['oom']} | "
+            + (f"infeasible {counts['infeasible']} | " if counts["infeasible"] else "") + best
         )
         if force_line:
             self.stream.write(("\n" if self._last_line else "") + force_line + "\n")

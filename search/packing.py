@@ -22,8 +22,8 @@ space) and, in the driver, for every proposed configuration:
   trained), or FAIL when the retry fails too.
 
 The wrapper ends the search (``Searcher.FINISHED``) when the inner searcher is done (or ``trials``
-configurations launched) and no trial of its own is running or waiting for a retry, so the Tuner's
-``num_samples`` is left unbounded (-1). Its state (and the inner one) is saved with Ray's experiment
+configurations launched) and no trial of its own is running or waiting for a retry; the Tuner's
+``num_samples`` is only an upper bound (twice the configurations: each runs at most twice). Its state (and the inner one) is saved with Ray's experiment
 state, so ``colorsweep resume`` carries on.
 """
 

@@ -174,20 +174,52 @@ def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _trial_settings(info: dict, fail_when) -> dict:
+def _trial_settings(info: dict, fail_when, inject_oom_batch: int | None = None) -> dict:
     return {"space": info["space"], "max_epochs": info["max_epochs"], "seed": info["seed"],
             "metric": info["metric"], "cpus_per_trial": info["resources"]["cpus_per_trial"],
             "gpus_per_trial": info["resources"]["gpus_per_trial"],
-            "inject_error": list(fail_when) if fail_when else None}
+            "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch}
 
 
 def _trainable(dataset: LabDataset, settings: dict):
     from ray import tune
 
+    from search.packing import TrialResources
     from search.trainable import colorize_trial
 
-    resources = {"cpu": settings["cpus_per_trial"], "gpu": settings.get("gpus_per_trial", 0.0)}
+    # A function of the trial's config: its GPU share comes from its memory estimate (search.packing).
+    resources = TrialResources(settings["cpus_per_trial"], settings.get("gpus_per_trial", 0.0))
     return tune.with_resources(tune.with_parameters(colorize_trial, data=dataset, settings=settings), resources)
+
+
+def _memory_plan_info(gpu_memory, *, fit_batch: bool, gpus_per_trial: float) -> dict:
+    """``sweep.json``'s ``memory``: the budget per GPU (given, or detected when trials use GPUs)."""
+    from search.memory import detect_gpu_memory, parse_memory
+
+    if gpu_memory is not None:
+        budget, source = parse_memory(gpu_memory), "given"
+    else:
+        budget = detect_gpu_memory() if gpus_per_trial > 0 else None
+        source = "detected" if budget else None
+    if fit_batch and not budget:
+        raise ValueError("fit_batch needs a memory budget: give gpu_memory (--gpu-memory 4GiB), or run trials on "
+                         "GPUs (--gpus-per-trial) where nvidia-smi reports their memory")
+    return {"budget_bytes": budget, "budget_source": source, "gpu_memory_bytes": budget, "fit_batch": bool(fit_batch)}
+
+
+def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, live: bool):
+    """``inner`` wrapped in the memory plan (search.packing): budget, --fit-batch, out-of-memory retries,
+    GPU shares. It ends the search itself; the Tuner's num_samples is only a bound (2 x, for retries)."""
+    from search.memory import TrialPlanner
+    from search.packing import MemorySearcher
+
+    memory = info.get("memory") or {}
+    planner = TrialPlanner(space=info["space"], size=int(info["data"]["size"]), budget=memory.get("budget_bytes"),
+                           gpus_per_trial=float(info["resources"]["gpus_per_trial"]),
+                           gpu_memory=memory.get("gpu_memory_bytes"), fit_batch=bool(memory.get("fit_batch")),
+                           run_dir=str(run_dir))
+    return MemorySearcher(inner, planner=planner, run_dir=run_dir, trials=trials, max_epochs=info["max_epochs"],
+                          live=live)
 
 
 def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, evaluated: list | None = None):
@@ -214,6 +246,9 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True) -> None:
         print(f"run directory: {run_dir}  (if interrupted: {resume_command(run_dir)})", file=sys.stderr)
     try:
         tuner.fit()
+        info = load_sweep_info(run_dir)
+        info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json_atomic(run_dir / SWEEP_FILE, info)
     finally:
         if report:
             _write_report(run_dir, live=live)
@@ -263,6 +298,9 @@ def run_sweep(
     report: bool = True,
     command_line: str | None = None,
     fail_when: tuple[str, Any] | None = None,
+    gpu_memory: str | int | None = None,
+    fit_batch: bool = False,
+    inject_oom_batch: int | None = None,
 ) -> SweepResult:
     """Run a sweep and return its ranked trials. Mirrors ``colorsweep run``.
 
@@ -274,6 +312,15 @@ def run_sweep(
     Ray instance. ``report`` writes the ranked report into ``RUN_DIR/report/`` at the end (also
     after Ctrl-C). ``fail_when=(param, value)`` makes trials with that value raise (a test hook for
     failure handling).
+
+    Memory (:mod:`search.memory`, :mod:`search.packing`): ``gpu_memory`` is one GPU's memory budget
+    (``"4GiB"`` or bytes; default: detected with nvidia-smi when ``gpus_per_trial`` > 0, else no
+    limit). A configuration whose estimate does not fit is not launched and is recorded as
+    ``infeasible``; with ``fit_batch`` its batch size is shrunk to the largest power of two that fits.
+    ``gpus_per_trial`` is the largest GPU share of a trial: with a known GPU memory each trial asks for
+    its estimate's share (in 1/8 steps), so small models pack several to a GPU. A trial that runs out
+    of memory is recorded as ``oom`` and retried once at half the batch size. ``inject_oom_batch=N``
+    makes trials with a batch size >= N fail with an out-of-memory error (a test hook).
     """
     started = time.monotonic()
     space = load_space(space) if not isinstance(space, SearchSpace) else space
@@ -300,6 +347,7 @@ def run_sweep(
 
     dataset = load_dataset(data, size=size, cache_dir=cache_dir)
     validate_for_data(space, n_train=len(dataset.train), size=size)
+    memory_plan = _memory_plan_info(gpu_memory, fit_batch=fit_batch, gpus_per_trial=gpus_per_trial)
     if len(dataset.val) == 0:
         raise ValueError(f"the validation split of {data!r} is empty: add images (found {dataset.n_found})")
     if live:
@@ -322,6 +370,7 @@ def run_sweep(
                       "reduction_factor": reduction_factor, "max_t": max_epochs},
         "searcher": "grid" if space.is_grid else "optuna-tpe",
         "resources": {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "concurrency": concurrency},
+        "memory": memory_plan,
         "address": address or os.environ.get("RAY_ADDRESS"),
         "versions": package_versions(),
         "command_line": command_line or " ".join(shlex.quote(a) for a in sys.argv),
@@ -335,16 +384,19 @@ def run_sweep(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    settings = _trial_settings(info, fail_when)
+    settings = _trial_settings(info, fail_when, inject_oom_batch)
     scheduler = ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=grace_period,
                               reduction_factor=reduction_factor)
-    if space.is_grid:
-        param_space = {name_: tune.grid_search(list(p.values)) for name_, p in space.params.items()}
-        search_alg, num_samples = None, 1
+    from search.packing import GridSearcher
+
+    param_space = {}
+    if space.is_grid:  # every combination once, through the memory plan like any proposal
+        inner = GridSearcher(space.grid(), metric=metric, mode=mode)
     else:
-        param_space = {}
-        search_alg = _optuna_searcher(space, metric=metric, mode=mode, seed=seed)
-        num_samples = trials
+        inner = _optuna_searcher(space, metric=metric, mode=mode, seed=seed)
+    search_alg = _memory_searcher(inner, info, run_dir, trials=None if space.is_grid else trials, live=live)
+    # The memory searcher ends the search itself; each configuration runs at most twice (one retry).
+    num_samples = 2 * (space.grid_size if space.is_grid else trials)
     monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
     tuner = tune.Tuner(
         _trainable(dataset, settings),
@@ -364,7 +416,7 @@ def run_sweep(
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                          wall_time_s=time.monotonic() - started)
-    info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    info = load_sweep_info(run_dir)
     info["wall_time_s"] = result.wall_time_s
     write_json_atomic(run_dir / SWEEP_FILE, info)
     return result
@@ -448,9 +500,11 @@ def resume_sweep(
         tuner = tune.Tuner(
             _trainable(dataset, settings),
             tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, num_samples=extra_trials,
-                search_alg=_optuna_searcher(space, metric=metric, mode=mode, seed=info["seed"] + len(evaluated),
-                                            evaluated=evaluated),
+                metric=metric, mode=mode, num_samples=2 * extra_trials, reuse_actors=False,
+                search_alg=_memory_searcher(
+                    _optuna_searcher(space, metric=metric, mode=mode, seed=info["seed"] + len(evaluated),
+                                     evaluated=evaluated),
+                    info, run_dir, trials=extra_trials, live=live),
                 scheduler=ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=scheduler["grace_period"],
                                         reduction_factor=scheduler["reduction_factor"]),
                 max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
@@ -467,7 +521,6 @@ def resume_sweep(
     baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
     info = load_sweep_info(run_dir)
     info["resumed"] = info.get("resumed", 0) + 1
-    info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_json_atomic(run_dir / SWEEP_FILE, info)
     return SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                        wall_time_s=time.monotonic() - started)

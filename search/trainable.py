@@ -21,24 +21,52 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
 
     ``settings`` holds the sweep-level values every trial shares: the space (as a dict),
     ``max_epochs``, ``seed``, ``metric`` and ``cpus_per_trial``.
+
+    ``config["_memory"]`` (from :class:`search.packing.MemorySearcher`) carries the memory plan: the
+    batch size to use, the GPU share (the process is capped to it: ``XLA_PYTHON_CLIENT_MEM_FRACTION``
+    for JAX, a logical-device limit with memory growth for TensorFlow) and the estimate. An
+    out-of-memory error is re-raised as :class:`search.memory.TrialOutOfMemory` (status ``oom``).
+    Each epoch also reports ``gpu_ids``, ``gpu_share``, ``batch_size_used`` and, on a GPU,
+    ``gpu_peak_memory_mb``.
     """
     threads = str(max(1, int(settings.get("cpus_per_trial", 1))))
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    from search.memory import POOL_FRACTION, TrialOutOfMemory, is_out_of_memory
+
+    # Hold this process to its GPU share before any backend initialises its devices (issue 6).
+    memory = config.get("_memory") or {}
+    share = float(memory.get("gpu_share") or 0.0)
+    if 0 < share <= 1:
+        os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{share * POOL_FRACTION:.3f}"
+        os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+        from colorize_core._backend import limit_tensorflow_gpu_memory
+
+        limit_tensorflow_gpu_memory(memory.get("memory_limit_bytes"))
 
     import ray
     from ray import tune
 
-    from colorize_core.train import fit
+    from colorize_core.train import TrainConfig, fit
     from spaces import space_from_dict
 
     space = space_from_dict(settings["space"])
     params = {key: value for key, value in config.items() if key in space.params}
+    if "batch_size" in params and memory.get("proposed_batch_size") is not None:
+        params["batch_size"] = memory["proposed_batch_size"]  # the in-space value; the batch used is below
     train_config = space.trial_config(
         params, max_epochs=settings["max_epochs"], seed=settings["seed"], monitor=settings["metric"]
     )
+    if memory.get("batch_size"):  # shrunk to fit (--fit-batch), or halved after running out of memory
+        train_config["batch_size"] = int(memory["batch_size"])
     if settings.get("inject_error") and params.get(settings["inject_error"][0]) == settings["inject_error"][1]:
         raise RuntimeError(f"injected failure for testing: {settings['inject_error'][0]}={settings['inject_error'][1]!r}")
+    batch_size = TrainConfig.from_dict(train_config).batch_size
+    if settings.get("inject_oom_batch") and batch_size >= int(settings["inject_oom_batch"]):
+        raise TrialOutOfMemory(  # the text XLA gives, for testing out-of-memory handling without a GPU
+            f"RESOURCE_EXHAUSTED: Out of memory while trying to allocate the batch (injected for testing: "
+            f"batch_size {batch_size} >= {settings['inject_oom_batch']})")
+    gpu_ids = ",".join(str(i) for i in ray.get_gpu_ids())
 
     node_id = ray.get_runtime_context().get_node_id()
     workdir = Path(tempfile.mkdtemp(prefix="colorsweep-trial-"))
@@ -48,9 +76,26 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
             checkpoint.to_directory(str(workdir))
 
         def report(epoch: int, metrics: dict) -> None:
-            metrics = {**metrics, "node_id": node_id}
+            metrics = {**metrics, "node_id": node_id, "gpu_ids": gpu_ids, "gpu_share": share,
+                       "batch_size_used": batch_size}
+            if memory.get("estimate_gib") is not None:
+                metrics["memory_estimate_gib"] = memory["estimate_gib"]
+            if share > 0:
+                from colorize_core._backend import accelerator_peak_memory_bytes
+
+                peak = accelerator_peak_memory_bytes()
+                if peak is not None:
+                    metrics["gpu_peak_memory_mb"] = peak / (1 << 20)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(workdir)))
 
-        fit(train_config, data, report, workdir=workdir)
+        try:
+            fit(train_config, data, report, workdir=workdir)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or isinstance(exc, TrialOutOfMemory):
+                raise
+            first = next((line for line in reversed(str(exc).splitlines()) if line.strip()), type(exc).__name__)
+            raise TrialOutOfMemory(
+                f"out of memory at batch_size {batch_size} (estimated {memory.get('estimate_gib')} GiB, "
+                f"GPU share {share:g}, GPUs [{gpu_ids}]): {first[:300]}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
