@@ -172,3 +172,4 @@ def test_killed_sweep_resumes_where_it_was(tmp_path, cache_dir):
     epochs = [json.loads(line)["epoch"] for line in (trial_dir / "result.json").read_text().splitlines() if line]
     assert epochs[:epochs_at_kill] == list(range(1, epochs_at_kill + 1))
     assert epochs == sorted(epochs) and epochs[-1] == 4, epochs
+
