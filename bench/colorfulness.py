@@ -10,7 +10,7 @@ beside the grey baseline and the ground truth's own colourfulness.
 
 DATA defaults to ../shared/datasets/gcompris. Prints a Markdown block (also written to
 ``bench/results/colorfulness.md``) and saves a picture, ``bench/results/colorfulness.png``: for a
-few validation images, rows of grey input | truth | regression | classification, each colorized
+few validation images (evenly spaced over the sorted names), rows of grey input | truth | regression | classification, each colorized
 at 256 px from the original file (model at ``--size``, ab upsampled, merged with the 256 px L).
 """
 
@@ -54,9 +54,9 @@ def _picture(models: dict, data, n_images: int, path: Path, temperature: float, 
 
     roots = [Path(p) for p in data.source.split(os.pathsep)]
     names, rows = [], []
-    for name in data.val.names:
-        if len(rows) == n_images:
-            break
+    # evenly spaced over the (sorted) validation names, so the rows span the data set's folders
+    picks = np.unique(np.linspace(0, len(data.val) - 1, min(n_images, len(data.val))).round().astype(int))
+    for name in (data.val.names[i] for i in picks):
         file = next((root / name for root in roots if (root / name).is_file()), None)
         if file is None:
             continue

@@ -23,8 +23,9 @@ space) and, in the driver, for every proposed configuration:
 
 The wrapper ends the search (``Searcher.FINISHED``) when the inner searcher is done (or ``trials``
 configurations launched) and no trial of its own is running or waiting for a retry; the Tuner's
-``num_samples`` is only an upper bound (twice the configurations: each runs at most twice). Its state (and the inner one) is saved with Ray's experiment
-state, so ``colorsweep resume`` carries on.
+``num_samples`` is only an upper bound (twice the configurations: each runs at most twice). Its
+state (and the inner searcher's) is saved with Ray's experiment state, so ``colorsweep resume``
+carries on.
 """
 
 from __future__ import annotations

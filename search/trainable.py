@@ -67,6 +67,10 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
             f"RESOURCE_EXHAUSTED: Out of memory while trying to allocate the batch (injected for testing: "
             f"batch_size {batch_size} >= {settings['inject_oom_batch']})")
     gpu_ids = ",".join(str(i) for i in ray.get_gpu_ids())
+    try:  # the share Ray actually gave this trial (what with_resources asked for)
+        granted = float(tune.get_context().get_trial_resources().required_resources.get("GPU", 0.0))
+    except Exception:  # noqa: BLE001 - outside a Tune session
+        granted = share
 
     node_id = ray.get_runtime_context().get_node_id()
     workdir = Path(tempfile.mkdtemp(prefix="colorsweep-trial-"))
@@ -76,7 +80,7 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
             checkpoint.to_directory(str(workdir))
 
         def report(epoch: int, metrics: dict) -> None:
-            metrics = {**metrics, "node_id": node_id, "gpu_ids": gpu_ids, "gpu_share": share,
+            metrics = {**metrics, "node_id": node_id, "gpu_ids": gpu_ids, "gpu_share": granted,
                        "batch_size_used": batch_size}
             if memory.get("estimate_gib") is not None:
                 metrics["memory_estimate_gib"] = memory["estimate_gib"]

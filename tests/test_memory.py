@@ -163,7 +163,7 @@ def test_plan_seed_prints_24_configurations_with_verdicts(capsys):
 
     assert main(["plan", "seed", "--gpu-memory", "4GiB", "--size", "128"]) == 0
     text = capsys.readouterr().out
-    table = [line for line in text.splitlines() if re.match(r"^\d+\s", line)]
+    table = [line for line in text.splitlines() if re.match(r"^\d+\s+(mse|mae)\s", line)]
     assert len(table) == 24 and all(("does not fit" in l) or (" fits " in l + " ") for l in table)
     assert "configurations fit" in text
 
@@ -445,3 +445,28 @@ def test_packed_trials_run_concurrently_on_both_logical_gpus(tmp_path, cache_dir
     assert overlapping >= 3  # more trials at once than GPUs: packed
     raw = json.loads((result.run_dir / "trials.json").read_text())
     assert all(entry["gpu_share"] == 0.5 and entry["memory"]["gpu_share"] == 0.5 for entry in raw.values())
+
+
+def test_memory_searcher_state_survives_save_and_restore(tmp_path):
+    """What `colorsweep resume` relies on: Ray saves wrappers with get_state, the inner one with save."""
+    from ray.tune.search import SearchGenerator
+
+    from search.packing import GridSearcher, MemorySearcher
+
+    grid = [{"arch": "basic", "batch_size": b} for b in (4, 8, 16)]
+    planner = mem.TrialPlanner(space=GRID | {"params": {"arch": {"choice": ["basic"]},
+                                                        "batch_size": {"choice": [4, 8, 16]}}},
+                               size=16, run_dir=str(tmp_path))
+
+    def generator():
+        return SearchGenerator(MemorySearcher(GridSearcher(grid), planner=planner, run_dir=tmp_path, live=False))
+
+    before = generator()
+    assert before.searcher.suggest("a")["batch_size"] == 4
+    before.searcher.on_trial_complete("a", error=True)  # then it runs out of memory...
+    _write_status(tmp_path, "a", "oom")
+    before.save_to_dir(str(tmp_path), "s")
+    after = generator()
+    after.restore_from_dir(str(tmp_path))
+    assert after.searcher.suggest("b")["_memory"]["retry_of"] == "a"  # ...and is retried after the restart
+    assert after.searcher.suggest("c")["batch_size"] == 8  # the grid goes on where it was
