@@ -257,6 +257,16 @@ class _Source:
             return self.card.get("data", {}).get("lab_mode", "float")
         return "float"
 
+    @property
+    def temperature(self) -> float | None:
+        """The annealed-mean temperature the model was trained with (classification models)."""
+        if self.trial is not None:
+            fixed = self.trial.info.get("space", {}).get("fixed", {})
+            return self.trial.record.params.get("temperature", fixed.get("temperature"))
+        if self.card is not None:
+            return self.card.get("config", {}).get("temperature")
+        return None
+
     def describe(self) -> str:
         if self.trial is not None:
             return f"trial {self.trial.record.trial_id} (rank {self.trial.rank}) of {self.trial.run_dir}"
@@ -612,9 +622,11 @@ def colorize_paths(
 
     if hasattr(model_or_run_dir, "predict"):
         model, model_name, mode = model_or_run_dir, getattr(model_or_run_dir, "name", "model"), "float"
+        temperature = None
     else:
         source = _resolve(model_or_run_dir, rank=rank)
         model, model_name, mode = _load_keras(source.model_path), source.describe(), source.lab_mode
+        temperature = source.temperature
     mode = lab_mode or mode
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -643,7 +655,7 @@ def colorize_paths(
         if reason is None:
             try:
                 rgb = read_image(src)
-                result = colorize_rgb(model, rgb, lab_mode=mode)
+                result = colorize_rgb(model, rgb, lab_mode=mode, temperature=temperature)
                 image = result
                 if compare:
                     lightness = color.rgb_to_lab(rgb, lab_mode=mode)[..., 0]
@@ -681,11 +693,12 @@ def _evaluate(model, split, cfg) -> dict:
     from colorize_core import metrics
     from colorize_core.train import predict_ab
 
-    pred = predict_ab(model, split.lightness, batch_size=max(cfg.batch_size, 64))
+    pred = predict_ab(model, split.lightness, batch_size=max(cfg.batch_size, 64),
+                      temperature=cfg.temperature, decode=cfg.decode)
     return metrics.evaluate(split.lightness, split.ab, pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
 
 
-def _compile_fresh(model, cfg) -> None:
+def _compile_fresh(model, cfg, dataset) -> None:
     """Compile ``model`` with a fresh optimizer and the loss of ``cfg`` (optimizer variables built)."""
     from colorize_core.losses import get_loss
     from colorize_core.optimizers import get_optimizer
@@ -696,8 +709,13 @@ def _compile_fresh(model, cfg) -> None:
         jit = _resolve_jit(cfg.jit_compile)
     except ImportError:  # pragma: no cover
         jit = False
+    class_weights = None
+    if cfg.loss == "cls_rebalanced":
+        from colorize_core.classification import class_weights_for
+
+        class_weights = class_weights_for(dataset)
     model.compile(optimizer=get_optimizer(cfg.optimizer, learning_rate=cfg.learning_rate),
-                  loss=get_loss(cfg.loss), jit_compile=jit)
+                  loss=get_loss(cfg.loss, class_weights=class_weights), jit_compile=jit)
     model.optimizer.build(model.trainable_variables)
 
 
@@ -824,7 +842,7 @@ def finetune(
         model, resume_dir = resized, None
     optimizer_state = "kept" if resume_dir is not None else "fresh"
     if resume_dir is None:
-        _compile_fresh(model, cfg)
+        _compile_fresh(model, cfg, dataset)
     elif learning_rate:
         model.optimizer.learning_rate = float(learning_rate)
 

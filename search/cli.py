@@ -131,7 +131,7 @@ def cmd_train(args) -> int:
     config = TrainConfig(
         arch=args.arch, optimizer=args.optimizer, loss=args.loss, learning_rate=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
-        seed=args.seed, augment=args.augment, monitor=args.monitor,
+        seed=args.seed, augment=args.augment, monitor=args.monitor, temperature=args.temperature,
     )
     data = load_dataset(_data_arg(args.data), size=args.size)
     out = Path(args.out or f"colorsweep-train/{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -149,7 +149,8 @@ def cmd_train(args) -> int:
 
     result = fit(config, data, report, workdir=out, keep_model=True)
     names = list(metrics.METRICS)
-    test_values = metrics.evaluate(data.test.lightness, data.test.ab, predict_ab(result.model, data.test.lightness)) if len(data.test) else {}
+    test_values = metrics.evaluate(data.test.lightness, data.test.ab, predict_ab(
+        result.model, data.test.lightness, temperature=config.temperature, decode=config.decode)) if len(data.test) else {}
     baselines_val = metrics.baseline_metrics(data.val.lightness, data.val.ab, ab_train=data.train.ab)
     payload = {**result.to_dict(), "baselines_val": baselines_val, "test_metrics": test_values,
                "model_path": str(out / "best.keras")}
@@ -253,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one model without Ray and compare it with the baselines")
     p.add_argument("--arch", default="unet")
     p.add_argument("--optimizer", default="adam")
-    p.add_argument("--loss", default="mse")
+    p.add_argument("--loss", default=None, help="mse, mae, huber (default mse); classification archs: cls_rebalanced")
+    p.add_argument("--temperature", type=float, default=0.38, help="annealed-mean temperature (classification archs)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=8, help="default 8, as in the study")
     p.add_argument("--epochs", type=int, default=5)
