@@ -42,7 +42,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 __all__ = [
     "ANCHORS",
@@ -223,7 +223,8 @@ class ModelProfile:
 
     ``kept``: layer outputs kept for the backward pass; ``working``: the largest ``dY + dX`` of one
     layer; ``all_outputs``: every layer output (the workspace margin's unit); ``batch``: the input and
-    the target (shaped like the output: ab, or class probabilities for a classification model), float32. Activation bytes follow each layer's compute dtype and already include
+    the target (shaped like the output: ab, or class probabilities for a classification model), float32.
+    Activation bytes follow each layer's compute dtype and already include
     :data:`F32_ACTIVATION_FACTOR` for float32 ones (``all_outputs`` and ``batch`` do not).
     """
 
@@ -315,7 +316,7 @@ def model_profile(arch: str, size: int, *, precision: str | None = None,
         arch=arch, size=int(size), precision=precision, params=int(model.count_params()),
         kept=sum(bytes_of[t] for t in kept if t in bytes_of), working=working,
         all_outputs=sum(raw_of.values()), layers=tuple(rows),
-        batch=4 * (sum(_elements(t) for t in _as_list(model.input)) + sum(_elements(t) for t in _as_list(model.output))),
+        batch=4 * sum(_elements(t) for t in _as_list(model.input) + _as_list(model.output)),
     )
     del model
     _PROFILES[key] = profile
@@ -642,7 +643,8 @@ class TrialPlanner:
                                model_options=relevant["model_options"],
                                run_factor=self.calibration.factor(relevant["arch"]))
 
-    def decide(self, params: Mapping[str, Any], *, batch_size: int | None = None, note: str | None = None) -> TrialDecision:
+    def decide(self, params: Mapping[str, Any], *, batch_size: int | None = None,
+               note: str | None = None) -> TrialDecision:
         """Decide for the searcher's ``params``; ``batch_size`` overrides the configuration's (a retry)."""
         relevant = _memory_relevant(self.train_config(params), _train_defaults())
         requested = int(batch_size or relevant["batch_size"])
@@ -659,7 +661,8 @@ class TrialPlanner:
                                      f"{need}; {note}" if note else need, relevant["arch"])
             smaller = fit_batch_size(lambda b: self.estimate(relevant, b).total <= budget, requested)
             if smaller is None:
-                need = f"needs {format_bytes(est)} at batch_size {requested}, more than {self._budget_text()} even at batch_size 1"
+                need = (f"needs {format_bytes(est)} at batch_size {requested}, more than {self._budget_text()} "
+                        "even at batch_size 1")
                 return TrialDecision(False, requested, requested, est, budget, 0.0, None, need, relevant["arch"])
             bs = smaller
             est = self.estimate(relevant, bs).total
@@ -677,12 +680,13 @@ class TrialPlanner:
         share = f" x share {self.gpus_per_trial:g}" if 0 < self.gpus_per_trial < 1 else ""
         return f"budget {format_bytes(self.budget)}{share}, {format_bytes(self.trial_budget)} usable"
 
-    def learn_oom(self, trial_id: str, params: Mapping[str, Any], batch_size: int) -> float:
-        """A trial ran out of memory at ``batch_size``: raise the architecture's factor (with a budget)."""
+    def learn_oom(self, trial_id: str, params: Mapping[str, Any], batch_size: int, limit: int | None = None) -> float:
+        """A trial ran out of memory at ``batch_size`` with ``limit`` bytes (its share's cap; default the
+        trial budget): raise the architecture's factor so that it now estimates above that."""
         relevant = _memory_relevant(self.train_config(params), _train_defaults())
         est = self.estimate(relevant, batch_size).total if self.estimates_needed else 0
         return self.calibration.learn_oom(trial_id=trial_id, arch=relevant["arch"], batch_size=batch_size,
-                                          estimate=est, budget=self.trial_budget)
+                                          estimate=est, budget=limit or self.trial_budget)
 
 
 # --- plan -------------------------------------------------------------------------------------------------
@@ -804,7 +808,8 @@ def add_commands(subparsers) -> None:
                     "batch size x precision) with its estimated peak GPU memory and whether it fits.",
     )
     p.add_argument("space", help="built-in space name or a YAML file")
-    p.add_argument("--gpu-memory", help="memory of one GPU, e.g. 4GiB, 4GB, 4096MiB (default: detected; none: no limit)")
+    p.add_argument("--gpu-memory",
+                   help="memory of one GPU, e.g. 4GiB, 4GB, 4096MiB (default: detected; none: no limit)")
     p.add_argument("--size", type=int, help="training image size in px (default: the space's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
@@ -821,7 +826,8 @@ def is_out_of_memory(error: BaseException | str | None) -> bool:
     seen = set()
     while isinstance(error, BaseException) and id(error) not in seen:
         seen.add(id(error))
-        if type(error).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") or any(marker in str(error) for marker in OOM_MARKERS):
+        if type(error).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") or any(
+                marker in str(error) for marker in OOM_MARKERS):
             return True
         error = error.__cause__ or error.__context__
     return isinstance(error, str) and any(marker in error for marker in OOM_MARKERS)

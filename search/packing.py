@@ -37,7 +37,6 @@ import pickle
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 from ray.tune.search import Searcher
@@ -279,9 +278,9 @@ class MemorySearcher(Searcher):
         params = self._params(config)
         batch = int(memory.get("batch_size") or params.get("batch_size"))
         proposal = dict(params)
-        if "batch_size" in proposal and memory.get("requested_batch_size"):
-            proposal["batch_size"] = memory["requested_batch_size"]
-        factor = self.planner.learn_oom(trial_id, proposal, batch)
+        if "batch_size" in proposal and memory.get("proposed_batch_size"):
+            proposal["batch_size"] = memory["proposed_batch_size"]  # the searcher's own (in-space) value
+        factor = self.planner.learn_oom(trial_id, proposal, batch, limit=memory.get("memory_limit_bytes"))
         half = max(1, batch // 2)
         note = f"retry of {trial_id} at half the batch size ({batch}→{half}) after running out of memory"
         decision = self._decide(proposal, batch_size=half, note=note)

@@ -204,7 +204,8 @@ def test_planner_marks_configurations_that_cannot_fit_and_shrinks_with_fit_batch
     assert planner.decide({"arch": "classic", "batch_size": 8}).feasible
     no = planner.decide({"arch": "classic", "batch_size": 16})
     assert not no.feasible and no.note.startswith("needs ") and "MiB" in no.note
-    fitted = mem.TrialPlanner(space=GRID, size=16, budget=budget, fit_batch=True).decide({"arch": "classic", "batch_size": 16})
+    fitting = mem.TrialPlanner(space=GRID, size=16, budget=budget, fit_batch=True)
+    fitted = fitting.decide({"arch": "classic", "batch_size": 16})
     assert fitted.feasible and fitted.batch_size == 8 and fitted.requested_batch_size == 16
     assert fitted.note.startswith("batch_size shrunk 16→8 to fit")
 
@@ -330,7 +331,8 @@ def test_precision_is_a_search_dimension():
 
     space = space_from_dict({"name": "p", "params": {"arch": {"choice": ["basic"]},
                                                       "precision": {"choice": ["float32", "mixed_bfloat16"]}}})
-    config = space.trial_config({"arch": "basic", "precision": "mixed_bfloat16"}, max_epochs=1, seed=0, monitor="delta_e")
+    config = space.trial_config({"arch": "basic", "precision": "mixed_bfloat16"}, max_epochs=1, seed=0,
+                                monitor="delta_e")
     assert config["precision"] == "mixed_bfloat16"
 
 
@@ -436,7 +438,8 @@ def test_packed_trials_run_concurrently_on_both_logical_gpus(tmp_path, cache_dir
     assert [r.status for r in result.records] == ["completed"] * 4
     spans, gpus = [], set()
     for record in result.records:
-        rows = [json.loads(l) for l in (result.run_dir / record.trial_dir / "result.json").read_text().splitlines() if l]
+        lines = (result.run_dir / record.trial_dir / "result.json").read_text().splitlines()
+        rows = [json.loads(line) for line in lines if line]
         assert rows[-1]["gpu_share"] == 0.5  # from its estimate, not a fixed --gpus-per-trial
         gpus.add(rows[-1]["gpu_ids"])
         spans.append((rows[-1]["timestamp"] - rows[-1]["time_total_s"], rows[-1]["timestamp"]))
@@ -470,3 +473,39 @@ def test_memory_searcher_state_survives_save_and_restore(tmp_path):
     after.restore_from_dir(str(tmp_path))
     assert after.searcher.suggest("b")["_memory"]["retry_of"] == "a"  # ...and is retried after the restart
     assert after.searcher.suggest("c")["batch_size"] == 8  # the grid goes on where it was
+
+
+def test_calibration_learns_against_the_share_the_trial_had():
+    """A trial that ran out of memory inside a 1/8 share says nothing about the whole GPU."""
+    planner = mem.TrialPlanner(space=GRID, size=16, budget=GiB, gpus_per_trial=1.0)
+    decision = planner.decide({"arch": "basic", "batch_size": 16})
+    assert decision.gpu_share == 0.125
+    planner.learn_oom("t", {"arch": "basic", "batch_size": 16}, 16, limit=decision.memory_limit)
+    again = planner.decide({"arch": "basic", "batch_size": 16})
+    assert again.feasible and again.estimate > decision.memory_limit and again.gpu_share > 0.125
+
+
+def test_optuna_gets_the_retry_result_for_a_proposal_that_ran_out_of_memory(tmp_path):
+    import optuna
+
+    from search.packing import MemorySearcher
+    from search.sweep import _optuna_searcher
+    from spaces import space_from_dict
+
+    space = space_from_dict({"name": "s", "defaults": {"size": 16},
+                             "params": {"arch": {"choice": ["basic"]}, "batch_size": {"choice": [8, 16]}}})
+    planner = mem.TrialPlanner(space=space.to_dict(), size=16, run_dir=str(tmp_path))
+    searcher = MemorySearcher(_optuna_searcher(space, metric="delta_e", mode="min", seed=0), planner=planner,
+                              run_dir=tmp_path, trials=1, live=False)
+    first = searcher.suggest("a")
+    searcher.on_trial_complete("a", error=True)
+    _write_status(tmp_path, "a", "oom")
+    retry = searcher.suggest("b")
+    assert retry["batch_size"] == first["batch_size"] // 2 and retry["_memory"]["retry_of"] == "a"
+    (ot_trial,) = searcher.searcher._ot_study.trials
+    assert ot_trial.state == optuna.trial.TrialState.RUNNING  # held until the retry tells
+    searcher.on_trial_complete("b", result={"delta_e": 12.5, "epoch": 1, "training_iteration": 1})
+    (ot_trial,) = searcher.searcher._ot_study.trials
+    assert ot_trial.state == optuna.trial.TrialState.COMPLETE and ot_trial.value == 12.5
+    assert ot_trial.params["batch_size"] == first["batch_size"]  # the proposal, as Optuna made it
+    assert searcher.suggest("c") == "FINISHED"
