@@ -29,24 +29,27 @@ def two_node_cluster(tmp_path):
         pytest.skip(f"the ray command is not beside {sys.executable}")
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
+    # Ray >= 2.5x starts clusters with token authentication; the token is in ~/.ray/auth_token and
+    # every process that joins (worker nodes, the driver) must run in token mode too.
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
     subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0",
                     "--include-dashboard=false", "--node-ip-address=127.0.0.1"],
                    check=True, env=env, capture_output=True, timeout=120)
     try:
         subprocess.run([str(RAY), "start", f"--address={address}", "--num-cpus=1", "--num-gpus=0",
                         "--node-ip-address=127.0.0.1"], check=True, env=env, capture_output=True, timeout=120)
-        yield address
+        yield address, env
     finally:
         subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
 @pytest.mark.slow
 def test_smoke_sweep_runs_trials_on_both_nodes(two_node_cluster, tmp_path, cache_dir):
+    address, cluster_env = two_node_cluster
     command = [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16",
-               "--trials", "4", "--max-epochs", "2", "--grace-period", "2", "--address", two_node_cluster,
+               "--trials", "4", "--max-epochs", "2", "--grace-period", "2", "--address", address,
                "--storage", str(tmp_path), "--name", "cluster", "--json"]
-    env = {**os.environ, "COLORSWEEP_CACHE": str(cache_dir)}
+    env = {**cluster_env, "COLORSWEEP_CACHE": str(cache_dir)}
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     payload = json.loads(out.stdout[out.stdout.index("{"):])

@@ -173,3 +173,24 @@ def test_killed_sweep_resumes_where_it_was(tmp_path, cache_dir):
     assert epochs[:epochs_at_kill] == list(range(1, epochs_at_kill + 1))
     assert epochs == sorted(epochs) and epochs[-1] == 4, epochs
 
+
+
+def test_seed_space_runs_the_studys_24_configurations_once_each():
+    from search.packing import GridSearcher
+    from search.sweep import _resolve
+
+    space = load_space("seed")
+    trials, max_epochs, size = _resolve(space, trials=None, max_epochs=None, size=None)
+    assert (trials, max_epochs, size) == (24, 30, 128)
+    searcher = GridSearcher(space.grid(), metric="delta_e", mode="min")
+    proposals = []
+    while (config := searcher.suggest(f"t{len(proposals)}")) != GridSearcher.FINISHED:
+        proposals.append(config)
+    combos = {(c["arch"], c["optimizer"], c["loss"]) for c in proposals}
+    assert len(proposals) == 24 and len(combos) == 24
+    assert {c["optimizer"] for c in proposals} == {"adam", "rmsprop"}
+    assert {c["loss"] for c in proposals} == {"mse", "mae"}
+    config = space.trial_config(dict(proposals[0]), max_epochs=max_epochs, seed=0, monitor="delta_e")
+    assert config["learning_rate"] == 0.01 and config["batch_size"] == 8 and config["epochs"] == 30
+    with pytest.raises(ValueError, match="runs each of its 24 configurations exactly once"):
+        _resolve(space, trials=5, max_epochs=None, size=None)
