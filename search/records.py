@@ -64,6 +64,7 @@ class TrialRecord:
     max_epochs: int | None = None
     params_count: int | None = None
     note: str | None = None
+    retry_of: str | None = None
 
     @property
     def epochs(self) -> int:
@@ -174,6 +175,7 @@ def load_records(run_dir: str | os.PathLike) -> list[TrialRecord]:
             max_epochs=entry.get("max_epochs"),
             params_count=entry.get("params_count"),
             note=entry.get("note"),
+            retry_of=entry.get("retry_of"),
         )
         if record.trial_dir:
             trial_path = Path(record.trial_dir)

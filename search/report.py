@@ -118,9 +118,13 @@ COLUMNS: dict[str, str] = {
     **{f"test_{name}": f"test-split {name} of the trial's best.keras (the top trials with a checkpoint; else empty)"
        for name in metric_defs.METRICS},
     "params": "number of model parameters (trainable and not)",
-    "peak_memory_mb": "peak accelerator memory in MiB where the trial reported it, else empty",
+    "peak_memory_mb": "peak memory in MiB: the accelerator's where the trial reported it (gpu_peak_memory_mb), "
+                      "else the trial process's host resident memory (peak RSS)",
     "train_time_s": "seconds of training over all epochs, as the trial reported it (its last epoch's train_time_s)",
     "node_id": "Ray node the trial ran on",
+    "gpu_ids": "GPU ids Ray assigned to the trial (comma-separated), empty on CPU",
+    "gpu_share": "fraction of one GPU the trial was granted (from its memory estimate), empty on CPU",
+    "retry_of": "the trial this one retries at half batch size after it ran out of memory, else empty",
     "error_first_line": "the exception line of an errored trial's traceback, else empty",
     "config": "JSON of every sampled hyperparameter of the trial (including model_options.*)",
 }
@@ -198,7 +202,9 @@ def report_rows(
     for rank, record in enumerate(records, start=1):
         best = record.best(metric, mode) or {}
         hparams = {**(fixed or {}), **record.params}
-        memory = [r.get("peak_memory_mb") for r in record.history if _finite(r.get("peak_memory_mb"))]
+        gpu_memory = [r.get("gpu_peak_memory_mb") for r in record.history if _finite(r.get("gpu_peak_memory_mb"))]
+        memory = gpu_memory or [r.get("peak_memory_mb") for r in record.history if _finite(r.get("peak_memory_mb"))]
+        last = record.history[-1] if record.history else {}
         params = record.params_count
         if params is None:
             params = next((r.get("params") for r in reversed(record.history) if _finite(r.get("params"))), None)
@@ -216,6 +222,9 @@ def report_rows(
             "peak_memory_mb": max(memory) if memory else None,
             "train_time_s": round(record.train_time_s, 2) if record.history else None,
             "node_id": record.node_id,
+            "gpu_ids": ",".join(str(g) for g in last.get("gpu_ids") or []) or None,
+            "gpu_share": _num(last.get("gpu_share")) or None,
+            "retry_of": record.retry_of,
             "error_first_line": first_error_line(record.error) if record.error else None,
             "config": json.dumps(record.params, sort_keys=True, default=str),
         })
@@ -889,6 +898,7 @@ def _table_columns(rep: _Report) -> list[tuple[str, str]]:
     columns += [("train_time_s", "time (s)")]
     if len({row["node_id"] for row in rep.rows if row["node_id"]}) > 1:
         columns += [("node_id", "node")]
+    columns += [("gpu_ids", "GPU"), ("gpu_share", "GPU share"), ("retry_of", "retry of")]
     return [(k, h) for k, h in columns if k in ("rank", "trial_id", "status_text", "epochs_best")
             or any(row.get(k) is not None for row in rep.rows)]
 
