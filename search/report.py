@@ -173,6 +173,13 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _gpu_ids_text(value: Any) -> str | None:
+    """GPU ids as reported (a "0,1" string, or a list) → "0,1"; None when there were none."""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    return str(value) if value not in (None, "") else None
+
+
 def _num(value: Any) -> float | None:
     return float(value) if _finite(value) else None
 
@@ -222,7 +229,7 @@ def report_rows(
             "peak_memory_mb": max(memory) if memory else None,
             "train_time_s": round(record.train_time_s, 2) if record.history else None,
             "node_id": record.node_id,
-            "gpu_ids": ",".join(str(g) for g in last.get("gpu_ids") or []) or None,
+            "gpu_ids": _gpu_ids_text(last.get("gpu_ids")),
             "gpu_share": _num(last.get("gpu_share")) or None,
             "retry_of": record.retry_of,
             "error_first_line": first_error_line(record.error) if record.error else None,
