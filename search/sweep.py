@@ -488,6 +488,9 @@ def resume_sweep(
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
                                    resume_unfinished=True, resume_errored=False, restart_errored=retry_errored)
         tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
+        # Restored trials must start in fresh workers: with reused workers a resumed sweep hung here
+        # (Ray 2.60, a trial restored from its checkpoint into a cached actor; seen in tests/test_sweep.py).
+        tuner._local_tuner._tune_config.reuse_actors = False
         _fit(tuner, run_dir, live=live, report=report)
     else:
         from ray.tune.schedulers import ASHAScheduler
