@@ -237,36 +237,14 @@ def _save_model_atomic(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _augmented_batches(x, y, *, batch_size, seed):
-    """Shuffled, augmented mini-batches as a Keras PyDataset (random flip + crop each epoch)."""
+def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None):
+    """Shuffled mini-batches of (x, target(y)) as a Keras PyDataset, reshuffled every epoch.
+
+    ``augment`` applies a random flip + crop to each batch (the same to x and y); ``target`` maps a
+    batch of y to what the loss wants (classification: soft-encoded ab at the model's output size,
+    computed per batch because for a whole split at 128 px it would take GBs).
+    """
     import keras
-
-    class _Seq(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.order = self.rng.permutation(len(x))
-
-        def __len__(self):
-            return math.ceil(len(x) / batch_size)
-
-        def __getitem__(self, index):
-            idx = self.order[index * batch_size:(index + 1) * batch_size]
-            lightness, ab = augment_batch(x[idx], y[idx], rng=self.rng)
-            return lightness, ab
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(x))
-
-    return _Seq()
-
-
-def _soft_target_batches(x, ab, *, batch_size, seed, factor, augment):
-    """Shuffled mini-batches of (encoded L, soft-encoded ab targets at 1/``factor`` size) as a Keras
-    PyDataset: targets are computed per batch (for a whole split at 128 px they would take GBs)."""
-    import keras
-
-    from colorize_core.classification import soft_encode
 
     class _Seq(keras.utils.PyDataset):
         def __init__(self):
@@ -279,10 +257,10 @@ def _soft_target_batches(x, ab, *, batch_size, seed, factor, augment):
 
         def __getitem__(self, index):
             idx = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
-            lightness, ab_batch = x[idx], ab[idx]
+            x_batch, y_batch = x[idx], y[idx]
             if augment:
-                lightness, ab_batch = augment_batch(lightness, ab_batch, rng=self.rng)
-            return lightness, soft_encode(ab_batch, factor=factor)
+                x_batch, y_batch = augment_batch(x_batch, y_batch, rng=self.rng)
+            return x_batch, (target(y_batch) if target is not None else y_batch)
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(x))
@@ -382,7 +360,7 @@ def fit(
 
     is_classifier = model_info(cfg.arch).head == "classification"
     x_train = color.encode_l(data.train.lightness)
-    # classification targets are soft-encoded per batch (_soft_target_batches), from ab in Lab units
+    # classification targets are soft-encoded per batch (_shuffled_batches), from ab in Lab units
     y_train = data.train.ab if is_classifier else color.encode_ab(data.train.ab)
     val: LabSplit = data.val
     eval_batch = max(cfg.batch_size, 64)
@@ -488,14 +466,15 @@ def fit(
             callbacks.append(tb)
 
     if state["epoch"] < cfg.epochs and not state["stopped_early"]:
-        if is_classifier:
-            batches = _soft_target_batches(
-                x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
-                factor=data.size // int(model.output_shape[1]), augment=cfg.augment,
-            )
-            model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
-        elif cfg.augment:
-            batches = _augmented_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed)
+        if is_classifier or cfg.augment:
+            target = None
+            if is_classifier:
+                from colorize_core.classification import soft_encode
+
+                factor = data.size // int(model.output_shape[1])
+                target = functools.partial(soft_encode, factor=factor)
+            batches = _shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
+                                        augment=cfg.augment, target=target)
             model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
         else:
             model.fit(

@@ -5,19 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ._builtin import list_spaces, load_space
+from ._param import _fmt
 from ._space import SearchSpace
 
 __all__ = ["describe_space", "space_summary_rows"]
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def describe_space(space: SearchSpace) -> str:

@@ -94,3 +94,27 @@ def test_regularisation_penalty_is_reported_apart(demo16):
     values = seen[0]
     assert values["penalty"] > 0
     assert values["val_loss"] == pytest.approx(values["val_data_loss"] + values["penalty"])
+
+
+def test_shuffled_batches_cover_the_split_and_apply_target_and_augmentation():
+    from colorize_core.train import _shuffled_batches
+
+    x = np.arange(10 * 8 * 8, dtype=np.float32).reshape(10, 8, 8, 1)
+    y = np.concatenate([x, -x], axis=-1)
+    plain = _shuffled_batches(x, y, batch_size=4, seed=0, augment=False, target=lambda b: b * 2)
+    assert len(plain) == 3
+    xs, ys = zip(*(plain[i] for i in range(len(plain))))
+    assert sorted(np.concatenate(xs)[:, 0, 0, 0].tolist()) == sorted(x[:, 0, 0, 0].tolist())  # each image once
+    np.testing.assert_array_equal(np.concatenate(ys)[:, ..., :1], 2 * np.concatenate(xs))
+    augmented = _shuffled_batches(x, y, batch_size=10, seed=0, augment=True)
+    xa, ya = augmented[0]
+    assert xa.shape == x.shape and ya.shape == y.shape
+    np.testing.assert_allclose(ya[..., :1], xa)  # the same transform on inputs and targets
+    unchanged = sum(any(np.array_equal(image, original) for original in x) for image in xa)
+    assert unchanged < len(x)  # flips and crops changed some images
+
+
+def test_fit_with_augmentation_trains(demo16):
+    seen = []
+    fit({"arch": "basic", "epochs": 1, "batch_size": 32, "augment": True}, demo16, lambda e, v: seen.append(v))
+    assert len(seen) == 1 and np.isfinite(seen[0]["delta_e"])
