@@ -37,11 +37,11 @@ from spaces import SearchSpace, load_space, validate_for_data
 __all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "DEFAULT_STORAGE", "package_versions", "baseline_metrics_for"]
 
 DEFAULT_STORAGE = "./colorsweep-runs"
-# A finished trial's worker process (Python, Keras and its backend already imported) runs the next
-# trial with the same resources: it saves ~10 s a trial on this machine (bench/sweep.py). ``fit``
-# clears the Keras session after each trial; a trial that raised (out-of-memory included) loses its
-# process, so a failed worker is never reused.
-REUSE_ACTORS = True
+# Whether a finished trial's worker process (Keras and its backend already imported) runs the next
+# trial. It would save ~8 s a trial here (bench/sweep.py: overhead 1.31 instead of 1.57), but with
+# Ray 2.60 sweeps with reused workers hung twice in our tests (a resumed sweep, and a fresh smoke
+# sweep whose last trial never started), so every trial gets a fresh process until that is understood.
+REUSE_ACTORS = False
 BASELINES_FILE = "baselines.json"
 
 
