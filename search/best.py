@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from search.records import TrialRecord, load_records, load_sweep_info, rank_records, write_json_atomic
+from search.records import TrialRecord, data_source, load_records, load_sweep_info, rank_records, write_json_atomic
 
 __all__ = [
     "MODEL_FILE",
@@ -680,15 +680,6 @@ def colorize_paths(
 
 
 # -- fine-tune ------------------------------------------------------------------------------------------------
-def _data_source(value: Any) -> Any:
-    """``"demo"``, a path, or a list of paths; a recorded ``os.pathsep``-joined source is split."""
-    if isinstance(value, (list, tuple)):
-        return value[0] if len(value) == 1 else list(value)
-    if isinstance(value, str) and value != "demo" and os.pathsep in value:
-        return value.split(os.pathsep)
-    return value
-
-
 def _evaluate(model, split, cfg) -> dict:
     from colorize_core import metrics
     from colorize_core.train import predict_ab
@@ -810,7 +801,7 @@ def finetune(
     model_size = model_input_size(model)
     size = model_size if size is None else int(size)
     same_data = data is None
-    data_arg = _data_source(data_record.get("source") if same_data else data)
+    data_arg = data_source(data_record.get("source") if same_data else data)
     if data_arg is None:
         raise ValueError(f"the data {source.describe()} was trained on is not recorded; pass --data PATH or demo")
     lab_mode = data_record.get("lab_mode", "float")

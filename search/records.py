@@ -28,11 +28,22 @@ __all__ = [
     "load_records",
     "rank_records",
     "write_json_atomic",
+    "data_source",
 ]
 
 SWEEP_FILE = "sweep.json"
 TRIALS_FILE = "trials.json"
 FINAL_STATUSES = ("completed", "stopped", "error", "oom", "infeasible")
+
+
+def data_source(value: Any) -> Any:
+    """What ``load_dataset`` takes for a data source as ``sweep.json`` records it: ``"demo"``, one
+    path, or a list of paths (a recorded ``os.pathsep``-joined source is split again)."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if len(value) == 1 else list(value)
+    if isinstance(value, str) and value != "demo" and os.pathsep in value:
+        return value.split(os.pathsep)
+    return value
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:

@@ -54,6 +54,7 @@ import numpy as np
 from colorize_core import metrics as metric_defs
 from search.records import (
     TrialRecord,
+    data_source,
     first_error_line,
     load_records,
     load_sweep_info,
@@ -272,9 +273,7 @@ def _reload_data(info: dict, notes: list[str]):
     if not source or not size:
         notes.append("sweep.json records no data source: test metrics and the image grid are skipped.")
         return None
-    parts = source if source == "demo" else source.split(os.pathsep)
-    if isinstance(parts, list) and len(parts) == 1:
-        parts = parts[0]
+    parts = data_source(source)
     cache_dir = None
     if data.get("cache_path") and Path(data["cache_path"]).parent.is_dir():
         cache_dir = Path(data["cache_path"]).parent

@@ -26,6 +26,7 @@ from search.monitor import SweepMonitor
 from search.records import (
     SWEEP_FILE,
     TRIALS_FILE,
+    data_source,
     load_sweep_info,
     TrialRecord,
     load_records,
@@ -430,10 +431,8 @@ def run_sweep(
 def _reload_data(info: dict, *, cache_dir=None) -> LabDataset:
     """The sweep's data set again, from its recorded source, checked against its fingerprint."""
     data_info = info["data"]
-    source = data_info["source"]
-    source = source if source == "demo" else source.split(os.pathsep)
-    dataset = load_dataset(source if not isinstance(source, list) or len(source) > 1 else source[0],
-                           size=data_info["size"], lab_mode=data_info.get("lab_mode", "float"), cache_dir=cache_dir)
+    dataset = load_dataset(data_source(data_info["source"]), size=data_info["size"],
+                           lab_mode=data_info.get("lab_mode", "float"), cache_dir=cache_dir)
     if dataset.fingerprint != data_info["fingerprint"]:
         raise ValueError(
             f"the images under {data_info['source']} changed since the sweep started (fingerprint "

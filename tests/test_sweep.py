@@ -194,3 +194,12 @@ def test_seed_space_runs_the_studys_24_configurations_once_each():
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8 and config["epochs"] == 30
     with pytest.raises(ValueError, match="runs each of its 24 configurations exactly once"):
         _resolve(space, trials=5, max_epochs=None, size=None)
+
+
+def test_recorded_data_source_is_turned_back_into_what_load_dataset_takes():
+    from search.records import data_source
+
+    assert data_source("demo") == "demo"
+    assert data_source("/photos") == "/photos"
+    assert data_source(os.pathsep.join(["/a", "/b"])) == ["/a", "/b"]
+    assert data_source(["/only"]) == "/only"
