@@ -79,6 +79,10 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="training steps per epoch")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per configuration")
     parser.add_argument("--no-extras", action="store_true", help="skip the anchors' mixed_bfloat16 rows")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="configurations measured at once, each in its own process (peaks are per "
+                             "process and stay exact; img/s is then shared and only indicative)")
+    parser.add_argument("--out", default=str(RESULTS / "gpu_memory.md"), help="Markdown table written here")
     args = parser.parse_args(argv)
 
     from search.memory import ANCHOR_EXTRAS, ANCHORS, detect_gpu_memory, estimate_memory
@@ -89,22 +93,29 @@ def main(argv=None) -> int:
     cases = [(a, args.size, bs, p) for a in args.arch for p in args.precision for bs in args.batch_size]
     if not args.no_extras and args.size == 128:
         cases += [(a, s, bs, p) for a, s, bs, p, _ in ANCHOR_EXTRAS if p and (a, s, bs, p) not in cases]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def measure(case):
+        arch, size, bs, precision = case
+        return _measure(arch, size, bs, precision or "float32", args.steps, args.timeout)
+
     rows = []
-    for arch, size, bs, precision in cases:
-        est = estimate_memory(arch, size=size, batch_size=bs, precision=precision)
-        got = _measure(arch, size, bs, precision or "float32", args.steps, args.timeout)
-        measured = got.get("peak") / 2**30 if got.get("peak") else None
-        anchor = ANCHORS.get(arch, {}).get(bs) if size == 128 and precision in (None, "float32") else None
-        anchor = anchor or next((g for a, s, b, p, g in ANCHOR_EXTRAS
-                                 if (a, s, b, p) == (arch, size, bs, precision)), None)
-        rows.append({"arch": arch, "size": size, "batch": bs, "precision": precision or "float32",
-                     "measured": measured, "estimate": est.gib, "anchor": anchor,
-                     "error": (est.gib / measured - 1) if measured else None,
-                     "img_s": got.get("img_s"), "note": got.get("error", "")})
-        print(rows[-1], file=sys.stderr, flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        for (arch, size, bs, precision), got in zip(cases, pool.map(measure, cases)):
+            est = estimate_memory(arch, size=size, batch_size=bs, precision=precision)
+            measured = got.get("peak") / 2**30 if got.get("peak") else None
+            anchor = ANCHORS.get(arch, {}).get(bs) if size == 128 and precision in (None, "float32") else None
+            anchor = anchor or next((g for a, s, b, p, g in ANCHOR_EXTRAS
+                                     if (a, s, b, p) == (arch, size, bs, precision)), None)
+            rows.append({"arch": arch, "size": size, "batch": bs, "precision": precision or "float32",
+                         "measured": measured, "estimate": est.gib, "anchor": anchor,
+                         "error": (est.gib / measured - 1) if measured else None,
+                         "img_s": got.get("img_s"), "note": got.get("error", "")})
+            print(rows[-1], file=sys.stderr, flush=True)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     lines = [f"Peak GPU memory, measured (Keras on {backend}, fresh process per row, Adam + MSE, jit, "
-             f"{args.steps} steps after a warm-up epoch) against colorsweep's estimate.", "",
+             f"{args.steps} steps after a warm-up epoch, {args.parallel} process(es) at once) against colorsweep's "
+             f"estimate.", "",
              "| arch | size | batch | precision | measured GiB | estimate GiB | error | anchor GiB | img/s | note |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -116,8 +127,10 @@ def main(argv=None) -> int:
                      f"{f(r['img_s'], ',.0f')} | {r['note']} |")
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gpu_memory.md").write_text(text + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     return 0
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "AB_NEUTRAL_ENCODED",
     "rgb_to_lab",
     "lab_to_rgb",
+    "fit_to_gamut",
     "encode_l",
     "decode_l",
     "encode_ab",
@@ -81,11 +82,75 @@ def rgb_to_lab(rgb: np.ndarray, *, lab_mode: str = "float") -> np.ndarray:
     return lab
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """Convert float Lab in real units (``(..., H, W, 3)``) to float32 sRGB clipped to [0, 1]."""
+def lab_to_rgb(lab: np.ndarray, *, fit_gamut: bool = False) -> np.ndarray:
+    """Convert float Lab in real units (``(..., H, W, 3)``) to float32 sRGB in [0, 1].
+
+    Colours outside the sRGB gamut are clipped channel by channel (OpenCV), which changes their
+    lightness and hue; with ``fit_gamut`` their chroma is reduced first (:func:`fit_to_gamut`), so
+    every pixel keeps its L and hue. Metrics use the plain conversion; pictures meant for people
+    (colorized photos, report figures) use ``fit_gamut=True``.
+    """
     lab32 = np.asarray(lab, dtype=np.float32)
+    if fit_gamut:
+        lab32 = fit_to_gamut(lab32)
     rgb = _apply_per_image(lambda im: cv2.cvtColor(im, cv2.COLOR_Lab2RGB), lab32)
     return np.clip(rgb, 0.0, 1.0)
+
+
+# D65 white and the XYZ -> linear sRGB matrix, as OpenCV's Lab conversion uses them.
+_WHITE_X, _WHITE_Z = 0.950456, 1.088754
+_XYZ_TO_LINEAR_RGB = (
+    (3.240479, -1.537150, -0.498535),
+    (-0.969256, 1.875992, 0.041556),
+    (0.055648, -0.204043, 1.057311),
+)
+_GAMUT_TOLERANCE = 1e-3  # linear-RGB slack: what 8-bit output cannot show anyway
+
+
+def _f_inverse(t: np.ndarray) -> np.ndarray:
+    """Inverse of CIELAB's companding function f (t = f(X/Xn) etc.)."""
+    delta = np.float32(6.0 / 29.0)
+    return np.where(t > delta, t * t * t, np.float32(3.0 * (6.0 / 29.0) ** 2) * (t - np.float32(4.0 / 29.0)))
+
+
+def _in_gamut(fy: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether Lab pixels (given as CIELAB's fy, relative luminance Y, a, b; all ``(N,)``) lie in the
+    sRGB gamut: their unclipped linear RGB is within [0, 1] up to :data:`_GAMUT_TOLERANCE`."""
+    x = _WHITE_X * _f_inverse(fy + a / np.float32(500.0))
+    z = _WHITE_Z * _f_inverse(fy - b / np.float32(200.0))
+    inside = np.ones(fy.shape, dtype=bool)
+    for mx, my, mz in _XYZ_TO_LINEAR_RGB:
+        channel = np.float32(mx) * x + np.float32(my) * y + np.float32(mz) * z
+        inside &= (channel >= -_GAMUT_TOLERANCE) & (channel <= 1.0 + _GAMUT_TOLERANCE)
+    return inside
+
+
+def fit_to_gamut(lab: np.ndarray, *, steps: int = 8) -> np.ndarray:
+    """Lab ``(..., 3)`` with each out-of-gamut pixel's chroma reduced until sRGB can show it.
+
+    The pixel's ``L`` and hue (the direction of ``ab``) are kept; ``ab`` is scaled by the largest
+    factor in [0, 1] (found by bisection, to 2^-``steps``) that lands inside the sRGB gamut. Neutral
+    grey is inside for every L in [0, 100], so a factor always exists. In-gamut pixels are unchanged.
+    """
+    lab = np.asarray(lab, dtype=np.float32)
+    flat = lab.reshape(-1, 3)
+    fy = (np.clip(flat[:, 0], 0.0, 100.0) + np.float32(16.0)) / np.float32(116.0)
+    y = _f_inverse(fy)
+    outside = np.flatnonzero(~_in_gamut(fy, y, flat[:, 1], flat[:, 2]))
+    if outside.size == 0:
+        return lab
+    fy, y, a, b = fy[outside], y[outside], flat[outside, 1], flat[outside, 2]
+    low = np.zeros(outside.size, dtype=np.float32)
+    high = np.ones(outside.size, dtype=np.float32)
+    for _ in range(steps):
+        mid = (low + high) * np.float32(0.5)
+        inside = _in_gamut(fy, y, a * mid, b * mid)
+        low = np.where(inside, mid, low)
+        high = np.where(inside, high, mid)
+    out = flat.copy()
+    out[outside, 1] = a * low
+    out[outside, 2] = b * low
+    return out.reshape(lab.shape)
 
 
 def encode_l(lightness: np.ndarray) -> np.ndarray:

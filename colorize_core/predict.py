@@ -2,7 +2,9 @@
 
 The model sees the image resized (whole, not cropped; aspect ratio not kept) to its input size; the
 predicted ab is resized back to the original size (bicubic) and merged with the original,
-full-resolution L. The output has the input's exact dimensions and all of its luminance detail.
+full-resolution L. The output has the input's exact dimensions and all of its luminance detail:
+predicted colours that sRGB cannot show have their chroma reduced (:func:`colorize_core.color.fit_to_gamut`)
+instead of being clipped channel by channel, so every output pixel keeps the input's lightness.
 
 Classification models (Q ab-bin logits, usually at ¼ of the input size; see
 :mod:`colorize_core.classification`) are recognised by their output and decoded first (annealed
@@ -59,7 +61,7 @@ def colorize_rgb(
         ab_small = color.decode_ab(np.asarray(encoded))
     ab_full = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_CUBIC)
     ab_full = np.clip(ab_full, color.AB_MIN, color.AB_MAX)
-    return color.lab_to_rgb(color.merge_lab(lab_full[..., 0], ab_full))
+    return color.lab_to_rgb(color.merge_lab(lab_full[..., 0], ab_full), fit_gamut=True)
 
 
 def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:

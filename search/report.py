@@ -567,7 +567,7 @@ def _figure_image_grid(rep: _Report, dataset, grid_idx: list[int], grid: list[tu
                                           metrics=[rep.metric])[rep.metric]
                      if np.all(np.isfinite(ab_pred[i])) else None for i in range(len(grid_idx))]
         ab_pred = np.nan_to_num(ab_pred, nan=0.0, posinf=127.0, neginf=-128.0)  # a diverged model shows grey
-        rows.append((label, lab_to_rgb(merge_lab(lightness, ab_pred)), per_image))
+        rows.append((label, lab_to_rgb(merge_lab(lightness, ab_pred), fit_gamut=True), per_image))
     ncols = len(grid_idx)
     fig = Figure(figsize=(1.35 * ncols + 1.3, 1.5 * len(rows) + 0.3))
     axes = fig.subplots(len(rows), ncols, squeeze=False)

@@ -108,3 +108,38 @@ def test_bad_inputs_raise():
         color.rgb_to_lab(np.zeros((2, 2, 3), np.float32), lab_mode="uint8")
     with pytest.raises(ValueError, match="shape"):
         color.rgb_to_lab(np.zeros((2, 2, 4), np.float32))
+
+
+# -- gamut fitting (pictures keep their lightness) -----------------------------------------------------------
+def test_fit_to_gamut_leaves_displayable_colours_alone(random_rgb):
+    lab = color.rgb_to_lab(random_rgb)  # every colour here came from sRGB: already displayable
+    np.testing.assert_allclose(color.fit_to_gamut(lab), lab, atol=1e-4)
+    np.testing.assert_array_equal(color.lab_to_rgb(lab, fit_gamut=True), color.lab_to_rgb(lab))
+
+
+def test_fit_to_gamut_keeps_lightness_and_hue_and_lands_inside():
+    rng = np.random.default_rng(1)
+    lab = rng.uniform([5, -128, -128], [95, 127, 127], size=(60, 70, 3)).astype(np.float32)
+    fitted = color.fit_to_gamut(lab)
+    np.testing.assert_array_equal(fitted[..., 0], lab[..., 0])  # L untouched
+    scale = np.hypot(fitted[..., 1], fitted[..., 2]) / np.hypot(lab[..., 1], lab[..., 2])
+    assert np.all(scale <= 1.0 + 1e-6) and scale.min() < 0.5  # chroma only ever reduced, some a lot
+    moved = scale < 0.999
+    cross = lab[..., 1] * fitted[..., 2] - lab[..., 2] * fitted[..., 1]  # same hue: ab vectors parallel
+    assert np.abs(cross[moved]).max() < 1e-2 * np.abs(lab[..., 1:]).max() ** 2
+    # what is displayed has the requested lightness (OpenCV's clipping would have changed it)
+    shown = color.rgb_to_lab(color.lab_to_rgb(lab, fit_gamut=True))
+    clipped = color.rgb_to_lab(color.lab_to_rgb(lab))
+    assert np.abs(shown[..., 0] - lab[..., 0]).max() < 1.0
+    assert np.abs(clipped[..., 0] - lab[..., 0]).max() > 10.0
+    # and it is nearly the most chroma that fits: a little more would leave the gamut
+    out = color.lab_to_rgb(color.merge_lab(lab[..., 0], fitted[..., 1:] * 1.05), fit_gamut=False)
+    more = color.rgb_to_lab(out)
+    assert np.median(np.abs(more[moved][:, 0] - lab[moved][:, 0])) > 0.05
+
+
+def test_fit_to_gamut_known_colour():
+    # Lab (50, 100, 100) is far outside sRGB; its hue at L 50 fits up to a chroma of about 89
+    fitted = color.fit_to_gamut(np.array([[[50.0, 100.0, 100.0]]], dtype=np.float32))[0, 0]
+    assert fitted[0] == 50.0 and fitted[1] == pytest.approx(fitted[2])
+    assert 60.0 < fitted[1] < 66.0

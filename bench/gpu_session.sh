@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 6 (item 7) in one device call, about 8 minutes on an H200:
+#   1. bench/gpu_memory.py: measured peak memory of the six study architectures (batch 8 and 128,
+#      plus the anchors' mixed_bfloat16 rows) against the estimate, 4 processes at once;
+#   2. bench/gpu_sweep.py: the `seed` space (24 configurations) on gcompris, at most 10 epochs each
+#      (the documented subset), GPU shares from the estimates: GPU-busy fraction, img/s per trial,
+#      estimated vs measured peaks, trials at once.
+#
+# Prepare on the development machine, test it there (`GPU_SESSION_REHEARSAL=1 bash bench/gpu_session.sh`
+# runs both steps on CPU with tiny settings), then run it on the device:
+#   bash ../shared/device/make-gpu-bundle.sh && .venv/bin/python bench/prepare_gpu_data.py
+#   run: carry [".gpu"], command "source .gpu/env.sh; bash bench/gpu_session.sh", timeout_s 560
+# Results land in $OUT (the device call brings them back): *.md tables, *.json, logs, trial records.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-bench/results/gpu-session}
+mkdir -p "$OUT"
+PY=${PYTHON:-python}
+STORE=$(mktemp -d)  # run directories (checkpoints are big): only their records are copied to $OUT
+DATA=${GPU_SESSION_DATA:-.gpu/data/gcompris}
+
+{
+    date -u +%FT%TZ
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1
+    "$PY" -c "import keras, ray, optuna; print('keras', keras.__version__, keras.backend.backend(), '| ray', ray.__version__, '| optuna', optuna.__version__)" 2>&1
+    "$PY" -c "import jax; print('jax', jax.__version__, jax.devices())" 2>&1
+} > "$OUT/environment.txt"
+cat "$OUT/environment.txt"
+
+if [ -n "${GPU_SESSION_REHEARSAL:-}" ]; then  # CPU rehearsal: the same code paths, tiny settings
+    export COLORSWEEP_GPU_MEMORY=${COLORSWEEP_GPU_MEMORY:-80GiB}
+    MEMORY_ARGS=(--arch basic --batch-size 8 --steps 2 --no-extras --parallel 2)
+    SWEEP_ARGS=(--space smoke --data demo --size 16 --max-epochs 1 --trials 3 --gpus 0 --cpus-per-trial 1)
+    MEMORY_LIMIT=300; SWEEP_LIMIT=400
+else
+    MEMORY_ARGS=(--parallel 4 --steps 8 --timeout 150)
+    SWEEP_ARGS=(--space seed --data "$DATA" --max-epochs 10 --cpus-per-trial 2)
+    MEMORY_LIMIT=200; SWEEP_LIMIT=320
+fi
+
+echo "== 1/2 peak memory: measured vs estimated"
+timeout "$MEMORY_LIMIT" "$PY" bench/gpu_memory.py "${MEMORY_ARGS[@]}" --out "$OUT/gpu_memory.md" \
+    > "$OUT/gpu_memory.log" 2>&1
+echo "exit $?"; tail -n 25 "$OUT/gpu_memory.log"
+
+echo "== 2/2 sweep: GPU-busy fraction, img/s, packing"
+timeout "$SWEEP_LIMIT" "$PY" bench/gpu_sweep.py "${SWEEP_ARGS[@]}" --storage "$STORE" --out "$OUT/gpu_sweep.md" \
+    > "$OUT/gpu_sweep.log" 2>&1
+code=$?
+echo "exit $code"; tail -n 30 "$OUT/gpu_sweep.log"
+if [ "$code" != 0 ]; then  # cut short: analyse what the sweep recorded so far
+    for run in "$STORE"/*/; do
+        [ -f "$run/sweep.json" ] && "$PY" bench/gpu_sweep.py --run-dir "$run" --out "$OUT/gpu_sweep_partial.md" \
+            > "$OUT/gpu_sweep_partial.log" 2>&1 && cat "$OUT/gpu_sweep_partial.md"
+    done
+fi
+# the sweep's records (no checkpoints) for later analysis
+(cd "$STORE" && find . \( -name sweep.json -o -name trials.json -o -name baselines.json -o -name result.json \
+    -o -name error.txt \) -print0 | tar czf - --null -T - ) > "$OUT/sweep-records.tgz" 2>/dev/null
+rm -rf "$STORE"

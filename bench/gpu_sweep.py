@@ -1,0 +1,227 @@
+"""Benchmark: how well a sweep uses its GPUs (issue 6, item 7).
+
+Runs a sweep (default: the ``seed`` space, the study's 24 configurations) with GPU shares from the
+memory estimates, or reads a finished run directory, and writes:
+
+* **GPU-busy fraction** = sum of the trials' pure training time / (sweep wall time x GPUs): the share of
+  GPU time spent inside optimisation steps (evaluation, checkpoints, worker start, compilation and
+  idle GPUs are the rest);
+* **img/s per trial** (training images x epochs / pure training time), per architecture, beside the
+  bare-Keras figures of ``shared/design/anchors.md`` (H200, JAX, synthetic data, ``model.fit``);
+* **estimated against measured peak memory** per architecture (``memory_estimate_gib`` against the
+  trial's largest ``gpu_peak_memory_mb``; the estimate is for the batch size the trial used);
+* **trials at once**: the most trials that trained at the same time, overall and on one GPU.
+
+    source .gpu/env.sh; python bench/gpu_sweep.py --data .gpu/data/gcompris --max-epochs 10
+    python bench/gpu_sweep.py --run-dir colorsweep-runs/NAME          # analyse a finished sweep
+    python bench/gpu_sweep.py --data demo --space smoke --size 32 --gpus 0   # a CPU rehearsal
+
+Prints Markdown (also written to ``--out``, default ``bench/results/gpu_sweep.md``) and a JSON
+summary beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: Bare-Keras training throughput on one H200 (JAX, float32, 128 px), img/s at batch 8 and 128:
+#: shared/design/anchors.md.
+ANCHOR_IMG_S = {
+    "basic": {8: 2801, 128: 9049},
+    "classic": {8: 2686, 128: 4187},
+    "conv_sampling": {8: 3122, 128: 11257},
+    "large_kernel": {8: 2514, 128: 3214},
+    "richard_zhang": {8: 2290, 128: 5800},
+    "split_learning": {8: 2638, 128: 6158},
+}
+
+
+def trial_intervals(run_dir: Path, records) -> list[dict]:
+    """Each trial's wall-clock training interval [start, end] (seconds since the epoch) and GPU ids,
+    from Ray's ``result.json``: start = first report time - that epoch's ``time_this_iter_s``
+    (which includes worker start-up after a trial is placed), end = last report time."""
+    out = []
+    for record in records:
+        if not record.trial_dir:
+            continue
+        path = Path(record.trial_dir)
+        path = path if path.is_absolute() else run_dir / path
+        lines = [json.loads(line) for line in (path / "result.json").read_text().splitlines() if line.strip()] \
+            if (path / "result.json").exists() else []
+        if not lines:
+            continue
+        start = float(lines[0]["timestamp"]) - float(lines[0].get("time_this_iter_s", 0.0))
+        out.append({"trial_id": record.trial_id, "start": start, "end": float(lines[-1]["timestamp"]),
+                    "gpu_ids": str(lines[-1].get("gpu_ids") or "")})
+    return out
+
+
+def most_at_once(intervals: list[dict]) -> tuple[int, int]:
+    """(most trials running at the same moment, most on a single GPU id)."""
+    def peak(items):
+        events = sorted([(i["start"], 1) for i in items] + [(i["end"], -1) for i in items],
+                        key=lambda e: (e[0], e[1]))
+        now = best = 0
+        for _, step in events:
+            now += step
+            best = max(best, now)
+        return best
+
+    per_gpu = defaultdict(list)
+    for item in intervals:
+        for gpu in filter(None, item["gpu_ids"].split(",")):
+            per_gpu[gpu].append(item)
+    return peak(intervals), max((peak(items) for items in per_gpu.values()), default=0)
+
+
+def analyse(run_dir: Path, gpus: int) -> dict:
+    """The figures above for a run directory (``gpus``: GPUs the sweep had; 0 = CPU rehearsal, the
+    busy fraction is then per trial slot of the CPU machine and says so)."""
+    from search.records import load_records, load_sweep_info
+
+    info = load_sweep_info(run_dir)
+    records = [r for r in load_records(run_dir) if r.history]
+    n_train = int(info["data"]["split"][0])
+    wall = float(info.get("wall_time_s") or 0.0)
+    train = sum(r.train_time_s for r in records)
+    per_arch: dict[str, dict] = defaultdict(lambda: {"trials": 0, "img_s": [], "estimate_gib": [], "peak_gib": [],
+                                                     "batch": set(), "share": set()})
+    for record in records:
+        arch = record.params.get("arch", "?")
+        last = record.history[-1]
+        row = per_arch[arch]
+        row["trials"] += 1
+        if record.train_time_s > 0:
+            row["img_s"].append(n_train * record.epochs / record.train_time_s)
+        if last.get("memory_estimate_gib") is not None:
+            row["estimate_gib"].append(float(last["memory_estimate_gib"]))
+        peaks = [h["gpu_peak_memory_mb"] for h in record.history if h.get("gpu_peak_memory_mb") is not None]
+        if peaks:
+            row["peak_gib"].append(max(peaks) / 1024.0)
+        row["batch"].add(last.get("batch_size_used"))
+        row["share"].add(last.get("gpu_share"))
+    at_once, on_one_gpu = most_at_once(trial_intervals(run_dir, records))
+    statuses = defaultdict(int)
+    for record in load_records(run_dir):
+        statuses[record.status] += 1
+    return {
+        "run_dir": str(run_dir), "space": info["space"]["name"], "trials": len(load_records(run_dir)),
+        "statuses": dict(statuses), "max_epochs": info.get("max_epochs"), "size": info["data"]["size"],
+        "train_images": n_train, "wall_s": wall, "train_s": train, "gpus": gpus,
+        "busy_fraction": train / (wall * max(gpus, 1)) if wall else None,
+        "most_at_once": at_once, "most_on_one_gpu": on_one_gpu,
+        "versions": info.get("versions", {}), "resources": info.get("resources", {}),
+        "per_arch": {arch: {**row, "batch": sorted(b for b in row["batch"] if b is not None),
+                            "share": sorted(s for s in row["share"] if s is not None)}
+                     for arch, row in sorted(per_arch.items())},
+    }
+
+
+def _median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def to_markdown(summary: dict, device: str) -> str:
+    def f(value, spec):
+        return "–" if value is None else format(value, spec)
+
+    gpus = summary["gpus"]
+    lines = [
+        f"Sweep `{summary['space']}`: {summary['trials']} trials ({', '.join(f'{k} {v}' for k, v in sorted(summary['statuses'].items()))}), "
+        f"up to {summary['max_epochs']} epochs of {summary['train_images']} training images at {summary['size']} px; "
+        f"{device}; resources {json.dumps(summary['resources'])}; versions "
+        f"{json.dumps({k: v for k, v in summary['versions'].items() if k in ('keras', 'jax', 'tensorflow', 'ray', 'optuna')})}.",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| sweep wall time | {summary['wall_s']:.1f} s |",
+        f"| sum of trials' pure training time | {summary['train_s']:.1f} s |",
+        (f"| **GPU-busy fraction** (training time / (wall x {gpus} GPU)) | **{f(summary['busy_fraction'], '.3f')}** |"
+         if gpus else f"| busy fraction (training time / wall; CPU rehearsal, no GPU) | {f(summary['busy_fraction'], '.3f')} |"),
+        f"| most trials training at once (on one GPU) | {summary['most_at_once']} ({summary['most_on_one_gpu']}) |",
+        "",
+        "| arch | trials | batch | GPU share | img/s per trial (median) | bare Keras img/s (anchors, same batch) | "
+        "estimate GiB | measured peak GiB (median) | estimate error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for arch, row in summary["per_arch"].items():
+        img_s, est, peak = _median(row["img_s"]), _median(row["estimate_gib"]), _median(row["peak_gib"])
+        batch = row["batch"][0] if len(row["batch"]) == 1 else None
+        anchor = ANCHOR_IMG_S.get(arch, {}).get(batch)
+        error = f"{100 * (est / peak - 1):+.0f} %" if est and peak else "–"
+        lines.append(f"| {arch} | {row['trials']} | {'/'.join(map(str, row['batch']))} | "
+                     f"{'/'.join(f'{s:g}' for s in row['share'])} | {f(img_s, ',.0f')} | {f(anchor, ',')} | "
+                     f"{f(est, '.2f')} | {f(peak, '.2f')} | {error} |")
+    return "\n".join(lines)
+
+
+def _device() -> tuple[str, int]:
+    from search.memory import detect_gpu_memory, format_bytes
+
+    memory = detect_gpu_memory()
+    try:
+        import subprocess
+
+        names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                               text=True, timeout=20).stdout.split("\n")
+        names = [n.strip() for n in names if n.strip()]
+    except (OSError, subprocess.SubprocessError):
+        names = []
+    if names:
+        return f"{len(names)} x {names[0]} ({format_bytes(memory)}), {os.cpu_count()} CPUs", len(names)
+    return f"no GPU, {os.cpu_count()} CPUs ({platform.machine()})", 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", help="analyse this finished sweep instead of running one")
+    parser.add_argument("--space", default="seed")
+    parser.add_argument("--data", default="demo")
+    parser.add_argument("--max-epochs", type=int, help="override the space's max epochs (a documented subset)")
+    parser.add_argument("--trials", type=int)
+    parser.add_argument("--size", type=int)
+    parser.add_argument("--gpus", type=int, help="GPUs the sweep uses (default: all nvidia-smi lists)")
+    parser.add_argument("--cpus-per-trial", type=float, default=2.0)
+    parser.add_argument("--storage", default=str(ROOT / "colorsweep-runs"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gpu_sweep.md"))
+    args = parser.parse_args(argv)
+
+    device, detected = _device()
+    gpus = detected if args.gpus is None else args.gpus
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+    else:
+        from search.sweep import run_sweep
+
+        name = f"gpu-bench-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = run_sweep(args.space, data=args.data, name=name, storage=args.storage, trials=args.trials,
+                           max_epochs=args.max_epochs, size=args.size, cpus_per_trial=args.cpus_per_trial,
+                           gpus_per_trial=1.0 if gpus else 0.0, num_gpus=gpus if gpus else None,
+                           live=False, report=False, command_line=" ".join(sys.argv))
+        run_dir = Path(result.run_dir)
+    summary = analyse(run_dir, gpus)
+    text = f"### GPU use of a sweep ({time.strftime('%Y-%m-%d')})\n\n" + to_markdown(summary, device)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
