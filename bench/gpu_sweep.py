@@ -6,8 +6,8 @@ memory estimates, or reads a finished run directory, and writes:
 * **GPU-busy fraction** = sum of the trials' pure training time / (sweep wall time x GPUs): the share of
   GPU time spent inside optimisation steps (evaluation, checkpoints, worker start, compilation and
   idle GPUs are the rest);
-* **img/s per trial** (training images x epochs / pure training time), per architecture, beside the
-  bare-Keras figures of ``shared/design/anchors.md`` (H200, JAX, synthetic data, ``model.fit``);
+* **img/s per trial** (training images x epochs / pure training time, after the first epoch, which
+  also compiles), per architecture, beside the bare-Keras figures of ``shared/design/anchors.md`` (H200, JAX, synthetic data, ``model.fit``);
 * **estimated against measured peak memory** per architecture (``memory_estimate_gib`` against the
   trial's largest ``gpu_peak_memory_mb``; the estimate is for the batch size the trial used);
 * **trials at once**: the most trials that trained at the same time, overall and on one GPU.
@@ -94,6 +94,7 @@ def analyse(run_dir: Path, gpus: int) -> dict:
     n_train = int(info["data"]["split"][0])
     wall = float(info.get("wall_time_s") or 0.0)
     train = sum(r.train_time_s for r in records)
+    steady = sum(steady_train_s(r) for r in records)
     per_arch: dict[str, dict] = defaultdict(lambda: {"trials": 0, "img_s": [], "estimate_gib": [], "peak_gib": [],
                                                      "batch": set(), "share": set()})
     for record in records:
@@ -101,8 +102,9 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         last = record.history[-1]
         row = per_arch[arch]
         row["trials"] += 1
-        if record.train_time_s > 0:
-            row["img_s"].append(n_train * record.epochs / record.train_time_s)
+        later = [h["epoch_train_s"] for h in record.history[1:] if h.get("epoch_train_s")]
+        if later:  # after the first epoch (which compiles), like the anchors' warmed-up figures
+            row["img_s"].append(n_train * len(later) / sum(later))
         if last.get("memory_estimate_gib") is not None:
             row["estimate_gib"].append(float(last["memory_estimate_gib"]))
         peaks = [h["gpu_peak_memory_mb"] for h in record.history if h.get("gpu_peak_memory_mb") is not None]
@@ -119,12 +121,23 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         "statuses": dict(statuses), "max_epochs": info.get("max_epochs"), "size": info["data"]["size"],
         "train_images": n_train, "wall_s": wall, "train_s": train, "gpus": gpus,
         "busy_fraction": train / (wall * max(gpus, 1)) if wall else None,
+        "steady_train_s": steady,
+        "steady_busy_fraction": steady / (wall * max(gpus, 1)) if wall else None,
         "most_at_once": at_once, "most_on_one_gpu": on_one_gpu,
         "versions": info.get("versions", {}), "resources": info.get("resources", {}),
         "per_arch": {arch: {**row, "batch": sorted(b for b in row["batch"] if b is not None),
                             "share": sorted(s for s in row["share"] if s is not None)}
                      for arch, row in sorted(per_arch.items())},
     }
+
+
+def steady_train_s(record) -> float:
+    """A trial's training time with its first epoch counted at the median speed of its later ones
+    (the first epoch also traces and compiles the model); its plain total when it ran one epoch."""
+    times = [float(h.get("epoch_train_s") or 0.0) for h in record.history]
+    if len(times) < 2:
+        return sum(times)
+    return _median(times[1:]) + sum(times[1:])
 
 
 def _median(values):
@@ -152,9 +165,11 @@ def to_markdown(summary: dict, device: str) -> str:
         f"| sum of trials' pure training time | {summary['train_s']:.1f} s |",
         (f"| **GPU-busy fraction** (training time / (wall x {gpus} GPU)) | **{f(summary['busy_fraction'], '.3f')}** |"
          if gpus else f"| busy fraction (training time / wall; CPU rehearsal, no GPU) | {f(summary['busy_fraction'], '.3f')} |"),
+        f"| the same, first epochs at the later epochs' speed (compilation excluded) | "
+        f"{summary['steady_train_s']:.1f} s → {f(summary['steady_busy_fraction'], '.3f')} |",
         f"| most trials training at once (on one GPU) | {summary['most_at_once']} ({summary['most_on_one_gpu']}) |",
         "",
-        "| arch | trials | batch | GPU share | img/s per trial (median) | bare Keras img/s (anchors, same batch) | "
+        "| arch | trials | batch | GPU share | img/s per trial after epoch 1 (median) | bare Keras img/s (anchors, same batch) | "
         "estimate GiB | measured peak GiB (median) | estimate error |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
