@@ -204,3 +204,34 @@ def test_recorded_data_source_is_turned_back_into_what_load_dataset_takes():
     assert data_source("/photos") == "/photos"
     assert data_source(os.pathsep.join(["/a", "/b"])) == ["/a", "/b"]
     assert data_source(["/only"]) == "/only"
+
+
+def test_restore_falls_back_to_the_newest_complete_checkpoint_when_the_recorded_one_is_gone(tmp_path):
+    """Ray's experiment state can name a checkpoint that a newer one already replaced (a sweep
+    killed between the two): the trial resumes from the newest complete one instead of failing."""
+    from ray import tune
+
+    from search.trainable import restore_checkpoint
+
+    trial_dir = tmp_path / "trial_x"
+    for name, epoch, complete in (("checkpoint_000002", 3, True), ("checkpoint_000003", 4, False)):
+        folder = trial_dir / name
+        folder.mkdir(parents=True)
+        (folder / "state.json").write_text(json.dumps({"epoch": epoch}))
+        if complete:
+            (folder / "last.keras").write_text("weights")
+    gone = tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000001"))
+
+    workdir = tmp_path / "work"
+    note = restore_checkpoint(gone, workdir)
+    assert "checkpoint_000002" in note  # checkpoint_000003 lacks last.keras: not complete
+    assert json.loads((workdir / "state.json").read_text()) == {"epoch": 3}
+
+    assert restore_checkpoint(None, tmp_path / "fresh") is None
+    present = tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000002"))
+    assert restore_checkpoint(present, tmp_path / "again") == "recorded"
+    assert (tmp_path / "again" / "last.keras").read_text() == "weights"
+
+    (trial_dir / "checkpoint_000002" / "last.keras").unlink()
+    assert "started over" in restore_checkpoint(gone, tmp_path / "over")
+    assert not (tmp_path / "over" / "state.json").exists()

@@ -1,0 +1,116 @@
+"""Keras on JAX: colorize_core must work on the backend the GPU machine runs (no TensorFlow there).
+
+Each check runs in a fresh Python process with ``KERAS_BACKEND=jax`` (Keras fixes its backend at
+import). Skipped where JAX is not installed (``pip install -e ".[dev]"`` installs it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+
+
+def _run_on_jax(script: str, *args: str, timeout: int = 600) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.split("RESULT", 1)[1])
+
+
+def test_every_architecture_trains_a_step_on_jax():
+    result = _run_on_jax("""
+        import json
+        import keras, numpy as np
+        from colorize_core.losses import get_loss
+        from colorize_core.models import create_model, list_models, model_info
+        from colorize_core.optimizers import get_optimizer
+        assert keras.backend.backend() == "jax"
+        import sys
+        assert "tensorflow" not in sys.modules, "colorize_core imported TensorFlow under JAX"
+        rng = np.random.default_rng(0)
+        out = {}
+        for arch in list_models():
+            model = create_model(arch, 16)
+            head = model.output_shape
+            x = rng.random((4, 16, 16, 1), dtype=np.float32)
+            if head[-1] == 2:
+                y = rng.random((4,) + tuple(head[1:]), dtype=np.float32)
+                loss = get_loss("mse")
+            else:  # classification: soft targets over the ab bins
+                y = rng.random((4,) + tuple(head[1:]), dtype=np.float32)
+                y /= y.sum(-1, keepdims=True)
+                loss = "categorical_crossentropy"
+            model.compile(optimizer=get_optimizer("adam", learning_rate=1e-3), loss=loss)
+            before = [w.copy() for w in model.get_weights()]
+            value = float(model.train_on_batch(x, y))
+            changed = any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+            out[arch] = {"loss": value, "changed": changed, "out": list(head[1:])}
+        print("RESULT" + json.dumps(out))
+    """)
+    from colorize_core.models import list_models
+
+    assert sorted(result) == sorted(list_models())
+    for arch, row in result.items():
+        assert row["changed"] and row["loss"] == row["loss"], (arch, row)  # weights moved, loss not NaN
+
+
+def test_fit_checkpoint_resume_and_colorize_on_jax(tmp_path, cache_dir):
+    """The trial path on JAX: fit with checkpoints, resume for more epochs, reload, colorize."""
+    result = _run_on_jax("""
+        import json, sys
+        import keras, numpy as np
+        from colorize_core.data import load_dataset
+        from colorize_core.predict import colorize_rgb
+        from colorize_core.train import fit
+        data = load_dataset("demo", size=16, cache_dir=sys.argv[1])
+        workdir = sys.argv[2]
+        out = {}
+        for arch, loss in (("unet", "mse"), ("unet_cls", "cls_rebalanced")):
+            config = {"arch": arch, "loss": loss, "epochs": 1, "batch_size": 16, "learning_rate": 3e-3,
+                      "early_stopping_patience": None, "eval_max_pixels": 5000}
+            epochs = []
+            report = lambda epoch, metrics: epochs.append((epoch, metrics["delta_e"]))
+            fit(config, data, report, workdir=f"{workdir}/{arch}")
+            fit({**config, "epochs": 2}, data, report, workdir=f"{workdir}/{arch}")  # resumes at epoch 2
+            model = keras.saving.load_model(f"{workdir}/{arch}/best.keras", compile=False)
+            rgb = np.random.default_rng(0).random((40, 56, 3), dtype=np.float32)
+            colour = colorize_rgb(model, rgb)
+            out[arch] = {"epochs": [e for e, _ in epochs], "delta_e": [d for _, d in epochs],
+                         "shape": list(colour.shape), "finite": bool(np.isfinite(colour).all())}
+        print("RESULT" + json.dumps(out))
+    """, str(cache_dir), str(tmp_path))
+    for arch, row in result.items():
+        assert row["epochs"] == [1, 2], (arch, row)  # the second fit continued, it did not start over
+        assert row["shape"] == [40, 56, 3] and row["finite"], (arch, row)
+        assert all(0 < d < 100 for d in row["delta_e"]), (arch, row)
+
+
+@pytest.mark.slow
+def test_sweep_runs_on_jax(tmp_path, cache_dir):
+    """`colorsweep run` with Keras on JAX, as on the GPU machine: trials train and are ranked."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "COLORSWEEP_CACHE": str(cache_dir)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16", "--trials", "2",
+         "--max-epochs", "2", "--num-cpus", "2", "--storage", str(tmp_path), "--name", "jax", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    from search.records import load_records, load_sweep_info
+
+    info = load_sweep_info(tmp_path / "jax")
+    assert info["versions"]["keras_backend"] == "jax"
+    records = load_records(tmp_path / "jax")
+    assert len(records) == 2 and all(r.status in ("completed", "stopped") for r in records), \
+        [(r.status, r.error) for r in records]
+    assert all(r.history and 0 < r.history[-1]["delta_e"] < 100 for r in records)
