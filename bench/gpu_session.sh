@@ -15,7 +15,7 @@ set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench/results/gpu-session}
 mkdir -p "$OUT"
-PY=${PYTHON:-python}
+PY=${PYTHON:-python3}
 STORE=$(mktemp -d)  # run directories (checkpoints are big): only their records are copied to $OUT
 DATA=${GPU_SESSION_DATA:-.gpu/data/gcompris}
 
