@@ -484,6 +484,8 @@ def resume_sweep(
                 f"{run_dir} has no Ray Tune experiment state to resume (the sweep died before its first "
                 f"trial started); start it again with `colorsweep run ... --overwrite`"
             )
+        for note in repair_replaced_checkpoints(run_dir):
+            print(f"colorsweep: {note}", file=sys.stderr)
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
                                    resume_unfinished=True, resume_errored=False, restart_errored=retry_errored)
         tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
@@ -531,6 +533,48 @@ def resume_sweep(
     write_json_atomic(run_dir / SWEEP_FILE, info)
     return SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                        wall_time_s=time.monotonic() - started)
+
+
+#: What a complete trial checkpoint folder holds (written by ``colorize_core.train.fit``).
+CHECKPOINT_FILES = ("state.json", "last.keras")
+
+
+def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
+    """Make every checkpoint that Ray's saved experiment state names exist again; returns a note per fix.
+
+    Ray keeps one checkpoint per trial and saves its experiment state every few seconds, after the
+    newer checkpoint has replaced the older one: a sweep killed in between leaves a state naming a
+    checkpoint that is gone, and Ray refuses to restore that trial ("Could not recover from
+    checkpoint as it does not exist on storage anymore"). The newer complete ``checkpoint_*`` folder
+    of the trial is then renamed to the name the state expects; the trial resumes from the newer
+    epoch (``fit`` reads the epoch from the checkpoint's ``state.json``, not from the folder name).
+    Reads the newest ``experiment_state-*.json``, the one ``Tuner.restore`` uses.
+    """
+    run_dir = Path(run_dir)
+    states = sorted(run_dir.glob("experiment_state-*.json"))
+    if not states:
+        return []
+    try:
+        trial_data = json.loads(states[-1].read_text()).get("trial_data", [])
+    except (OSError, json.JSONDecodeError):
+        return []  # Ray will say what is wrong with its own file
+    notes = []
+    for entry in trial_data:
+        try:
+            trial_id = json.loads(entry[0])["trial_id"]
+            named = (json.loads(entry[1]).get("last_result") or {}).get("checkpoint_dir_name")
+        except (TypeError, IndexError, KeyError, json.JSONDecodeError):
+            continue
+        trial_dir = run_dir / f"trial_{trial_id}"
+        if not named or not trial_dir.is_dir() or (trial_dir / named).exists():
+            continue
+        newer = [c for c in sorted(trial_dir.glob("checkpoint_*"), reverse=True)
+                 if c.name > named and all((c / f).is_file() for f in CHECKPOINT_FILES)]
+        if newer:
+            os.replace(newer[0], trial_dir / named)
+            notes.append(f"trial {trial_id}: Ray's saved state names {named}, which {newer[0].name} had replaced "
+                         f"when the sweep stopped; resuming from {newer[0].name}'s epoch")
+    return notes
 
 
 def _space_from_info(info: dict) -> SearchSpace:

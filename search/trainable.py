@@ -10,40 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["colorize_trial", "restore_checkpoint"]
-
-#: The files a trial checkpoint folder holds (written by ``colorize_core.train.fit``).
-CHECKPOINT_FILES = ("state.json", "last.keras")
-
-
-def restore_checkpoint(checkpoint, workdir: Path) -> str | None:
-    """Put the trial's latest checkpoint into ``workdir`` (where ``fit`` resumes from).
-
-    Returns None when Ray gave no checkpoint (a fresh trial), ``"recorded"`` when the checkpoint Ray
-    recorded was restored, otherwise what was done instead. Ray saves its experiment state every few
-    seconds and keeps one checkpoint per trial, so a sweep killed between a new checkpoint replacing
-    the old one and the next save of that state restores a trial whose recorded checkpoint no longer
-    exists. Then the newest complete ``checkpoint_*`` folder beside it (in the trial's directory; it
-    is newer than the recorded one) is used; with none, the trial starts over rather than failing.
-    """
-    if checkpoint is None:
-        return None
-    try:
-        checkpoint.to_directory(str(workdir))
-        return "recorded"
-    except FileNotFoundError:
-        pass
-    trial_dir = Path(checkpoint.path).parent
-    candidates = sorted(trial_dir.glob("checkpoint_*"), reverse=True) if trial_dir.is_dir() else []
-    for candidate in candidates:
-        if all((candidate / name).is_file() for name in CHECKPOINT_FILES):
-            shutil.copytree(candidate, workdir, dirs_exist_ok=True)
-            return f"the recorded checkpoint {checkpoint.path} is gone; resumed from {candidate.name}"
-    return f"the recorded checkpoint {checkpoint.path} is gone and no other is complete; started over"
+__all__ = ["colorize_trial"]
 
 
 def colorize_trial(config: dict, *, data, settings: dict) -> None:
@@ -105,9 +75,9 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     node_id = ray.get_runtime_context().get_node_id()
     workdir = Path(tempfile.mkdtemp(prefix="colorsweep-trial-"))
     try:
-        restored = restore_checkpoint(tune.get_checkpoint(), workdir)
-        if restored not in (None, "recorded"):
-            print(f"colorsweep: {restored}", file=sys.stderr)
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            checkpoint.to_directory(str(workdir))
 
         def report(epoch: int, metrics: dict) -> None:
             metrics = {**metrics, "node_id": node_id, "gpu_ids": gpu_ids, "gpu_share": granted,

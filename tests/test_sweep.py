@@ -206,32 +206,37 @@ def test_recorded_data_source_is_turned_back_into_what_load_dataset_takes():
     assert data_source(["/only"]) == "/only"
 
 
-def test_restore_falls_back_to_the_newest_complete_checkpoint_when_the_recorded_one_is_gone(tmp_path):
-    """Ray's experiment state can name a checkpoint that a newer one already replaced (a sweep
-    killed between the two): the trial resumes from the newest complete one instead of failing."""
-    from ray import tune
 
-    from search.trainable import restore_checkpoint
+def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_its_state(tmp_path):
+    """Ray's newest experiment state names checkpoint_000002, but the sweep died after
+    checkpoint_000003 had replaced it: the newer complete folder takes the expected name."""
+    from search.sweep import repair_replaced_checkpoints
 
-    trial_dir = tmp_path / "trial_x"
-    for name, epoch, complete in (("checkpoint_000002", 3, True), ("checkpoint_000003", 4, False)):
-        folder = trial_dir / name
+    def trial_entry(trial_id, named):
+        return [json.dumps({"trial_id": trial_id}), json.dumps({"last_result": {"checkpoint_dir_name": named}})]
+
+    def checkpoint(trial, name, epoch, complete=True):
+        folder = tmp_path / f"trial_{trial}" / name
         folder.mkdir(parents=True)
         (folder / "state.json").write_text(json.dumps({"epoch": epoch}))
         if complete:
             (folder / "last.keras").write_text("weights")
-    gone = tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000001"))
 
-    workdir = tmp_path / "work"
-    note = restore_checkpoint(gone, workdir)
-    assert "checkpoint_000002" in note  # checkpoint_000003 lacks last.keras: not complete
-    assert json.loads((workdir / "state.json").read_text()) == {"epoch": 3}
+    checkpoint("a", "checkpoint_000003", 4)                   # replaced the named 000002
+    checkpoint("b", "checkpoint_000001", 2)                   # the named one is there: untouched
+    checkpoint("b", "checkpoint_000002", 3)
+    checkpoint("c", "checkpoint_000005", 6, complete=False)   # newer but incomplete: not used
+    older = {"trial_data": [trial_entry("a", "checkpoint_000000")]}
+    newest = {"trial_data": [trial_entry("a", "checkpoint_000002"), trial_entry("b", "checkpoint_000001"),
+                             trial_entry("c", "checkpoint_000004"), trial_entry("d", None)]}
+    (tmp_path / "experiment_state-2026-01-01_10-00-00.json").write_text(json.dumps(older))
+    (tmp_path / "experiment_state-2026-01-01_10-05-00.json").write_text(json.dumps(newest))
 
-    assert restore_checkpoint(None, tmp_path / "fresh") is None
-    present = tune.Checkpoint.from_directory(str(trial_dir / "checkpoint_000002"))
-    assert restore_checkpoint(present, tmp_path / "again") == "recorded"
-    assert (tmp_path / "again" / "last.keras").read_text() == "weights"
+    notes = repair_replaced_checkpoints(tmp_path)
 
-    (trial_dir / "checkpoint_000002" / "last.keras").unlink()
-    assert "started over" in restore_checkpoint(gone, tmp_path / "over")
-    assert not (tmp_path / "over" / "state.json").exists()
+    assert len(notes) == 1 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
+    assert json.loads((tmp_path / "trial_a" / "checkpoint_000002" / "state.json").read_text()) == {"epoch": 4}
+    assert not (tmp_path / "trial_a" / "checkpoint_000003").exists()
+    assert sorted(p.name for p in (tmp_path / "trial_b").iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
+    assert not (tmp_path / "trial_c" / "checkpoint_000004").exists()
+    assert repair_replaced_checkpoints(tmp_path) == []  # nothing left to repair
