@@ -176,8 +176,13 @@ def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None
                  runtime_env={"env_vars": env})
 
 
+def trial_dir_name(trial_id: str) -> str:
+    """The folder of a trial inside the run directory."""
+    return f"trial_{trial_id}"
+
+
 def _trial_dirname(trial) -> str:
-    return f"trial_{trial.trial_id}"
+    return trial_dir_name(trial.trial_id)
 
 
 def _trial_settings(info: dict, fail_when, inject_oom_batch: int | None = None) -> dict:
@@ -558,6 +563,7 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
         trial_data = json.loads(states[-1].read_text()).get("trial_data", [])
     except (OSError, json.JSONDecodeError):
         return []  # Ray will say what is wrong with its own file
+    recorded = json.loads((run_dir / TRIALS_FILE).read_text()) if (run_dir / TRIALS_FILE).exists() else {}
     notes = []
     for entry in trial_data:
         try:
@@ -565,7 +571,7 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
             named = (json.loads(entry[1]).get("last_result") or {}).get("checkpoint_dir_name")
         except (TypeError, IndexError, KeyError, json.JSONDecodeError):
             continue
-        trial_dir = run_dir / f"trial_{trial_id}"
+        trial_dir = run_dir / ((recorded.get(trial_id) or {}).get("trial_dir") or trial_dir_name(trial_id))
         if not named or not trial_dir.is_dir() or (trial_dir / named).exists():
             continue
         newer = [c for c in sorted(trial_dir.glob("checkpoint_*"), reverse=True)

@@ -226,15 +226,20 @@ def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_
     checkpoint("b", "checkpoint_000001", 2)                   # the named one is there: untouched
     checkpoint("b", "checkpoint_000002", 3)
     checkpoint("c", "checkpoint_000005", 6, complete=False)   # newer but incomplete: not used
+    checkpoint("e", "checkpoint_000001", 2)                   # its folder is named in trials.json
+    (tmp_path / "trial_e").rename(tmp_path / "older_naming_e")
+    (tmp_path / "trials.json").write_text(json.dumps({"e": {"trial_dir": "older_naming_e"}}))
     older = {"trial_data": [trial_entry("a", "checkpoint_000000")]}
     newest = {"trial_data": [trial_entry("a", "checkpoint_000002"), trial_entry("b", "checkpoint_000001"),
-                             trial_entry("c", "checkpoint_000004"), trial_entry("d", None)]}
+                             trial_entry("c", "checkpoint_000004"), trial_entry("d", None),
+                             trial_entry("e", "checkpoint_000000")]}
     (tmp_path / "experiment_state-2026-01-01_10-00-00.json").write_text(json.dumps(older))
     (tmp_path / "experiment_state-2026-01-01_10-05-00.json").write_text(json.dumps(newest))
 
     notes = repair_replaced_checkpoints(tmp_path)
 
-    assert len(notes) == 1 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
+    assert len(notes) == 2 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
+    assert (tmp_path / "older_naming_e" / "checkpoint_000000" / "last.keras").exists()
     assert json.loads((tmp_path / "trial_a" / "checkpoint_000002" / "state.json").read_text()) == {"epoch": 4}
     assert not (tmp_path / "trial_a" / "checkpoint_000003").exists()
     assert sorted(p.name for p in (tmp_path / "trial_b").iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
