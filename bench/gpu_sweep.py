@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -50,14 +51,12 @@ def trial_intervals(run_dir: Path, records) -> list[dict]:
     """Each trial's wall-clock training interval [start, end] (seconds since the epoch) and GPU ids,
     from Ray's ``result.json``: start = first report time - that epoch's ``time_this_iter_s``
     (which includes worker start-up after a trial is placed), end = last report time."""
+    from search.records import read_result_lines, trial_path
+
     out = []
     for record in records:
-        if not record.trial_dir:
-            continue
-        path = Path(record.trial_dir)
-        path = path if path.is_absolute() else run_dir / path
-        lines = [json.loads(line) for line in (path / "result.json").read_text().splitlines() if line.strip()] \
-            if (path / "result.json").exists() else []
+        folder = trial_path(run_dir, record.trial_dir)
+        lines = read_result_lines(folder / "result.json") if folder is not None else []
         if not lines:
             continue
         start = float(lines[0]["timestamp"]) - float(lines[0].get("time_this_iter_s", 0.0))
@@ -189,8 +188,6 @@ def _device() -> tuple[str, int]:
 
     memory = detect_gpu_memory()
     try:
-        import subprocess
-
         names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
                                text=True, timeout=20).stdout.split("\n")
         names = [n.strip() for n in names if n.strip()]

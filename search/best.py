@@ -33,7 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from search.records import TrialRecord, data_source, load_records, load_sweep_info, rank_records, write_json_atomic
+from colorize_core.train import BEST_MODEL, LAST_MODEL, STATE_FILE
+from search.records import (
+    TrialRecord, data_source, load_records, load_sweep_info, rank_records, trial_path, write_json_atomic,
+)
 
 __all__ = [
     "MODEL_FILE",
@@ -56,7 +59,7 @@ CARD_MD = "model_card.md"
 CARD_FORMAT = "colorsweep-model-card/1"
 CHECKPOINTS_DIR = "checkpoints"  # inside a fine-tuned model folder: last.keras + state.json (resumable)
 BASELINES_FILE = "baselines.json"
-_BEST, _LAST, _STATE = "best.keras", "last.keras", "state.json"
+_BEST, _LAST, _STATE = BEST_MODEL, LAST_MODEL, STATE_FILE
 
 
 def _now() -> str:
@@ -136,21 +139,10 @@ class TrialCheckpoint:
         return TrainConfig.from_dict(values).to_dict()
 
 
-def _trial_path(run_dir: Path, record: TrialRecord) -> Path | None:
-    if not record.trial_dir:
+def _newest_checkpoint(folder: Path | None) -> Path | None:
+    if folder is None or not folder.is_dir():
         return None
-    path = Path(record.trial_dir)
-    if not path.is_absolute():
-        return run_dir / path
-    if not path.exists() and (run_dir / path.name).exists():  # the run directory was moved
-        return run_dir / path.name
-    return path
-
-
-def _newest_checkpoint(trial_path: Path | None) -> Path | None:
-    if trial_path is None or not trial_path.is_dir():
-        return None
-    found = sorted(p for p in trial_path.glob("checkpoint_*") if (p / _BEST).is_file())
+    found = sorted(p for p in folder.glob("checkpoint_*") if (p / _BEST).is_file())
     return found[-1] if found else None
 
 
@@ -177,14 +169,14 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
             f"(ranks 1..{len(ranked)}); see them with `colorsweep report {run_dir}`"
         )
     record = ranked[rank - 1]
-    trial_path = _trial_path(run_dir, record)
-    checkpoint = _newest_checkpoint(trial_path)
+    folder = trial_path(run_dir, record.trial_dir)
+    checkpoint = _newest_checkpoint(folder)
     if checkpoint is None:
         with_ckpt = [f"rank {i} ({r.trial_id})" for i, r in enumerate(ranked, start=1)
-                     if _newest_checkpoint(_trial_path(run_dir, r)) is not None]
+                     if _newest_checkpoint(trial_path(run_dir, r.trial_dir)) is not None]
         raise ValueError(
             f"trial {record.trial_id} (rank {rank} by {metric}) has no checkpoint with {_BEST} in "
-            f"{trial_path or '(no trial folder recorded)'}; trials with checkpoints: "
+            f"{folder or '(no trial folder recorded)'}; trials with checkpoints: "
             f"{', '.join(with_ckpt) if with_ckpt else 'none'}. Pass --rank with one of those"
         )
     state = {}
@@ -194,7 +186,7 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
         except json.JSONDecodeError:
             state = {}
     return TrialCheckpoint(run_dir=run_dir, info=info, record=record, rank=rank, metric=metric, mode=mode,
-                           trial_dir=trial_path, checkpoint_dir=checkpoint, state=state)
+                           trial_dir=folder, checkpoint_dir=checkpoint, state=state)
 
 
 # -- serialisation check ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ __all__ = [
     "rank_records",
     "write_json_atomic",
     "data_source",
+    "trial_path",
 ]
 
 SWEEP_FILE = "sweep.json"
@@ -44,6 +45,20 @@ def data_source(value: Any) -> Any:
     if isinstance(value, str) and value != "demo" and os.pathsep in value:
         return value.split(os.pathsep)
     return value
+
+
+def trial_path(run_dir: str | os.PathLike, trial_dir: str | os.PathLike | None) -> Path | None:
+    """A trial's folder from its recorded ``trial_dir`` (relative to the run directory, or absolute;
+    an absolute one that is gone but sits in ``run_dir`` under its own name means the run directory
+    was moved), or None when none was recorded."""
+    if not trial_dir:
+        return None
+    run_dir, path = Path(run_dir), Path(trial_dir)
+    if not path.is_absolute():
+        return run_dir / path
+    if not path.exists() and (run_dir / path.name).exists():
+        return run_dir / path.name
+    return path
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
@@ -188,17 +203,15 @@ def load_records(run_dir: str | os.PathLike) -> list[TrialRecord]:
             note=entry.get("note"),
             retry_of=entry.get("retry_of"),
         )
-        if record.trial_dir:
-            trial_path = Path(record.trial_dir)
-            if not trial_path.is_absolute():
-                trial_path = run_dir / trial_path
-            rows = read_result_lines(trial_path / "result.json")
+        folder = trial_path(run_dir, record.trial_dir)
+        if folder is not None:
+            rows = read_result_lines(folder / "result.json")
             record.history = _epoch_rows(rows)
             if rows:
                 record.node_id = record.node_id or rows[-1].get("node_id")
                 record.params_count = record.params_count or rows[-1].get("params")
-            if record.error is None and (trial_path / "error.txt").exists():
-                record.error = (trial_path / "error.txt").read_text()
+            if record.error is None and (folder / "error.txt").exists():
+                record.error = (folder / "error.txt").read_text()
         records.append(record)
     return records
 

@@ -52,6 +52,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from colorize_core import metrics as metric_defs
+from colorize_core.train import BEST_MODEL
 from search.records import (
     TrialRecord,
     data_source,
@@ -59,6 +60,7 @@ from search.records import (
     load_records,
     load_sweep_info,
     rank_records,
+    trial_path,
 )
 
 __all__ = [
@@ -295,21 +297,14 @@ def _reload_data(info: dict, notes: list[str]):
     return dataset
 
 
-def _trial_path(run_dir: Path, record: TrialRecord) -> Path | None:
-    if not record.trial_dir:
-        return None
-    path = Path(record.trial_dir)
-    return path if path.is_absolute() else run_dir / path
-
-
 def _best_model_path(run_dir: Path, record: TrialRecord) -> Path | None:
     """``best.keras`` of the trial's latest checkpoint folder, or None."""
-    trial_path = _trial_path(run_dir, record)
-    if trial_path is None or not trial_path.is_dir():
+    folder = trial_path(run_dir, record.trial_dir)
+    if folder is None or not folder.is_dir():
         return None
-    for checkpoint in sorted(trial_path.glob("checkpoint_*"), reverse=True):
-        if (checkpoint / "best.keras").is_file():
-            return checkpoint / "best.keras"
+    for checkpoint in sorted(folder.glob("checkpoint_*"), reverse=True):
+        if (checkpoint / BEST_MODEL).is_file():
+            return checkpoint / BEST_MODEL
     return None
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from colorize_core import metrics as metric_defs
 from colorize_core.data import LabDataset, load_dataset
+from colorize_core.train import LAST_MODEL, STATE_FILE
 from search.monitor import SweepMonitor
 from search.records import (
     SWEEP_FILE,
@@ -31,6 +32,7 @@ from search.records import (
     TrialRecord,
     load_records,
     rank_records,
+    trial_path,
     write_json_atomic,
 )
 from spaces import SearchSpace, load_space, validate_for_data
@@ -540,10 +542,6 @@ def resume_sweep(
                        wall_time_s=time.monotonic() - started)
 
 
-#: What a complete trial checkpoint folder holds (written by ``colorize_core.train.fit``).
-CHECKPOINT_FILES = ("state.json", "last.keras")
-
-
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
     """Make every checkpoint that Ray's saved experiment state names exist again; returns a note per fix.
 
@@ -571,11 +569,11 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
             named = (json.loads(entry[1]).get("last_result") or {}).get("checkpoint_dir_name")
         except (TypeError, IndexError, KeyError, json.JSONDecodeError):
             continue
-        trial_dir = run_dir / ((recorded.get(trial_id) or {}).get("trial_dir") or trial_dir_name(trial_id))
+        trial_dir = trial_path(run_dir, (recorded.get(trial_id) or {}).get("trial_dir") or trial_dir_name(trial_id))
         if not named or not trial_dir.is_dir() or (trial_dir / named).exists():
             continue
         newer = [c for c in sorted(trial_dir.glob("checkpoint_*"), reverse=True)
-                 if c.name > named and all((c / f).is_file() for f in CHECKPOINT_FILES)]
+                 if c.name > named and all((c / f).is_file() for f in (STATE_FILE, LAST_MODEL))]
         if newer:
             os.replace(newer[0], trial_dir / named)
             notes.append(f"trial {trial_id}: Ray's saved state names {named}, which {newer[0].name} had replaced "

@@ -34,7 +34,7 @@ def test_every_architecture_trains_a_step_on_jax():
         import json
         import keras, numpy as np
         from colorize_core.losses import get_loss
-        from colorize_core.models import create_model, list_models, model_info
+        from colorize_core.models import create_model, list_models
         from colorize_core.optimizers import get_optimizer
         assert keras.backend.backend() == "jax"
         import sys

@@ -1,0 +1,35 @@
+"""colorize_core.predict: full-resolution colorization keeps the photo's own lightness."""
+
+from __future__ import annotations
+
+import cv2
+import keras
+import numpy as np
+from skimage import data
+
+from colorize_core import color
+from colorize_core.predict import colorize_rgb
+
+
+def _saturated_model(size: int = 16) -> keras.Model:
+    """A model that predicts the most extreme ab there is (encoded 1.0 → a = b = 127) everywhere:
+    far outside sRGB for almost every lightness."""
+    inputs = keras.Input((size, size, 1))
+    outputs = keras.layers.Conv2D(2, 1, kernel_initializer="zeros", bias_initializer="ones")(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_colorized_photo_keeps_its_lightness_when_the_model_predicts_unshowable_colours():
+    rgb = cv2.resize(data.astronaut(), (120, 80), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    lightness_in = color.rgb_to_lab(rgb)[..., 0]
+
+    result = colorize_rgb(_saturated_model(), rgb)
+
+    assert result.shape == rgb.shape
+    lab_out = color.rgb_to_lab(result)
+    assert np.abs(lab_out[..., 0] - lightness_in).mean() < 1.0
+    hue = np.degrees(np.arctan2(lab_out[..., 2], lab_out[..., 1]))[(lightness_in > 20) & (lightness_in < 90)]
+    assert abs(np.median(hue) - 45.0) < 3.0  # the predicted hue (a = b) is kept; only chroma went down
+    # what clipping the same prediction channel by channel would have shown: lightness lost
+    clipped = color.lab_to_rgb(color.merge_lab(lightness_in, np.full(rgb.shape[:2] + (2,), 127.0, np.float32)))
+    assert np.abs(color.rgb_to_lab(clipped)[..., 0] - lightness_in).mean() > 5.0
