@@ -3,7 +3,9 @@
 overhead = sweep wall time / sum of the trials' pure training time (seconds inside optimisation
 steps, from each trial's ``train_time_s``; evaluation and checkpoints excluded), for trials run one
 at a time (concurrency 1, all CPUs to the trial) so that the ratio means "time not spent training".
-Also: time from the call to the first training step, and where the rest went.
+Also: time from the call to the first training step, a trial's first epoch against its later ones
+(compilation), and where the rest went. ``COLORSWEEP_COMPILE_CACHE=off`` runs it without the shared
+compilation cache; ``KERAS_BACKEND=jax`` on JAX.
 
     .venv/bin/python bench/sweep.py [--trials 8] [--epochs 6] [--size 32] [--data demo]
 
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -63,13 +66,22 @@ def main() -> None:
         - r.history[0]["epoch_train_s"]
         for r in records
     )
+    # per trial: Ray's time for its first epoch (building, compiling, training, evaluating) and the later ones
+    first_epoch, later_epochs = [], []
+    for r in records:
+        lines = [json.loads(line) for line in (result.run_dir / r.trial_dir / "result.json").read_text().splitlines()]
+        first_epoch.append(lines[0]["time_this_iter_s"])
+        later_epochs += [line["time_this_iter_s"] for line in lines[1:]]
+    from search.sweep import compile_cache_dir
+
     print(f"### Sweep overhead ({time.strftime('%Y-%m-%d')})")
     print()
     print(f"Machine: {cpus} CPUs, {platform.machine()}, Python {platform.python_version()}, "
           f"versions {json.dumps(result_versions(result.run_dir))}")
     print(f"Sweep: {len(records)} trials of `{args.arch}` at {args.size}x{args.size}, {args.epochs} epochs each "
           f"(ASHA grace period = max epochs, so none stopped), batch 16, data `{args.data}`, concurrency 1, "
-          f"{cpus} CPUs per trial.")
+          f"{cpus} CPUs per trial. Keras backend `{os.environ.get('KERAS_BACKEND', 'tensorflow')}`, "
+          f"compilation cache {'on' if compile_cache_dir(result.run_dir) else 'off'}.")
     print()
     print("| quantity | value |")
     print("|---|---|")
@@ -79,6 +91,9 @@ def main() -> None:
     print(f"| **overhead = wall / training** | **{wall / train:.2f}** |")
     print(f"| time from call to first training step | {first_step - t0:.1f} s |")
     print(f"| wall time not spent training, per trial | {(wall - train) / len(records):.1f} s |")
+    print(f"| a trial's first epoch (median; build, compile, train, evaluate) | {statistics.median(first_epoch):.1f} s |")
+    if later_epochs:
+        print(f"| a later epoch (median) | {statistics.median(later_epochs):.1f} s |")
 
 
 def result_versions(run_dir: Path) -> dict:

@@ -1,5 +1,5 @@
-"""The one seam for backend-specific pieces (TensorBoard logging, TensorFlow device queries),
-so training code stays backend-neutral.
+"""The one seam for backend-specific pieces (TensorBoard logging, TensorFlow device queries, the
+compilation cache), so training code stays backend-neutral.
 
 Writes per-epoch scalars with ``tensorboardX`` (pure Python, works under every Keras backend).
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["epoch_logger", "tensorflow_has_gpu", "limit_tensorflow_gpu_memory", "accelerator_peak_memory_bytes"]
+__all__ = ["epoch_logger", "tensorflow_has_gpu", "limit_tensorflow_gpu_memory", "accelerator_peak_memory_bytes",
+           "use_compilation_cache"]
 
 
 def epoch_logger(logdir: str | Path):
@@ -100,4 +101,36 @@ def accelerator_peak_memory_bytes() -> int | None:
             return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
     except Exception:  # noqa: BLE001 - a measurement must never fail a trial
         return None
+    return None
+
+
+def use_compilation_cache(cache_dir: str | Path) -> str | None:
+    """Keep this process's compiled XLA programs in ``cache_dir`` and load them from there, so that a
+    later process compiling the same computation (another trial of the same architecture, optimizer,
+    loss and batch size, whatever its learning rate; a resumed trial) skips the compilation.
+
+    JAX: its persistent compilation cache (every program whose compilation took 0 s or more; on
+    GPUs it also keeps XLA's per-fusion autotuning results). TensorFlow: XLA's persistent cache
+    (``--tf_xla_persistent_cache_directory`` in ``TF_XLA_FLAGS``), which only matters where Keras
+    compiles with XLA (on GPUs; XLA is off for TensorFlow on CPU, see ``colorize_core.train``).
+    Must run before the backend compiles anything, and for TensorFlow before it is imported. The
+    cache is trusted code: keep it in a folder only you can write. Returns the backend the cache was
+    set for, or None (another backend, or TensorFlow already imported).
+    """
+    import os
+    import sys
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    path = str(Path(cache_dir).expanduser())
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        return "jax"
+    if backend == "tensorflow" and "tensorflow" not in sys.modules:
+        flags = os.environ.get("TF_XLA_FLAGS", "")
+        if "--tf_xla_persistent_cache_directory" not in flags:
+            os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={path}".strip()
+        return "tensorflow"
     return None

@@ -46,6 +46,10 @@ DEFAULT_STORAGE = "./colorsweep-runs"
 # sweep whose last trial never started), so every trial gets a fresh process until that is understood.
 REUSE_ACTORS = False
 BASELINES_FILE = "baselines.json"
+# Compiled XLA programs shared by the trials of a run (colorize_core._backend.use_compilation_cache):
+# RUN_DIR/compile_cache, or the folder in COLORSWEEP_COMPILE_CACHE; "off" switches it off.
+COMPILE_CACHE_DIR = "compile_cache"
+COMPILE_CACHE_ENV = "COLORSWEEP_COMPILE_CACHE"
 
 
 @dataclass
@@ -187,10 +191,20 @@ def _trial_dirname(trial) -> str:
     return trial_dir_name(trial.trial_id)
 
 
-def _trial_settings(info: dict, fail_when, inject_oom_batch: int | None = None) -> dict:
+def compile_cache_dir(run_dir: Path) -> str | None:
+    """Where the trials of ``run_dir`` keep compiled programs: ``RUN_DIR/compile_cache`` by default,
+    the folder named by ``COLORSWEEP_COMPILE_CACHE`` (one cache for several sweeps), or None when that
+    variable is ``off``."""
+    chosen = os.environ.get(COMPILE_CACHE_ENV, "").strip()
+    if chosen.lower() in ("off", "0", "none", "false"):
+        return None
+    return str(Path(chosen).expanduser().resolve()) if chosen else str(Path(run_dir) / COMPILE_CACHE_DIR)
+
+
+def _trial_settings(info: dict, run_dir: Path, fail_when=None, inject_oom_batch: int | None = None) -> dict:
     return {"space": info["space"], "max_epochs": info["max_epochs"], "seed": info["seed"],
             "metric": info["metric"], "cpus_per_trial": info["resources"]["cpus_per_trial"],
-            "gpus_per_trial": info["resources"]["gpus_per_trial"],
+            "gpus_per_trial": info["resources"]["gpus_per_trial"], "compile_cache_dir": compile_cache_dir(run_dir),
             "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch}
 
 
@@ -397,7 +411,7 @@ def run_sweep(
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    settings = _trial_settings(info, fail_when, inject_oom_batch)
+    settings = _trial_settings(info, run_dir, fail_when, inject_oom_batch)
     scheduler = ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=grace_period,
                               reduction_factor=reduction_factor)
     from search.packing import GridSearcher
@@ -481,7 +495,7 @@ def resume_sweep(
         raise ValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
     dataset = _reload_data(info, cache_dir=cache_dir)
     _init_ray(address or info.get("address"), num_cpus=num_cpus, num_gpus=num_gpus)
-    settings = _trial_settings(info, None)
+    settings = _trial_settings(info, run_dir)
     existing = json.loads((run_dir / TRIALS_FILE).read_text()) if (run_dir / TRIALS_FILE).exists() else {}
     monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live, existing=existing)
 

@@ -20,7 +20,8 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     """Train the configuration ``config`` (the sampled hyperparameters) and report each epoch.
 
     ``settings`` holds the sweep-level values every trial shares: the space (as a dict),
-    ``max_epochs``, ``seed``, ``metric`` and ``cpus_per_trial``.
+    ``max_epochs``, ``seed``, ``metric``, ``cpus_per_trial`` and ``compile_cache_dir`` (compiled XLA
+    programs shared with the run's other trials; see :func:`colorize_core._backend.use_compilation_cache`).
 
     ``config["_memory"]`` (from :class:`search.packing.MemorySearcher`) carries the memory plan: the
     batch size to use, the GPU share (the process is capped to it: ``XLA_PYTHON_CLIENT_MEM_FRACTION``
@@ -33,6 +34,11 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     from search.memory import POOL_FRACTION, TrialOutOfMemory, is_out_of_memory
+
+    if settings.get("compile_cache_dir"):  # before the backend is imported or compiles anything
+        from colorize_core._backend import use_compilation_cache
+
+        use_compilation_cache(settings["compile_cache_dir"])
 
     # Hold this process to its GPU share before any backend initialises its devices (issue 6).
     memory = config.get("_memory") or {}

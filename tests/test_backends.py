@@ -99,6 +99,34 @@ def test_fit_checkpoint_resume_and_colorize_on_jax(tmp_path, cache_dir):
         assert all(0 < d < 100 for d in row["delta_e"]), (arch, row)
 
 
+_FIT_COUNTING_CACHE_HITS = """
+    import json, sys
+    import jax
+    hits = []
+    jax.monitoring.register_event_listener(
+        lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
+    from colorize_core._backend import use_compilation_cache
+    assert use_compilation_cache(sys.argv[2]) == "jax"
+    from colorize_core.data import load_dataset
+    from colorize_core.train import fit
+    data = load_dataset("demo", size=16, cache_dir=sys.argv[1])
+    fit({"arch": "basic", "epochs": 1, "batch_size": 16, "learning_rate": float(sys.argv[3]),
+         "eval_max_pixels": 2000}, data, lambda epoch, metrics: None)
+    print("RESULT" + json.dumps({"hits": len(hits)}))
+"""
+
+
+def test_a_fresh_process_loads_compiled_programs_from_the_compilation_cache(tmp_path, cache_dir):
+    """What a sweep's trials share through RUN_DIR/compile_cache: a second process fitting the same
+    architecture, optimizer, loss and batch size (another learning rate) compiles nothing anew."""
+    compiled = tmp_path / "compile_cache"
+    first = _run_on_jax(_FIT_COUNTING_CACHE_HITS, str(cache_dir), str(compiled), "1e-3")
+    assert first["hits"] == 0
+    assert any(compiled.iterdir()), "the first process wrote no compiled program to the cache"
+    second = _run_on_jax(_FIT_COUNTING_CACHE_HITS, str(cache_dir), str(compiled), "3e-4")
+    assert second["hits"] >= 2, second  # at least the training step and the validation predict
+
+
 @pytest.mark.slow
 def test_sweep_runs_on_jax(tmp_path, cache_dir):
     """`colorsweep run` with Keras on JAX, as on the GPU machine: trials train and are ranked."""
@@ -116,3 +144,4 @@ def test_sweep_runs_on_jax(tmp_path, cache_dir):
     assert len(records) == 2 and all(r.status in ("completed", "stopped") for r in records), \
         [(r.status, r.error) for r in records]
     assert all(r.history and 0 < r.history[-1]["delta_e"] < 100 for r in records)
+    assert any((tmp_path / "jax" / "compile_cache").iterdir()), "trials did not share a compilation cache"
