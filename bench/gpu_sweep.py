@@ -65,6 +65,21 @@ def trial_intervals(run_dir: Path, records) -> list[dict]:
     return out
 
 
+def epoch_times(run_dir: Path, records) -> tuple[list[float], list[float]]:
+    """Ray's ``time_this_iter_s`` of every trial's first epoch (building, compiling - or loading from
+    the run's compilation cache -, training, evaluating) and of all later epochs."""
+    from search.records import read_result_lines, trial_path
+
+    first, later = [], []
+    for record in records:
+        folder = trial_path(run_dir, record.trial_dir)
+        times = [float(line["time_this_iter_s"]) for line in (read_result_lines(folder / "result.json") if folder else [])
+                 if line.get("time_this_iter_s") is not None]
+        first += times[:1]
+        later += times[1:]
+    return first, later
+
+
 def most_at_once(intervals: list[dict]) -> tuple[int, int]:
     """(most trials running at the same moment, most on a single GPU id)."""
     def peak(items):
@@ -112,6 +127,11 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         row["batch"].add(last.get("batch_size_used"))
         row["share"].add(last.get("gpu_share"))
     at_once, on_one_gpu = most_at_once(trial_intervals(run_dir, records))
+    first_epoch, later_epochs = epoch_times(run_dir, records)
+    from search.sweep import COMPILE_CACHE_DIR
+
+    cache = run_dir / COMPILE_CACHE_DIR
+    cached_programs = sum(1 for p in cache.rglob("*") if p.is_file()) if cache.is_dir() else None
     statuses = defaultdict(int)
     for record in load_records(run_dir):
         statuses[record.status] += 1
@@ -123,6 +143,8 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         "steady_train_s": steady,
         "steady_busy_fraction": steady / (wall * max(gpus, 1)) if wall else None,
         "most_at_once": at_once, "most_on_one_gpu": on_one_gpu,
+        "first_epoch_s": _median(first_epoch), "later_epoch_s": _median(later_epochs),
+        "cached_programs": cached_programs,
         "versions": info.get("versions", {}), "resources": info.get("resources", {}),
         "per_arch": {arch: {**row, "batch": sorted(b for b in row["batch"] if b is not None),
                             "share": sorted(s for s in row["share"] if s is not None)}
@@ -166,6 +188,10 @@ def to_markdown(summary: dict, device: str) -> str:
          if gpus else f"| busy fraction (training time / wall; CPU rehearsal, no GPU) | {f(summary['busy_fraction'], '.3f')} |"),
         f"| the same, first epochs at the later epochs' speed (compilation excluded) | "
         f"{summary['steady_train_s']:.1f} s → {f(summary['steady_busy_fraction'], '.3f')} |",
+        f"| a trial's first epoch, median (build, compile or load from the cache, train, evaluate) | "
+        f"{f(summary['first_epoch_s'], '.1f')} s |",
+        f"| a later epoch, median | {f(summary['later_epoch_s'], '.1f')} s |",
+        f"| programs in the run's compilation cache | {f(summary['cached_programs'], 'd')} |",
         f"| most trials training at once (on one GPU) | {summary['most_at_once']} ({summary['most_on_one_gpu']}) |",
         "",
         "| arch | trials | batch | GPU share | img/s per trial after epoch 1 (median) | bare Keras img/s (anchors, same batch) | "
