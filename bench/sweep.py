@@ -36,8 +36,9 @@ def main() -> None:
     parser.add_argument("--data", default="demo")
     args = parser.parse_args()
 
-    from search.records import load_records
-    from search.sweep import run_sweep
+    from gpu_sweep import epoch_times  # bench/gpu_sweep.py, beside this script
+    from search.records import load_records, read_result_lines, trial_path
+    from search.sweep import compile_cache_dir, run_sweep
     from spaces import space_from_dict
 
     space = space_from_dict({
@@ -62,17 +63,12 @@ def main() -> None:
     per_trial = [r.train_time_s for r in records]
     # first training step = earliest (end of a first epoch - that epoch's training time), wall clock
     first_step = min(
-        json.loads((result.run_dir / r.trial_dir / "result.json").read_text().splitlines()[0])["timestamp"]
+        read_result_lines(trial_path(result.run_dir, r.trial_dir) / "result.json")[0]["timestamp"]
         - r.history[0]["epoch_train_s"]
         for r in records
     )
-    # per trial: Ray's time for its first epoch (building, compiling, training, evaluating) and the later ones
-    first_epoch, later_epochs = [], []
-    for r in records:
-        lines = [json.loads(line) for line in (result.run_dir / r.trial_dir / "result.json").read_text().splitlines()]
-        first_epoch.append(lines[0]["time_this_iter_s"])
-        later_epochs += [line["time_this_iter_s"] for line in lines[1:]]
-    from search.sweep import compile_cache_dir
+    # Ray's time for each trial's first epoch (building, compiling, training, evaluating) and the later ones
+    first_epoch, later_epochs = epoch_times(result.run_dir, records)
 
     print(f"### Sweep overhead ({time.strftime('%Y-%m-%d')})")
     print()

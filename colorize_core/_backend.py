@@ -109,8 +109,8 @@ def use_compilation_cache(cache_dir: str | Path) -> str | None:
     later process compiling the same computation (another trial of the same architecture, optimizer,
     loss and batch size, whatever its learning rate; a resumed trial) skips the compilation.
 
-    JAX: its persistent compilation cache (every program whose compilation took 0 s or more; on
-    GPUs it also keeps XLA's per-fusion autotuning results). TensorFlow: XLA's persistent cache
+    JAX: its persistent compilation cache (every program, however quick its compilation; on GPUs
+    it also keeps XLA's per-fusion autotuning results). TensorFlow: XLA's persistent cache
     (``--tf_xla_persistent_cache_directory`` in ``TF_XLA_FLAGS``), which only matters where Keras
     compiles with XLA (on GPUs; XLA is off for TensorFlow on CPU, see ``colorize_core.train``).
     Must run before the backend compiles anything, and for TensorFlow before it is imported. The

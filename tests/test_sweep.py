@@ -206,7 +206,6 @@ def test_recorded_data_source_is_turned_back_into_what_load_dataset_takes():
     assert data_source(["/only"]) == "/only"
 
 
-
 def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_its_state(tmp_path):
     """Ray's newest experiment state names checkpoint_000002, but the sweep died after
     checkpoint_000003 had replaced it: the newer complete folder takes the expected name."""
