@@ -17,12 +17,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# What every JAX process of these tests runs with: CPU only, and XLA's CPU code generator at its
+# lowest optimisation level (these tests check behaviour, not speed; it compiles 71 s -> 44 s for the
+# nine architectures). XLA flags are part of JAX's compilation-cache key, so cache tests still match.
+JAX_ENV = {
+    "KERAS_BACKEND": "jax",
+    "JAX_PLATFORMS": "cpu",
+    "XLA_FLAGS": " ".join(filter(None, [os.environ.get("XLA_FLAGS"), "--xla_backend_optimization_level=0"])),
+}
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 
 
 def _run_on_jax(script: str, *args: str, timeout: int = 600) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **JAX_ENV, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -130,7 +138,7 @@ def test_a_fresh_process_loads_compiled_programs_from_the_compilation_cache(tmp_
 @pytest.mark.slow
 def test_sweep_runs_on_jax(tmp_path, cache_dir):
     """`colorsweep run` with Keras on JAX, as on the GPU machine: trials train and are ranked."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "COLORSWEEP_CACHE": str(cache_dir)}
+    env = {**os.environ, **JAX_ENV, "COLORSWEEP_CACHE": str(cache_dir)}
     proc = subprocess.run(
         [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16", "--trials", "2",
          "--max-epochs", "1", "--num-cpus", "2", "--storage", str(tmp_path), "--name", "jax", "--json"],
