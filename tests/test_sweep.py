@@ -60,6 +60,12 @@ def test_asha_stops_some_trials_before_max_epochs(smoke_sweep):
 
 
 @pytest.mark.slow
+def test_cpu_trials_reuse_the_worker_processes_of_finished_trials(smoke_sweep):
+    pids = [row["worker_pid"] for r in smoke_sweep.records for row in r.history[:1]]
+    assert len(pids) == 6 and len(set(pids)) < 6, pids  # 6 trials, 2 at a time: fewer than 6 processes
+
+
+@pytest.mark.slow
 def test_run_directory_records_the_sweep(smoke_sweep):
     info = load_sweep_info(smoke_sweep.run_dir)
     assert info["metric"] == "delta_e" and info["mode"] == "min"

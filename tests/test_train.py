@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +25,19 @@ def test_fit_reports_every_epoch_with_all_metrics(demo16):
     assert result.best_metrics["epoch"] == result.best_epoch
     best = min(v["delta_e"] for _, v in seen)
     assert result.best_metrics["delta_e"] == pytest.approx(best)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_peak_memory_is_the_fits_own_not_the_processs_earlier_peak(demo16):
+    """A reused sweep worker runs fits one after another: each reports its own peak resident memory."""
+    import resource
+
+    big = np.ones(1 << 28, dtype=np.uint8)  # 256 MiB, touched: this process's peak so far
+    del big
+    lifetime_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    seen = []
+    fit({"arch": "basic", "epochs": 1, "batch_size": 16}, demo16, lambda epoch, values: seen.append(values))
+    assert 0 < seen[0]["peak_memory_mb"] < lifetime_peak_mb - 128, (seen[0]["peak_memory_mb"], lifetime_peak_mb)
 
 
 def test_unknown_config_key_is_rejected():
