@@ -5,7 +5,8 @@ steps, from each trial's ``train_time_s``; evaluation and checkpoints excluded),
 at a time (concurrency 1, all CPUs to the trial) so that the ratio means "time not spent training".
 Also: time from the call to the first training step, a trial's first epoch against its later ones
 (compilation), and where the rest went. ``COLORSWEEP_COMPILE_CACHE=off`` runs it without the shared
-compilation cache; ``KERAS_BACKEND=jax`` on JAX.
+compilation cache; ``COLORSWEEP_REUSE_WORKERS=off`` gives every trial a fresh worker process;
+``KERAS_BACKEND=jax`` on JAX.
 
     .venv/bin/python bench/sweep.py [--trials 8] [--epochs 6] [--size 32] [--data demo]
 
@@ -38,7 +39,7 @@ def main() -> None:
 
     from gpu_sweep import epoch_times  # bench/gpu_sweep.py, beside this script
     from search.records import load_records, read_result_lines, trial_path
-    from search.sweep import compile_cache_dir, run_sweep
+    from search.sweep import compile_cache_dir, reuse_workers, run_sweep
     from spaces import space_from_dict
 
     space = space_from_dict({
@@ -69,6 +70,7 @@ def main() -> None:
     )
     # Ray's time for each trial's first epoch (building, compiling, training, evaluating) and the later ones
     first_epoch, later_epochs = epoch_times(result.run_dir, records)
+    processes = {row.get("worker_pid") for r in records for row in r.history[:1]}
 
     print(f"### Sweep overhead ({time.strftime('%Y-%m-%d')})")
     print()
@@ -77,7 +79,8 @@ def main() -> None:
     print(f"Sweep: {len(records)} trials of `{args.arch}` at {args.size}x{args.size}, {args.epochs} epochs each "
           f"(ASHA grace period = max epochs, so none stopped), batch 16, data `{args.data}`, concurrency 1, "
           f"{cpus} CPUs per trial. Keras backend `{os.environ.get('KERAS_BACKEND', 'tensorflow')}`, "
-          f"compilation cache {'on' if compile_cache_dir(result.run_dir) else 'off'}.")
+          f"compilation cache {'on' if compile_cache_dir(result.run_dir) else 'off'}, worker reuse "
+          f"{'on' if reuse_workers(0.0) else 'off'}.")
     print()
     print("| quantity | value |")
     print("|---|---|")
@@ -85,6 +88,7 @@ def main() -> None:
     print(f"| sum of trials' pure training time | {train:.1f} s |")
     print(f"| per-trial training time (min / max) | {min(per_trial):.1f} / {max(per_trial):.1f} s |")
     print(f"| **overhead = wall / training** | **{wall / train:.2f}** |")
+    print(f"| worker processes that ran the {len(records)} trials | {len(processes)} |")
     print(f"| time from call to first training step | {first_step - t0:.1f} s |")
     print(f"| wall time not spent training, per trial | {(wall - train) / len(records):.1f} s |")
     print(f"| a trial's first epoch (median; build, compile, train, evaluate) | {statistics.median(first_epoch):.1f} s |")
