@@ -37,7 +37,8 @@ from search.records import (
 )
 from spaces import SearchSpace, load_space, validate_for_data
 
-__all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "DEFAULT_STORAGE", "package_versions", "baseline_metrics_for"]
+__all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "reuse_workers", "DEFAULT_STORAGE",
+           "package_versions", "baseline_metrics_for"]
 
 DEFAULT_STORAGE = "./colorsweep-runs"
 # When trials use no GPU, a finished trial's worker process (Keras and its backend imported, the data
