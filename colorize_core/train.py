@@ -312,25 +312,30 @@ def _resolve_jit(jit_compile: bool | str) -> bool | str:
     return "auto"
 
 
-def _in_precision(fit_fn):
-    """Run ``fit`` under its configuration's dtype policy (``precision``), restoring the previous one."""
+def _isolated(fit_fn):
+    """Run ``fit`` so that it leaves the process as it found it, for the next fit in the same process
+    (a reused sweep worker): under its configuration's dtype policy (``precision``), restoring the
+    previous one, and with TensorFlow's global gradient entries of its graphs released."""
 
     @functools.wraps(fit_fn)
     def wrapper(config, *args, **kwargs):
         import keras
 
+        from colorize_core._backend import released_tensorflow_gradients
+
         cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
         previous = keras.mixed_precision.global_policy().name
         keras.mixed_precision.set_global_policy(cfg.precision or "float32")
         try:
-            return fit_fn(cfg, *args, **kwargs)
+            with released_tensorflow_gradients():  # else each fit leaks its graph (TensorFlow only)
+                return fit_fn(cfg, *args, **kwargs)
         finally:
             keras.mixed_precision.set_global_policy(previous)
 
     return wrapper
 
 
-@_in_precision
+@_isolated
 def fit(
     config: TrainConfig | Mapping[str, Any],
     data: LabDataset,
