@@ -7,6 +7,7 @@ Writes per-epoch scalars with ``tensorboardX`` (pure Python, works under every K
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -54,8 +55,6 @@ def limit_tensorflow_gpu_memory(memory_limit_bytes: int | None) -> bool:
     Must run before TensorFlow initialises its GPUs (before the first op); returns whether a limit was
     set. Nothing to do without a GPU, or under another Keras backend.
     """
-    import os
-
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return False
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
@@ -79,8 +78,6 @@ def limit_tensorflow_gpu_memory(memory_limit_bytes: int | None) -> bool:
 def accelerator_peak_memory_bytes() -> int | None:
     """Peak accelerator memory this process has used (TensorFlow: GPU:0's ``peak``; JAX: the first
     GPU's ``peak_bytes_in_use``), or None on CPU or when the backend does not say."""
-    import os
-
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     try:
         if backend == "tensorflow":
@@ -119,9 +116,6 @@ def use_compilation_cache(cache_dir: str | Path) -> str | None:
     cache is trusted code: keep it in a folder only you can write. Returns the backend the cache was
     set for, or None (another backend, or TensorFlow already imported).
     """
-    import os
-    import sys
-
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     path = str(Path(cache_dir).expanduser())
     if backend == "jax":

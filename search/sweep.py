@@ -187,10 +187,14 @@ def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None
 def reuse_workers(gpus_per_trial: float) -> bool:
     """Whether Ray Tune may hand a finished trial's worker process to the next trial (``reuse_actors``):
     yes when trials use no GPU, unless ``COLORSWEEP_REUSE_WORKERS`` is ``off``."""
-    chosen = os.environ.get(REUSE_WORKERS_ENV, "").strip().lower()
-    if chosen in ("off", "0", "false", "no"):
+    if _switched_off(os.environ.get(REUSE_WORKERS_ENV, "")):
         return False
     return float(gpus_per_trial or 0.0) == 0.0
+
+
+def _switched_off(value: str) -> bool:
+    """Whether an environment switch (``COLORSWEEP_REUSE_WORKERS``, ``COLORSWEEP_COMPILE_CACHE``) says off."""
+    return value.strip().lower() in ("off", "0", "false", "no", "none")
 
 
 def trial_dir_name(trial_id: str) -> str:
@@ -207,7 +211,7 @@ def compile_cache_dir(run_dir: Path) -> str | None:
     the folder named by ``COLORSWEEP_COMPILE_CACHE`` (one cache for several sweeps), or None when that
     variable is ``off``."""
     chosen = os.environ.get(COMPILE_CACHE_ENV, "").strip()
-    if chosen.lower() in ("off", "0", "none", "false"):
+    if _switched_off(chosen):
         return None
     return str(Path(chosen).expanduser().resolve()) if chosen else str(Path(run_dir) / COMPILE_CACHE_DIR)
 
