@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from colorize_core.train import BEST_MODEL, LAST_MODEL, STATE_FILE
+from search.rundir import write_json_atomic, write_text_atomic
 from search.records import (
-    TrialRecord, data_source, load_records, load_sweep_info, rank_records, trial_path, write_json_atomic,
+    TrialRecord, data_source, load_records, load_sweep_info, rank_records, trial_path,
 )
 
 __all__ = [
@@ -399,9 +400,7 @@ def _card_markdown(card: dict) -> str:
 
 def _write_card(out: Path, card: dict) -> None:
     write_json_atomic(out / CARD_JSON, card)
-    tmp = out / (CARD_MD + ".tmp")
-    tmp.write_text(_card_markdown(card))
-    os.replace(tmp, out / CARD_MD)
+    write_text_atomic(out / CARD_MD, _card_markdown(card))
 
 
 def _check_out(out: str | os.PathLike, *, overwrite: bool) -> Path:

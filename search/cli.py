@@ -165,21 +165,55 @@ def cmd_train(args) -> int:
 
 
 def _print_sweep(args, result) -> int:
+    """The final table of a run / resume and its exit status: 0 when the sweep ran to its end,
+    130 / 143 after Ctrl-C / SIGTERM, 1 when the disk was full."""
+    from search.signals import exit_status
+    from search.sweep import resume_command
+
     rows = result.table()
     payload = {"run_dir": str(result.run_dir), "metric": result.metric, "mode": result.mode,
-               "wall_time_s": result.wall_time_s, "trials": rows, "baselines": result.baselines}
+               "wall_time_s": result.wall_time_s, "complete": result.complete, "planned_trials": result.planned,
+               "finished_trials": result.finished_trials,
+               "interrupted": None if result.interrupted is None else _signal_name(result.interrupted),
+               "disk_full": result.disk_full, "trials": rows, "baselines": result.baselines}
     columns = ["rank", "trial_id", "status", "arch", "optimizer", "loss", "learning_rate", "batch_size",
                "epochs", result.metric, "gain_vs_gray", "train_time_s"]
     base_rows = [{"rank": "-", "trial_id": f"baseline: {k}", result.metric: v.get(result.metric),
                   "gain_vs_gray": v.get("gain_vs_gray")} for k, v in result.baselines.items()]
+    shown = rows[:_SHOWN_TRIALS]
+    more = f" ({len(rows) - len(shown)} more in the report)" if len(rows) > len(shown) else ""
+    if result.complete:
+        head = f"\n{len(rows)} trials ranked by validation {result.metric}{more}"
+    else:
+        why = "disk full" if result.disk_full else ("interrupted" if result.interrupted else "unfinished")
+        planned = f" of {result.planned}" if result.planned else ""
+        head = (f"\n{why}: {result.finished_trials}{planned} trials finished; ranked by validation "
+                f"{result.metric}{more}")
     text = (
-        f"\ntop {min(5, len(rows))} of {len(rows)} trials by validation {result.metric} "
-        f"({'lower' if result.mode == 'min' else 'higher'} is better):\n"
-        + format_table(rows[:5] + base_rows, columns)
+        f"{head} ({'lower' if result.mode == 'min' else 'higher'} is better):\n"
+        + format_table(shown + base_rows, columns)
         + f"\n\nresults: {result.run_dir}  ({result.wall_time_s:.0f}s)"
     )
+    if not result.complete:
+        text += f"\ncontinue with: {resume_command(result.run_dir)}"
     _emit(args, payload, text)
+    if result.disk_full:
+        from search.rundir import disk_full_message
+
+        print(f"colorsweep: error: {disk_full_message(result.run_dir)}", file=sys.stderr)
+        return 1
+    if result.interrupted is not None:
+        return exit_status(result.interrupted)
     return 0
+
+
+_SHOWN_TRIALS = 20
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
 
 
 def cmd_resume(args) -> int:
@@ -191,7 +225,8 @@ def cmd_resume(args) -> int:
             raise UserError(f"--trials takes +N (trials to add), got {args.trials!r}")
         extra = int(args.trials[1:])
     result = resume_sweep(args.run_dir, retry_errored=args.retry_errored, extra_trials=extra,
-                          live=not args.json, address=args.address, num_cpus=args.num_cpus)
+                          live=not args.json, address=args.address, num_cpus=args.num_cpus,
+                          command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     return _print_sweep(args, result)
 
 
@@ -304,14 +339,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not for users
     args = build_parser().parse_args(argv)
+    from search.rundir import RunLockedError
+    from search.signals import Interrupted, exit_status
+
     try:
+        if args.func in (cmd_run, cmd_resume):  # SIGTERM outside Ray's loop: stop cleanly, not mid-write
+            from search.signals import StopSignals
+
+            with StopSignals():
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (UserError, ValueError, FileNotFoundError, FileExistsError, RunLockedError, PermissionError) as exc:
         print(f"colorsweep: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"colorsweep: interrupted ({_signal_name(exc.signum)}); nothing was lost", file=sys.stderr)
+        return exit_status(exc.signum)
     except KeyboardInterrupt:
         print("colorsweep: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in (28, 122):  # ENOSPC, EDQUOT
+            raise
+        from search.rundir import disk_full_message
+
+        where = exc.filename or getattr(args, "run_dir", None) or getattr(args, "storage", None) or os.getcwd()
+        print(f"colorsweep: error: {disk_full_message(Path(where).parent if exc.filename else where)}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -510,9 +510,9 @@ class RunCalibration:
     def save(self) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"factors": self.factors, "events": self.events}, indent=1))
-        os.replace(tmp, self.path)
+        from search.rundir import write_json_atomic
+
+        write_json_atomic(self.path, {"factors": self.factors, "events": self.events})
 
 
 # --- budgets and shares ---------------------------------------------------------------------------------

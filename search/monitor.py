@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from search.records import TRIALS_FILE, first_error_line, write_json_atomic
+from search.records import TRIALS_FILE, first_error_line, is_oom_text, write_json_atomic
 
 __all__ = ["SweepMonitor"]
 
@@ -32,6 +32,8 @@ class SweepMonitor(Callback):
         self.best: tuple[float, str] | None = None
         self.started = time.monotonic()
         self._last_line = ""
+        self.disk_full: str | None = None   # the error when a write found the disk full
+        self.stopper = None                 # search.signals.StopSignals of the driver (asks Ray to stop)
 
     @property
     def stream(self):
@@ -40,6 +42,7 @@ class SweepMonitor(Callback):
     def __getstate__(self):  # Ray pickles the run config (with its callbacks) for resuming
         state = self.__dict__.copy()
         state["_stream"] = None
+        state["stopper"] = None
         return state
 
     # -- records -------------------------------------------------------------------------------
@@ -68,7 +71,21 @@ class SweepMonitor(Callback):
                     self.entries.setdefault(key, value)
             except (OSError, ValueError):
                 pass
-        write_json_atomic(path, self.entries)
+        try:
+            write_json_atomic(path, self.entries)
+        except OSError as exc:
+            if not is_disk_full_text(str(exc)) and exc.errno not in (28, 122):  # ENOSPC, EDQUOT
+                raise
+            self._stop_for_full_disk(str(exc))
+
+    def _stop_for_full_disk(self, text: str) -> None:
+        """The disk is full: stop the sweep like Ctrl-C would (trials resumable); said once at the end."""
+        if self.disk_full is None:
+            self.disk_full = first_error_line(text) or text
+            if self.stopper is not None:
+                import signal
+
+                self.stopper.request(signal.SIGTERM)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         entry = self._entry(trial)
@@ -118,6 +135,12 @@ class SweepMonitor(Callback):
         text = _ANSI.sub("", text)
         if _REUSE_FAILED in text:
             text += _REUSE_HINT
+        if is_disk_full_text(text):  # not the trial's fault: resumable once space is freed
+            entry["status"], entry["note"] = "interrupted", "the disk was full"
+            entry["error"] = text
+            self._save()
+            self._stop_for_full_disk(text)
+            return
         entry["status"] = "oom" if _is_oom(text) else "error"
         entry["error"] = text
         self._save()
@@ -127,7 +150,7 @@ class SweepMonitor(Callback):
         # Ray 2.60 ends a trial that never started as ERROR without on_trial_error when the reused
         # worker it was given could not be reset; record it like any failed trial.
         for trial in trials:
-            if trial.status == "ERROR" and self.entries.get(trial.trial_id, {}).get("status") not in ("error", "oom"):
+            if trial.status == "ERROR" and self.entries.get(trial.trial_id, {}).get("status") not in ("error", "oom", "interrupted"):
                 self.on_trial_error(iteration, trials, trial)
 
     def on_experiment_end(self, trials, **info):
@@ -177,6 +200,10 @@ _REUSE_HINT = (
     "COLORSWEEP_REUSE_WORKERS=off gives every trial a fresh process.")
 
 
-def _is_oom(text: str) -> bool:
-    markers = ("ResourceExhaustedError", "RESOURCE_EXHAUSTED", "CUDA out of memory", "out of memory")
-    return any(marker in text for marker in markers)
+_is_oom = is_oom_text
+_DISK_FULL = ("No space left on device", "ENOSPC", "Disk quota exceeded")
+
+
+def is_disk_full_text(text: str) -> bool:
+    """Whether an error text says the disk (or quota) was full."""
+    return any(marker in text for marker in _DISK_FULL)

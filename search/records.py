@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search.rundir import write_json_atomic
+
 __all__ = [
     "SWEEP_FILE",
     "TRIALS_FILE",
@@ -28,6 +30,8 @@ __all__ = [
     "load_records",
     "rank_records",
     "write_json_atomic",
+    "load_trial_entries",
+    "driver_alive",
     "data_source",
     "trial_path",
 ]
@@ -35,6 +39,8 @@ __all__ = [
 SWEEP_FILE = "sweep.json"
 TRIALS_FILE = "trials.json"
 FINAL_STATUSES = ("completed", "stopped", "error", "oom", "infeasible")
+#: Statuses of a trial whose training may still go on (a driver holds the run directory).
+LIVE_STATUSES = ("running", "pending")
 
 
 def data_source(value: Any) -> Any:
@@ -61,19 +67,13 @@ def trial_path(run_dir: str | os.PathLike, trial_dir: str | os.PathLike | None) 
     return path
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
-    """Write JSON to ``path`` via a temporary file, so readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value):
+def read_json_file(path: Path, what: str) -> Any:
+    """A JSON file of the run directory; ValueError naming the file when it is unreadable."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} ({what}) is damaged ({type(exc).__name__}: {exc}); restore it from a backup, "
+                         f"or start the sweep again with `colorsweep run`") from None
 
 
 @dataclass
@@ -123,6 +123,9 @@ class TrialRecord:
             return f"{self.status}: {first_error_line(self.error)}"
         if self.status == "infeasible" and self.note:
             return f"infeasible ({self.note})"
+        if self.status == "interrupted":
+            why = f"{self.note}; " if self.note else ""
+            return f"interrupted at epoch {self.epochs} ({why}continues on resume)"
         return self.status
 
     def to_dict(self) -> dict:
@@ -147,7 +150,7 @@ def load_sweep_info(run_dir: str | os.PathLike) -> dict:
             f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); "
             "pass the folder `colorsweep run` printed, e.g. ./colorsweep-runs/<name>"
         )
-    return json.loads(path.read_text())
+    return read_json_file(path, "how the sweep was launched")
 
 
 def read_result_lines(result_file: Path) -> list[dict]:
@@ -183,18 +186,134 @@ def _epoch_rows(rows: list[dict]) -> list[dict]:
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
-def load_records(run_dir: str | os.PathLike) -> list[TrialRecord]:
-    """All trial records of a run directory, with per-epoch histories read from Ray's trial folders."""
+def driver_alive(run_dir: str | os.PathLike) -> bool:
+    """Whether a ``run`` / ``resume`` driver holds ``run_dir`` now (its lock names a living process).
+
+    Reads the lock file only (never takes the lock): ``report`` stays read-only and lock-free.
+    """
+    import socket
+
+    from search.rundir import LOCK_FILE
+
+    try:
+        holder = json.loads((Path(run_dir) / LOCK_FILE).read_text() or "{}")
+    except (OSError, ValueError):
+        return False
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True  # another machine's process: cannot tell, assume it lives
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def load_trial_entries(run_dir: str | os.PathLike, *, notes: list[str] | None = None) -> dict[str, dict]:
+    """``trials.json`` as a dict; rebuilt from the trial folders when it is missing or unreadable.
+
+    ``trials.json`` is derived data: each trial folder holds its parameters (``params.json``), its
+    epochs (``result.json``) and any error (``error.txt``), and Ray's experiment state its status.
+    A line saying it was rebuilt is appended to ``notes`` (if given).
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / TRIALS_FILE
+    try:
+        raw = json.loads(path.read_text())
+        if isinstance(raw, dict):
+            return raw
+        problem = "is not a JSON object"
+    except FileNotFoundError:
+        problem = "is missing"
+    except (OSError, ValueError) as exc:
+        problem = f"is unreadable ({type(exc).__name__})"
+    rebuilt = rebuild_trial_entries(run_dir)
+    if rebuilt and notes is not None:
+        notes.append(f"{path} {problem}: rebuilt {len(rebuilt)} trial record(s) from the trial folders")
+    return rebuilt
+
+
+def _ray_statuses(run_dir: Path) -> dict[str, str]:
+    """Trial id -> Ray's status (TERMINATED, ERROR, RUNNING, ...) from the newest experiment state."""
+    states = sorted(run_dir.glob("experiment_state-*.json"))
+    out: dict[str, str] = {}
+    for state in reversed(states):
+        try:
+            for entry in json.loads(state.read_text()).get("trial_data", []):
+                trial = json.loads(entry[0])
+                out.setdefault(str(trial["trial_id"]), str(trial.get("status")))
+        except (OSError, ValueError, TypeError, KeyError, IndexError):
+            continue
+    return out
+
+
+def rebuild_trial_entries(run_dir: str | os.PathLike) -> dict[str, dict]:
+    """Trial records rebuilt from the ``trial_*`` folders and Ray's experiment state (no infeasible
+    proposals: those never had a folder)."""
+    run_dir = Path(run_dir)
+    try:
+        max_epochs = int(load_sweep_info(run_dir).get("max_epochs") or 0)
+    except (OSError, ValueError):
+        max_epochs = 0
+    ray_status = _ray_statuses(run_dir)
+    entries: dict[str, dict] = {}
+    for folder in sorted(run_dir.glob("trial_*")):
+        if not folder.is_dir():
+            continue
+        trial_id = folder.name[len("trial_"):]
+        try:
+            config = json.loads((folder / "params.json").read_text())
+        except (OSError, ValueError):
+            config = {}
+        rows = _epoch_rows(read_result_lines(folder / "result.json"))
+        entry = {"params": {k: v for k, v in config.items() if k != "_memory"}, "trial_dir": folder.name,
+                 "max_epochs": max_epochs or None, "epochs": len(rows)}
+        if config.get("_memory"):
+            entry["memory"] = config["_memory"]
+        error_file = folder / "error.txt"
+        finished = rows and (len(rows) >= max_epochs > 0 or rows[-1].get("early_stopped"))
+        if error_file.exists():
+            entry["error"] = error_file.read_text(errors="replace")
+            entry["status"] = "oom" if is_oom_text(entry["error"]) else "error"
+        elif finished:
+            entry["status"] = "completed"
+        elif ray_status.get(trial_id) == "TERMINATED":
+            entry["status"] = "stopped"
+        else:
+            entry["status"] = "interrupted"
+        entries[trial_id] = entry
+    return entries
+
+
+OOM_MARKERS = ("ResourceExhaustedError", "RESOURCE_EXHAUSTED", "CUDA out of memory", "out of memory",
+               "OOM when allocating", "Out of memory while trying to allocate", "CUDA_ERROR_OUT_OF_MEMORY")
+
+
+def is_oom_text(text: str) -> bool:
+    """Whether an error text (traceback) says the trial ran out of (GPU or host) memory."""
+    return any(marker in text for marker in OOM_MARKERS)
+
+
+def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) -> list[TrialRecord]:
+    """All trial records of a run directory, with per-epoch histories read from Ray's trial folders.
+
+    A trial recorded as running while no driver holds the run directory is ``interrupted``.
+    """
     run_dir = Path(run_dir)
     load_sweep_info(run_dir)
-    trials_file = run_dir / TRIALS_FILE
-    raw = json.loads(trials_file.read_text()) if trials_file.exists() else {}
+    raw = load_trial_entries(run_dir, notes=notes)
+    orphaned = any(e.get("status") in LIVE_STATUSES for e in raw.values()) and not driver_alive(run_dir)
     records = []
     for trial_id, entry in raw.items():
         record = TrialRecord(
             trial_id=trial_id,
             params=entry.get("params", {}),
-            status=entry.get("status", "pending"),
+            status=("interrupted" if orphaned and entry.get("status", "pending") in LIVE_STATUSES
+                    else entry.get("status", "pending")),
             error=entry.get("error"),
             trial_dir=entry.get("trial_dir"),
             node_id=entry.get("node_id"),

@@ -1402,9 +1402,9 @@ def _json_payload(rep: _Report) -> dict:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from search.rundir import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def _json_default(value: Any):

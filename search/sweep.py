@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,16 +26,19 @@ from colorize_core.data import LabDataset, load_dataset
 from colorize_core.train import LAST_MODEL, STATE_FILE
 from search.monitor import SweepMonitor
 from search.records import (
+    LIVE_STATUSES,
     SWEEP_FILE,
     TRIALS_FILE,
     data_source,
     load_sweep_info,
+    load_trial_entries,
     TrialRecord,
     load_records,
     rank_records,
     trial_path,
-    write_json_atomic,
 )
+from search.rundir import RunLock, check_trusted, clear_run_dir, disk_full_message, run_dir_for, write_json_atomic
+from search.signals import Interrupted, StopSignals
 from spaces import SearchSpace, load_space, validate_for_data
 
 __all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "reuse_workers", "DEFAULT_STORAGE",
@@ -64,6 +68,22 @@ class SweepResult:
     records: list[TrialRecord]
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    planned: int | None = None           # trials the sweep asked for (sweep.json "trials")
+    interrupted: int | None = None       # the signal that stopped it (SIGINT 2, SIGTERM 15), else None
+    disk_full: str | None = None         # the message when it stopped because the disk was full
+
+    @property
+    def finished_trials(self) -> int:
+        """Trials that ended on their own (completed, stopped by ASHA, failed, infeasible)."""
+        from search.records import FINAL_STATUSES
+
+        return sum(1 for r in self.records if r.status in FINAL_STATUSES)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the sweep ran to its end (not interrupted, nothing left unfinished)."""
+        return self.interrupted is None and self.disk_full is None and not any(
+            r.status in LIVE_STATUSES + ("interrupted",) for r in self.records)
 
     @property
     def best(self) -> TrialRecord | None:
@@ -140,29 +160,36 @@ class OptunaSpace:
         self.space_dict = space.to_dict()
 
     def __call__(self, trial) -> dict | None:
+        import optuna.distributions as od
+
         from spaces import space_from_dict
 
-        constants = {}
-        for name, param in space_from_dict(self.space_dict).params.items():
-            if param.kind == "choice":
-                trial.suggest_categorical(name, list(param.values))
-            elif param.kind == "uniform":
-                trial.suggest_float(name, param.low, param.high)
-            elif param.kind == "loguniform":
-                trial.suggest_float(name, param.low, param.high, log=True)
-            elif param.kind == "int":
-                trial.suggest_int(name, int(param.low), int(param.high))
-            elif param.kind == "pow2":
-                powers = [2 ** k for k in range(int(math.log2(param.low)), int(math.log2(param.high)) + 1)]
-                trial.suggest_categorical(name, powers)
-            elif param.kind == "value":
-                constants[name] = param.values[0] if param.values else param.low
-            else:  # pragma: no cover - spaces validates kinds
-                raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
+        space = space_from_dict(self.space_dict)
+        for name, dist in optuna_distributions(space).items():
+            if isinstance(dist, od.CategoricalDistribution):
+                trial.suggest_categorical(name, list(dist.choices))
+            elif isinstance(dist, od.FloatDistribution):
+                trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+            else:
+                trial.suggest_int(name, dist.low, dist.high)
+        constants = {name: (param.values[0] if param.values else param.low)
+                     for name, param in space.params.items() if param.kind == "value"}
         return constants or None
 
 
 def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
+    """Connect to ``address`` or start a local Ray; our SIGTERM handling stays (Ray's would exit 1)."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        _start_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+    finally:
+        if threading.current_thread() is threading.main_thread() and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _start_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
     import logging
 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -182,6 +209,9 @@ def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING,
                  runtime_env={"env_vars": env})
+        from search.watchdog import start_watchdog
+
+        start_watchdog()  # the local Ray's processes end with this driver, even after kill -9
 
 
 def reuse_workers(gpus_per_trial: float) -> bool:
@@ -264,39 +294,138 @@ def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, li
                           live=live)
 
 
+def optuna_distributions(space: SearchSpace) -> dict:
+    """The Optuna distribution of every searched parameter of ``space`` (``value`` kinds are constants,
+    not searched). The one space -> Optuna conversion of the sweep: :class:`OptunaSpace` suggests from it."""
+    import optuna.distributions as od
+
+    out = {}
+    for name, param in space.params.items():
+        if param.kind == "choice":
+            out[name] = od.CategoricalDistribution(list(param.values))
+        elif param.kind == "uniform":
+            out[name] = od.FloatDistribution(param.low, param.high)
+        elif param.kind == "loguniform":
+            out[name] = od.FloatDistribution(param.low, param.high, log=True)
+        elif param.kind == "int":
+            out[name] = od.IntDistribution(int(param.low), int(param.high))
+        elif param.kind == "pow2":
+            out[name] = od.CategoricalDistribution(
+                [2 ** k for k in range(int(math.log2(param.low)), int(math.log2(param.high)) + 1)])
+        elif param.kind != "value":  # pragma: no cover - spaces validates kinds
+            raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
+    return out
+
+
 def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, evaluated: list | None = None):
+    """Ray's OptunaSearch with TPE over ``space``; ``evaluated`` = [(params, value)] warm-starts it.
+
+    Ray's ``evaluated_rewards`` does not work with a define-by-run space, so earlier results go into
+    an Optuna study prepared here (public ``create_trial`` / ``add_trial``), which OptunaSearch loads
+    by name from the same in-memory storage.
+    """
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    points, rewards = None, None
-    if evaluated:
-        points = [params for params, _ in evaluated]
-        rewards = [value for _, value in evaluated]
-    return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode,
-                        sampler=optuna.samplers.TPESampler(seed=seed),
-                        points_to_evaluate=points, evaluated_rewards=rewards)
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    if not evaluated:
+        return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler)
+    storage = optuna.storages.InMemoryStorage()
+    study_name = f"colorsweep-{space.name}"
+    study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
+                                direction="minimize" if mode == "min" else "maximize")
+    distributions = optuna_distributions(space)
+    for params, value in evaluated:
+        known = {k: v for k, v in params.items() if k in distributions}
+        try:
+            study.add_trial(optuna.trial.create_trial(
+                params=known, distributions={k: distributions[k] for k in known}, value=float(value)))
+        except ValueError:  # outside the space (e.g. a batch size shrunk to fit memory): not a prior
+            continue
+    return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler, storage=storage,
+                        study_name=study_name)
 
 
 def resume_command(run_dir: Path) -> str:
     return f"colorsweep resume {shlex.quote(str(run_dir))}"
 
 
-def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True) -> None:
-    """Run the tuner; whatever happens, write the report and say how to resume unfinished trials."""
+class _Outcome:
+    """How a tuning loop ended: the signal that stopped it, or the full disk."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.disk_full: str | None = None
+
+
+def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: SweepMonitor | None = None) -> _Outcome:
+    """Run the tuner; whatever happens, record what ended, write the report and say how to resume.
+
+    SIGINT / SIGTERM stop the loop gracefully (:mod:`search.signals`); a full disk stops it too
+    (the monitor asks). Trials still running when the loop ends are recorded ``interrupted``.
+    """
     if live:
         print(f"run directory: {run_dir}  (if interrupted: {resume_command(run_dir)})", file=sys.stderr)
+    outcome = _Outcome()
+    stop = StopSignals()
+    if monitor is not None:
+        monitor.stopper = stop
     try:
-        tuner.fit()
+        with stop:
+            stop.in_loop = True
+            try:
+                tuner.fit()
+            except OSError as exc:
+                if exc.errno not in (28, 122):  # ENOSPC, EDQUOT
+                    raise
+                outcome.disk_full = str(exc)
+            finally:
+                stop.in_loop = False
+        outcome.signal = stop.received if not (monitor and monitor.disk_full) else None
+        if monitor is not None and monitor.disk_full:
+            outcome.disk_full = monitor.disk_full
+        _mark_interrupted(run_dir)
         info = load_sweep_info(run_dir)
-        info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if outcome.signal is None and outcome.disk_full is None:
+            info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            info.pop("interrupted", None)
+        else:
+            info["interrupted"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                   "why": "disk full" if outcome.disk_full else _signal_name(outcome.signal)}
         write_json_atomic(run_dir / SWEEP_FILE, info)
+    except OSError as exc:
+        if exc.errno not in (28, 122):
+            raise
+        outcome.disk_full = outcome.disk_full or str(exc)
     finally:
-        if report:
+        if report and not outcome.disk_full:
             _write_report(run_dir, live=live)
-        unfinished = [r for r in load_records(run_dir) if r.status in ("running", "pending")]
+        try:
+            unfinished = [r for r in load_records(run_dir) if r.status in LIVE_STATUSES + ("interrupted",)]
+        except (OSError, ValueError):
+            unfinished = []
         if unfinished:
             print(f"{len(unfinished)} trial(s) unfinished; continue with: {resume_command(run_dir)}", file=sys.stderr)
+    return outcome
+
+
+def _signal_name(signum: int | None) -> str:
+    import signal
+
+    return signal.Signals(signum).name if signum else "unknown"
+
+
+def _mark_interrupted(run_dir: Path) -> None:
+    """Records still ``running``/``pending`` after the driver's loop ended become ``interrupted``."""
+    entries = load_trial_entries(run_dir)
+    changed = False
+    for entry in entries.values():
+        if entry.get("status") in LIVE_STATUSES:
+            entry["status"] = "interrupted"
+            changed = True
+    if changed:
+        write_json_atomic(run_dir / TRIALS_FILE, entries)
 
 
 def _write_report(run_dir: Path, *, live: bool) -> None:
@@ -376,22 +505,57 @@ def run_sweep(
     if gpus_per_trial < 0:
         raise ValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial!r}")
 
-    storage = Path(storage).expanduser().resolve()
     name = name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = storage / name
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
+    run_dir = run_dir_for(storage, name)
+    command_line = command_line or " ".join(shlex.quote(a) for a in sys.argv)
+    # One writer per run directory, taken before anything is written; a second run of the same name
+    # fails here at once instead of mixing its trials into this one.
+    lock = RunLock(run_dir, command=command_line).acquire()
+    try:
+        existing = [p for p in run_dir.iterdir() if p.name != ".colorsweep.lock"]
+        if existing and not overwrite:
             raise FileExistsError(
                 f"run directory {run_dir} already exists. Report on it with `colorsweep report {run_dir}`, "
-                f"choose another --name, or pass --overwrite to delete it and start again"
+                f"continue it with `colorsweep resume {run_dir}`, choose another --name, or pass --overwrite "
+                f"to delete it and start again"
             )
-        shutil.rmtree(run_dir)
+        if existing:
+            clear_check = run_dir / SWEEP_FILE
+            if not clear_check.is_file():
+                raise ValueError(
+                    f"{run_dir} exists and is not a colorsweep run directory (no {SWEEP_FILE}); --overwrite only "
+                    f"replaces runs colorsweep made. Choose another --name, or move that folder yourself"
+                )
 
-    dataset = load_dataset(data, size=size, cache_dir=cache_dir)
-    validate_for_data(space, n_train=len(dataset.train), size=size)
-    memory_plan = _memory_plan_info(gpu_memory, fit_batch=fit_batch, gpus_per_trial=gpus_per_trial)
-    if len(dataset.val) == 0:
-        raise ValueError(f"the validation split of {data!r} is empty: add images (found {dataset.n_found})")
+        dataset = load_dataset(data, size=size, cache_dir=cache_dir)
+        validate_for_data(space, n_train=len(dataset.train), size=size)
+        memory_plan = _memory_plan_info(gpu_memory, fit_batch=fit_batch, gpus_per_trial=gpus_per_trial)
+        if len(dataset.val) == 0:
+            raise ValueError(f"the validation split of {data!r} is empty: add images (found {dataset.n_found})")
+    except BaseException:
+        lock.discard()  # removes the folder again when this run created it and wrote nothing
+        raise
+    try:
+        if existing:  # --overwrite, and everything checked: only now is the old run deleted
+            clear_run_dir(run_dir)
+        return _run_locked(space, run_dir=run_dir, name=name, dataset=dataset, data=data, size=size,
+                           trials=trials, max_epochs=max_epochs, metric=metric, mode=mode, seed=seed,
+                           concurrency=concurrency, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                           address=address, grace_period=grace_period, reduction_factor=reduction_factor,
+                           live=live, num_cpus=num_cpus, num_gpus=num_gpus, report=report,
+                           command_line=command_line, fail_when=fail_when, memory_plan=memory_plan,
+                           inject_oom_batch=inject_oom_batch, started=started)
+    finally:
+        lock.release()
+
+
+def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDataset, data, size: int,
+                trials: int, max_epochs: int, metric: str, mode: str, seed: int, concurrency, cpus_per_trial,
+                gpus_per_trial, address, grace_period, reduction_factor, live: bool, num_cpus, num_gpus,
+                report: bool, command_line: str, fail_when, memory_plan: dict, inject_oom_batch,
+                started: float) -> SweepResult:
+    """The part of :func:`run_sweep` that runs with the run directory locked and everything checked."""
+    storage = run_dir.parent
     if live:
         cache = "from cache" if dataset.cache_hit else "decoded"
         print(
@@ -399,7 +563,6 @@ def run_sweep(
             f"at {size}x{size} ({cache}; {len(dataset.skipped)} skipped)", file=sys.stderr,
         )
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     info = {
         "name": name,
         "run_dir": str(run_dir),
@@ -415,7 +578,7 @@ def run_sweep(
         "memory": memory_plan,
         "address": address or os.environ.get("RAY_ADDRESS"),
         "versions": package_versions(),
-        "command_line": command_line or " ".join(shlex.quote(a) for a in sys.argv),
+        "command_line": command_line,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json_atomic(run_dir / SWEEP_FILE, info)
@@ -449,19 +612,35 @@ def run_sweep(
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=name, storage_path=str(storage), callbacks=[monitor], verbose=0,
+            name=run_dir.name, storage_path=str(storage), callbacks=[monitor], verbose=0,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
-    _fit(tuner, run_dir, live=live, report=report)
+    outcome = _fit(tuner, run_dir, live=live, report=report, monitor=monitor)
+    return _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=outcome)
 
+
+def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: float, outcome: "_Outcome",
+            resumed: bool = False) -> SweepResult:
+    """The ranked result of a run or resume, with its wall time recorded in ``sweep.json``."""
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
-    result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
-                         wall_time_s=time.monotonic() - started)
     info = load_sweep_info(run_dir)
-    info["wall_time_s"] = result.wall_time_s
-    write_json_atomic(run_dir / SWEEP_FILE, info)
+    result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
+                         wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
+                         interrupted=outcome.signal, disk_full=outcome.disk_full)
+    if outcome.disk_full:
+        return result  # nothing more is written to a full disk
+    if resumed:
+        info["resumed"] = info.get("resumed", 0) + 1
+    else:
+        info["wall_time_s"] = result.wall_time_s
+    try:
+        write_json_atomic(run_dir / SWEEP_FILE, info)
+    except OSError as exc:
+        if exc.errno not in (28, 122):
+            raise
+        result.disk_full = str(exc)
     return result
 
 
@@ -490,87 +669,149 @@ def resume_sweep(
     num_gpus: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     report: bool = True,
+    command_line: str | None = None,
 ) -> SweepResult:
-    """Continue a sweep that was interrupted (Ctrl-C, ``kill -9``, reboot), or extend a finished one.
+    """Continue a sweep that was interrupted (Ctrl-C, SIGTERM, ``kill -9``, a full disk, a reboot),
+    or extend one.
 
     Finished trials are not run again; trials interrupted mid-training continue from their last
     epoch checkpoint; errored trials are retried only with ``retry_errored``; the Optuna searcher's
     state is restored from Ray's experiment state. ``extra_trials=N`` adds N new trials after the
-    recorded ones, with the searcher warm-started on every earlier result.
+    recorded ones (first finishing any interrupted ones), with the searcher warm-started on every
+    earlier result. The run directory is locked for the whole resume (one writer at a time), and
+    its pickles must be the user's own (:func:`search.rundir.check_trusted`).
     """
-    from ray import tune
-
     started = time.monotonic()
     run_dir = Path(run_dir).expanduser().resolve()
     info = load_sweep_info(run_dir)
     space = _space_from_info(info)
-    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
     if extra_trials < 0:
         raise ValueError(f"extra trials must be >= 0, got {extra_trials}")
     if extra_trials and space.is_grid:
         raise ValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
+    check_trusted(run_dir)
+    lock = RunLock(run_dir, command=command_line or " ".join(shlex.quote(a) for a in sys.argv)).acquire()
+    try:
+        return _resume_locked(run_dir, info, space, retry_errored=retry_errored, extra_trials=extra_trials,
+                              live=live, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
+                              cache_dir=cache_dir, report=report, started=started)
+    finally:
+        lock.release()
+
+
+_RAY_DONE = ("TERMINATED", "ERROR")
+
+
+def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_errored: bool, extra_trials: int,
+                   live: bool, address, num_cpus, num_gpus, cache_dir, report: bool, started: float) -> SweepResult:
+    from ray import tune
+
+    from search.records import _ray_statuses
+
+    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    notes: list[str] = []
+    entries = load_trial_entries(run_dir, notes=notes)
+    for note in notes:
+        print(f"colorsweep: {note}", file=sys.stderr)
+    ray_status = _ray_statuses(run_dir)
+    # Trials recorded as started that Ray's saved state never knew (the driver was killed before Ray
+    # saved it): they cannot be continued; the searcher, restored to that same moment, proposes anew.
+    for trial_id, entry in entries.items():
+        if entry.get("status") in LIVE_STATUSES + ("interrupted",) and trial_id not in ray_status and ray_status:
+            entry["status"] = "abandoned"
+            entry["note"] = ("the sweep was killed before Ray saved this trial, so it cannot be continued; "
+                             "its epochs stay in its folder and a new trial takes its place")
+            print(f"colorsweep: trial {trial_id}: {entry['note']}", file=sys.stderr)
+    if notes or any(e.get("status") == "abandoned" for e in entries.values()):
+        write_json_atomic(run_dir / TRIALS_FILE, entries)
+
+    disk_full_trials = [k for k, e in entries.items() if e.get("status") == "interrupted" and e.get("note") == "the disk was full"]
+    unfinished_in_ray = [k for k, v in ray_status.items() if v not in _RAY_DONE] + disk_full_trials
+    errored = [k for k, v in ray_status.items() if v == "ERROR"] if retry_errored else []
+    restore_pass = bool(unfinished_in_ray or errored or (not extra_trials and not info.get("finished")))
+    if not extra_trials and not restore_pass:
+        print(f"colorsweep: nothing to resume: the sweep's {len(ray_status)} trial(s) have all ended; add trials "
+              f"with `colorsweep resume {shlex.quote(str(run_dir))} --trials +N`", file=sys.stderr)
+    if not extra_trials and not tune.Tuner.can_restore(str(run_dir)):
+        raise FileNotFoundError(
+            f"{run_dir} has no Ray Tune experiment state to resume (the sweep died before its first "
+            f"trial started); start it again with `colorsweep run ... --overwrite`"
+        )
+
     dataset = _reload_data(info, cache_dir=cache_dir)
     _init_ray(address or info.get("address"), num_cpus=num_cpus, num_gpus=num_gpus)
     settings = _trial_settings(info, run_dir)
-    existing = json.loads((run_dir / TRIALS_FILE).read_text()) if (run_dir / TRIALS_FILE).exists() else {}
-    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live, existing=existing)
+    baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
+    outcome = _Outcome()
 
-    if not extra_trials:
-        if not tune.Tuner.can_restore(str(run_dir)):
-            raise FileNotFoundError(
-                f"{run_dir} has no Ray Tune experiment state to resume (the sweep died before its first "
-                f"trial started); start it again with `colorsweep run ... --overwrite`"
-            )
+    if restore_pass and tune.Tuner.can_restore(str(run_dir)):
         for note in repair_replaced_checkpoints(run_dir):
             print(f"colorsweep: {note}", file=sys.stderr)
+        monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live,
+                               existing=load_trial_entries(run_dir))
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
-                                   resume_unfinished=True, resume_errored=False, restart_errored=retry_errored)
+                                   resume_unfinished=True, resume_errored=bool(disk_full_trials),
+                                   restart_errored=retry_errored)
         tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
         # Restored trials start in fresh workers: a resume runs few trials, and restoring a checkpoint
         # into a reused worker is the one path our tests do not run many times.
         tuner._local_tuner._tune_config.reuse_actors = False
-        _fit(tuner, run_dir, live=live, report=report)
-    else:
-        from ray.tune.schedulers import ASHAScheduler
+        outcome = _fit(tuner, run_dir, live=live, report=report and not extra_trials, monitor=monitor)
 
-        evaluated = []
-        for record in load_records(run_dir):
-            value = record.best_value(metric, mode)
-            if record.status in ("completed", "stopped") and value is not None:
-                evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, value))
-        info["trials"] = int(info["trials"]) + extra_trials
-        info.setdefault("extensions", []).append({"extra_trials": extra_trials, "warm_start": len(evaluated),
-                                                  "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        write_json_atomic(run_dir / SWEEP_FILE, info)
-        scheduler = info["scheduler"]
-        tuner = tune.Tuner(
-            _trainable(dataset, settings),
-            tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, num_samples=2 * extra_trials,
-                reuse_actors=reuse_workers(info["resources"]["gpus_per_trial"]),
-                search_alg=_memory_searcher(
-                    _optuna_searcher(space, metric=metric, mode=mode, seed=info["seed"] + len(evaluated),
-                                     evaluated=evaluated),
-                    info, run_dir, trials=extra_trials, live=live),
-                scheduler=ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=scheduler["grace_period"],
-                                        reduction_factor=scheduler["reduction_factor"]),
-                max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
-            ),
-            run_config=tune.RunConfig(
-                name=run_dir.name, storage_path=str(run_dir.parent), callbacks=[monitor], verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            ),
-        )
-        _fit(tuner, run_dir, live=live, report=report)
+    if extra_trials and outcome.signal is None and outcome.disk_full is None:
+        outcome = _extend(run_dir, load_sweep_info(run_dir), space, dataset, settings, extra_trials=extra_trials,
+                          live=live, report=report)
+    return _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=outcome,
+                   resumed=True)
 
-    records = rank_records(load_records(run_dir), metric=metric, mode=mode)
-    baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
-    info = load_sweep_info(run_dir)
-    info["resumed"] = info.get("resumed", 0) + 1
+
+def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, settings: dict, *,
+            extra_trials: int, live: bool, report: bool) -> "_Outcome":
+    """Run ``extra_trials`` new trials in ``run_dir``, TPE warm-started on every earlier result.
+
+    ``sweep.json`` says the new total only once the new searcher was built (a failure there changes
+    nothing on disk).
+    """
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    evaluated = []
+    for record in load_records(run_dir):
+        value = record.best_value(metric, mode)
+        if record.status in ("completed", "stopped") and value is not None:
+            evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, value))
+    searcher = _memory_searcher(
+        _optuna_searcher(space, metric=metric, mode=mode, seed=int(info["seed"]) + len(evaluated), evaluated=evaluated),
+        info, run_dir, trials=extra_trials, live=live)
+    info["trials"] = int(info["trials"]) + extra_trials
+    info.setdefault("extensions", []).append({"extra_trials": extra_trials, "warm_start": len(evaluated),
+                                              "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    info.pop("finished", None)
     write_json_atomic(run_dir / SWEEP_FILE, info)
-    return SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
-                       wall_time_s=time.monotonic() - started)
+    if live:
+        print(f"adding {extra_trials} trial(s); the searcher starts from {len(evaluated)} earlier result(s)",
+              file=sys.stderr)
+    scheduler = info["scheduler"]
+    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live,
+                           existing=load_trial_entries(run_dir))
+    tuner = tune.Tuner(
+        _trainable(dataset, settings),
+        tune_config=tune.TuneConfig(
+            metric=metric, mode=mode, num_samples=2 * extra_trials,
+            reuse_actors=reuse_workers(info["resources"]["gpus_per_trial"]),
+            search_alg=searcher,
+            scheduler=ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=scheduler["grace_period"],
+                                    reduction_factor=scheduler["reduction_factor"]),
+            max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=run_dir.name, storage_path=str(run_dir.parent), callbacks=[monitor], verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    return _fit(tuner, run_dir, live=live, report=report, monitor=monitor)
 
 
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:

@@ -1,0 +1,255 @@
+"""A run directory that loses nothing: names kept inside storage, one writer at a time, atomic JSON.
+
+* :func:`run_dir_for` turns ``--storage`` and ``--name`` into a run directory and refuses any name
+  that could point elsewhere (``..``, ``.``, absolute paths, a symlink leading out of storage).
+* :class:`RunLock` is an OS file lock (``flock``) on ``RUN_DIR/.colorsweep.lock``, held by the driver
+  for the whole ``run`` / ``resume``. The kernel drops it when its process dies (``kill -9``, a
+  reboot), so a stale lock never blocks a later ``resume``; a live holder is named (pid, host, start).
+* :func:`write_json_atomic` is the one way the project writes a JSON file: a temporary file in the
+  same folder, fsync, rename. Readers see the old file or the new one, never half of one, and no
+  temporary file is left behind, also when the disk is full.
+* :func:`check_trusted` refuses to unpickle Ray's experiment state from a folder that someone else
+  could have written (a run folder is code: Ray pickles its state).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = [
+    "LOCK_FILE",
+    "RunLock",
+    "RunLockedError",
+    "run_dir_for",
+    "validate_run_name",
+    "write_json_atomic",
+    "write_text_atomic",
+    "is_run_dir",
+    "clear_run_dir",
+    "check_trusted",
+    "disk_full_message",
+]
+
+LOCK_FILE = ".colorsweep.lock"
+SWEEP_FILE = "sweep.json"
+
+
+class RunLockedError(RuntimeError):
+    """Another live ``colorsweep run`` / ``resume`` holds the run directory."""
+
+
+def validate_run_name(name: str) -> PurePosixPath:
+    """``--name`` as a relative path of plain components (``a`` or ``team/a``); ValueError otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("--name must be a non-empty folder name, e.g. --name my-sweep")
+    if "\x00" in name:
+        raise ValueError(f"--name {name!r} contains a NUL character; choose a plain folder name")
+    path = PurePosixPath(name)
+    if path.is_absolute() or name.startswith("~"):
+        raise ValueError(
+            f"--name {name!r} is an absolute path; --name is a folder inside --storage. "
+            f"To put the run elsewhere use --storage DIR --name NAME"
+        )
+    bad = [part for part in name.split("/") if part in ("", ".", "..")]
+    if bad:
+        raise ValueError(
+            f"--name {name!r} has {'an empty' if not bad[0] else repr(bad[0]) + ' as a'} component; --name is one or more plain folder names "
+            f"inside --storage (no '.', '..' or empty parts)"
+        )
+    return path
+
+
+def run_dir_for(storage: str | os.PathLike, name: str) -> Path:
+    """The run directory ``storage/name``, checked to stay inside ``storage`` (symlinks resolved)."""
+    storage = Path(storage).expanduser().resolve()
+    run_dir = storage / validate_run_name(name)
+    resolved = run_dir.resolve()
+    if not resolved.is_relative_to(storage):
+        raise ValueError(f"--name {name!r} leads outside --storage {storage} (through a symbolic link to "
+                         f"{resolved}); choose another name")
+    return run_dir
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a colorsweep run directory (it holds ``sweep.json``)."""
+    return (Path(path) / SWEEP_FILE).is_file()
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Delete the contents of a colorsweep run directory, keeping its lock file (the caller holds it)."""
+    if not is_run_dir(run_dir):
+        raise ValueError(f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); --overwrite only "
+                         f"replaces runs colorsweep made. Move or delete that folder yourself, or choose another --name")
+    for child in run_dir.iterdir():
+        if child.name == LOCK_FILE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+class RunLock:
+    """An exclusive, non-blocking OS lock on a run directory for one driver process.
+
+    ``acquire()`` creates the folder if needed; a second holder gets :class:`RunLockedError` naming
+    the first (pid, host, start time, command). The lock file stays; the lock itself goes with the
+    process (flock semantics; also on NFS, where Linux maps it to a POSIX lock).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, *, command: str = ""):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_FILE
+        self.command = command
+        self.fd: int | None = None
+        self.created_dir = False
+
+    def acquire(self) -> "RunLock":
+        if not self.run_dir.exists():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.created_dir = True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise RunLockedError(
+                f"{self.run_dir} is in use by another colorsweep ({describe_holder(self.path)}); a second run or "
+                f"resume would mix their trials. Wait for it to end or stop it; `colorsweep report` works meanwhile"
+            ) from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)
+        except OSError:
+            pass
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+
+    def discard(self) -> None:
+        """Release, and remove the folder again when this lock created it and nothing else was written."""
+        self.release()
+        if self.created_dir:
+            try:
+                self.path.unlink()
+                self.run_dir.rmdir()
+            except OSError:
+                pass
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def describe_holder(lock_path: Path) -> str:
+    """``pid 123 on host h since 2026-...: colorsweep run ...`` from a lock file (best effort)."""
+    try:
+        holder = json.loads(lock_path.read_text() or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    if not holder:
+        return "holder unknown"
+    text = f"pid {holder.get('pid')} on host {holder.get('host')} since {holder.get('started')}"
+    return text + (f": {holder['command']}" if holder.get("command") else "")
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
+    """Write JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(payload, indent=1, default=_json_default))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write text to ``path`` atomically: temporary file in the same folder, fsync, rename.
+
+    On any failure (a full disk included) the temporary file is removed and the old ``path`` is intact.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _json_default(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def disk_full_message(path: str | os.PathLike) -> str:
+    """One line for a full disk: the folder, its free space, and how to go on."""
+    path = Path(path)
+    probe = path if path.exists() else path.parent
+    try:
+        free = shutil.disk_usage(probe).free
+        free_text = f"{free / 2**20:.1f} MiB free"
+    except OSError:
+        free_text = "free space unknown"
+    return (f"the disk holding {path} is full ({free_text}); the finished trials are safe. Free some space, then "
+            f"continue with `colorsweep resume {path}`")
+
+
+# Files that Ray unpickles when a sweep is resumed (its experiment state and searcher state).
+_PICKLE_GLOBS = ("*.pkl", "*/*.pkl", "experiment_state-*.json")
+
+
+def check_trusted(run_dir: str | os.PathLike) -> None:
+    """Refuse to resume from pickles that another user could have written (like ssh with its keys).
+
+    Ray Tune's experiment state (``*.pkl``) runs code when it is loaded. Each pickle and the folders
+    holding it must belong to the current user (or root) and not be writable by group or others.
+    """
+    run_dir = Path(run_dir)
+    me = os.geteuid()
+    checked: set[Path] = set()
+    for pattern in _PICKLE_GLOBS:
+        for path in sorted(run_dir.glob(pattern)):
+            for item in [path, *[p for p in path.parents if p.is_relative_to(run_dir)]]:
+                if item in checked:
+                    continue
+                checked.add(item)
+                info = item.stat()
+                if info.st_uid not in (me, 0):
+                    raise PermissionError(
+                        f"{item} belongs to another user (uid {info.st_uid}); Ray runs the code in a run folder's "
+                        f"pickles when resuming, so colorsweep resumes only folders you own. Copy the run folder "
+                        f"(cp -r) after checking it, or resume as its owner")
+                if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                    raise PermissionError(
+                        f"{item} is writable by other users; Ray runs the code in a run folder's pickles when "
+                        f"resuming, so anyone who can write it could run code as you. If you trust it, fix with: "
+                        f"chmod go-w {item}")
