@@ -64,6 +64,45 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Images with a side shorter than this many pixels are rejected by :func:`read_image`.
 MIN_IMAGE_SIDE = 8
 
+#: Images with more pixels than this are skipped, checked from the file header before decoding (a
+#: 20000x20000 PNG of 1 MB would take 6 GB once decoded). Raise it with COLORSWEEP_MAX_IMAGE_PIXELS
+#: (a number of pixels, e.g. 100e6) or ``--max-megapixels``.
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+MAX_PIXELS_ENV = "COLORSWEEP_MAX_IMAGE_PIXELS"
+
+
+def max_image_pixels() -> int:
+    """The largest image (width x height, pixels) decoded: COLORSWEEP_MAX_IMAGE_PIXELS or 50 MP."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        pixels = int(float(value))
+    except ValueError:
+        raise ValueError(f"{MAX_PIXELS_ENV}={value!r} is not a number of pixels (e.g. 100e6)") from None
+    if pixels <= 0:
+        raise ValueError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got {value!r}")
+    return pixels
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) in pixels read from an image file's header (nothing decoded), or None when the
+    header cannot be read (the decoder then says what is wrong)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return tuple(image.size)
+    except Image.DecompressionBombError:
+        return (2**31 - 1, 1)  # beyond Pillow's own guard (178 MP): over any sensible limit
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: let OpenCV try and explain
+        return None
+
+
 #: Train / validation / test fractions of the original study.
 DEFAULT_SPLIT = (0.7, 0.15, 0.15)
 
@@ -247,6 +286,29 @@ def _discover(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[tu
     return pairs
 
 
+def ignored_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, int]:
+    """Files under ``paths`` that are not searched as images, counted by extension (``{".gif": 3}``;
+    ``"(none)"`` for names without one). Hidden files and the Kaggle ``gray/`` copies are not counted."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    counts: dict[str, int] = {}
+    for path in map(Path, paths):
+        if not path.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            lowered = {d.lower(): d for d in dirnames}
+            if any(d in _COLOR_DIRS for d in lowered) and any(d in _GRAY_DIRS for d in lowered):
+                dirnames[:] = [lowered[d] for d in lowered if d in _COLOR_DIRS]
+                continue
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if name.startswith(".") or _is_image_name(name):
+                    continue
+                ext = os.path.splitext(name)[1].lower() or "(none)"
+                counts[ext] = counts.get(ext, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def discover_images(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
     """Find image files under one or more paths (folders searched recursively, or single files).
 
@@ -366,6 +428,11 @@ def _decode(path: str | os.PathLike) -> _Decoded:
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
     if buf.size == 0:
         raise ImageError("empty file (0 bytes)")
+    dims, limit = header_size(path), max_image_pixels()
+    if dims is not None and dims[0] * dims[1] > limit:
+        shown = f"{dims[0]}x{dims[1]} px" if dims[1] > 1 else "over 178 MP"
+        raise ImageError(f"too large: {shown} is more than {limit / 1e6:g} MP; skipped before decoding "
+                         f"(raise the limit with --max-megapixels or {MAX_PIXELS_ENV})")
     data = buf.tobytes()
     if data[:3] == b"\xff\xd8\xff":
         # Some OpenCV/libjpeg builds (OpenCV 4.x) decode a truncated file with a warning and grey rows;
@@ -762,6 +829,8 @@ def load_dataset(
         "conversion_version": CONVERSION_VERSION,
         "opencv": cv2.__version__,
     }
+    if max_image_pixels() != DEFAULT_MAX_IMAGE_PIXELS:  # another limit can load other files
+        common["max_image_pixels"] = max_image_pixels()
     if resolved == "demo":
         from colorize_core import demo
 
@@ -955,7 +1024,8 @@ def inspect_data(
     """What ``colorsweep data inspect`` prints: load (or reuse the cache) and describe the data.
 
     Arguments are those of :func:`load_dataset`. Returns a JSON-able dict with ``source``,
-    ``files_found``, ``loaded``, ``skipped`` (list of ``{"path", "reason"}``), ``splits`` (counts),
+    ``files_found``, ``loaded``, ``skipped`` (list of ``{"path", "reason"}``), ``ignored`` (files
+    not searched, by extension: ``{".gif": 3}``), ``splits`` (counts),
     ``original_size`` (min / median / max ``width`` and ``height`` in pixels of the loaded source
     images), ``size``, ``lab_mode``, ``fingerprint``, ``cache_path`` and ``cache_hit``.
     """
@@ -971,6 +1041,7 @@ def inspect_data(
         "files_found": dataset.n_found,
         "loaded": dataset.n_loaded,
         "skipped": summary["skipped"],
+        "ignored": ignored_files(source) if source != "demo" else {},
         "splits": summary["splits"],
         "original_size": {"width": _stats(widths), "height": _stats(heights)},
         "size": dataset.size,

@@ -297,7 +297,17 @@ def _load_keras(model_path: Path, *, compile: bool = False):
 
     import colorize_core.models  # noqa: F401  (registers any colorsweep serializable objects)
 
-    return keras.saving.load_model(model_path, compile=compile)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"model file not found: {model_path}")
+    if not zipfile.is_zipfile(model_path):
+        raise ValueError(f"{model_path} is not a Keras model file (not a .keras zip archive: truncated, or another "
+                         f"kind of file); export it again with `colorsweep export RUN_DIR --out DIR`")
+    try:
+        return keras.saving.load_model(model_path, compile=compile)
+    except (zipfile.BadZipFile, KeyError, EOFError, OSError) as exc:
+        raise ValueError(f"{model_path} is not a Keras model file ({type(exc).__name__}: {exc}); export it again "
+                         f"with `colorsweep export RUN_DIR --out DIR`") from None
 
 
 def load_exported(path: str | os.PathLike, *, rank: int = 1, compile: bool = False):

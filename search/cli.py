@@ -84,14 +84,19 @@ def cmd_models(args) -> int:
 def cmd_data_inspect(args) -> int:
     from colorize_core.data import inspect_data
 
+    _apply_max_megapixels(args)
     summary = inspect_data(_data_arg(args.path), size=args.size)
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
         return 0
     skipped = summary.get("skipped", [])
+    ignored = summary.get("ignored") or {}
     lines = [f"{k}: {v}" for k, v in summary.items() if k != "skipped" and not isinstance(v, (list, dict))]
     for key, value in summary.items():
-        if isinstance(value, dict):
+        if key == "ignored":
+            lines.append("ignored (not image files searched): " + (
+                ", ".join(f"{n} {ext}" for ext, n in ignored.items()) if ignored else "none"))
+        elif isinstance(value, dict):
             lines.append(f"{key}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()))
     if skipped:
         lines.append(f"skipped {len(skipped)} file(s):")
@@ -100,6 +105,16 @@ def cmd_data_inspect(args) -> int:
         lines.append("skipped: none")
     print("\n".join(lines))
     return 0
+
+
+def _apply_max_megapixels(args) -> None:
+    """``--max-megapixels N``: images over N MP are skipped (COLORSWEEP_MAX_IMAGE_PIXELS, also for Ray workers)."""
+    value = getattr(args, "max_megapixels", None)
+    if value is None:
+        return
+    if not value > 0:
+        raise UserError(f"--max-megapixels must be positive, got {value}")
+    os.environ["COLORSWEEP_MAX_IMAGE_PIXELS"] = str(int(value * 1e6))
 
 
 def cmd_spaces(args) -> int:
@@ -133,6 +148,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
         seed=args.seed, augment=args.augment, monitor=args.monitor, temperature=args.temperature,
     )
+    _apply_max_megapixels(args)
     data = load_dataset(_data_arg(args.data), size=args.size)
     out = Path(args.out or f"colorsweep-train/{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
     print(
@@ -233,6 +249,7 @@ def cmd_resume(args) -> int:
 def cmd_run(args) -> int:
     from search.sweep import run_sweep
 
+    _apply_max_megapixels(args)
     result = run_sweep(
         args.space, data=_data_arg(args.data), name=args.name, storage=args.storage, trials=args.trials,
         max_epochs=args.max_epochs, size=args.size, metric=args.metric, mode=args.mode, seed=args.seed,
@@ -274,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a trial may be stopped")
     p.add_argument("--reduction-factor", type=int, default=2, help="ASHA: keep 1/factor at each rung")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
+    p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -301,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", nargs="+", default=["demo"])
     p.add_argument("--out", help="folder for checkpoints and result.json")
+    p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -314,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     pi = dsub.add_parser("inspect", help="counts, sizes and every skipped file with its reason")
     pi.add_argument("path", nargs="+", help="image folder(s) or 'demo'")
     pi.add_argument("--size", type=int, default=128)
+    pi.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
     pi.add_argument("--json", action="store_true")
     pi.set_defaults(func=cmd_data_inspect)
 

@@ -987,7 +987,16 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
 
 
 def _md_escape(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell or line: HTML special characters escaped like the HTML report
+    (Markdown renders raw HTML), table pipes escaped, one line."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_code(text: Any) -> str:
+    """Text inside a Markdown code span: backticks cannot end it early."""
+    text = str(text).replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str] | None = None) -> str:
@@ -1031,9 +1040,9 @@ def _test_table(rep: _Report) -> tuple[list[str], list[list[str]], list[str]]:
 
 
 def _render_md(rep: _Report) -> str:
-    out = [f"# Sweep report: {rep.info.get('name', rep.run_dir.name)}", ""]
-    out += [f"- **{label}**: {text}" for label, text in _headline(rep)]
-    out += ["", f"Run directory: `{rep.run_dir}` · generated {rep.generated}", ""]
+    out = [f"# Sweep report: {_md_escape(rep.info.get('name', rep.run_dir.name))}", ""]
+    out += [f"- **{label}**: {_md_escape(text)}" for label, text in _headline(rep)]
+    out += ["", f"Run directory: {_md_code(rep.run_dir)} · generated {rep.generated}", ""]
 
     columns = _table_columns(rep)
     out += [f"## Ranking: every trial by validation {rep.metric} ({rep.better} is better)", "",
@@ -1065,7 +1074,8 @@ def _render_md(rep: _Report) -> str:
     failures = [row for row in rep.rows if row["error_first_line"]]
     if failures:
         out += ["**Failed trials**:", ""]
-        out += [f"- `{row['trial_id']}` ({row['arch']}): {row['status_text']}" for row in failures]
+        out += [f"- {_md_code(row['trial_id'])} ({_md_escape(row['arch'])}): {_md_escape(row['status_text'])}"
+                for row in failures]
         out += [""]
 
     out += ["## Test split: top trials", ""]

@@ -146,6 +146,12 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size) -> tuple[int, int,
         raise ValueError(f"trials must be a positive int, got {trials!r}")
     if max_epochs <= 0:
         raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
+    from spaces._validate import DEFAULT_UPPER_BOUNDS
+
+    for key, value in (("trials", trials), ("max_epochs", max_epochs), ("size", size)):
+        if value > DEFAULT_UPPER_BOUNDS[key]:
+            raise ValueError(f"{key} is {value}, more than the {DEFAULT_UPPER_BOUNDS[key]} colorsweep accepts; "
+                             f"choose a smaller value")
     return trials, max_epochs, size
 
 
@@ -684,12 +690,12 @@ def resume_sweep(
     started = time.monotonic()
     run_dir = Path(run_dir).expanduser().resolve()
     info = load_sweep_info(run_dir)
+    check_trusted(run_dir)  # before anything of the folder is used: its pickles are code
     space = _space_from_info(info)
     if extra_trials < 0:
         raise ValueError(f"extra trials must be >= 0, got {extra_trials}")
     if extra_trials and space.is_grid:
         raise ValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
-    check_trusted(run_dir)
     lock = RunLock(run_dir, command=command_line or " ".join(shlex.quote(a) for a in sys.argv)).acquire()
     try:
         return _resume_locked(run_dir, info, space, retry_errored=retry_errored, extra_trials=extra_trials,

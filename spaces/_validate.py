@@ -197,6 +197,11 @@ def _check_param(label: str, p: Param) -> None:
     _check_values(label, p.name, _param_values(p))
 
 
+#: Largest accepted ``defaults`` (and ``--trials`` / ``--max-epochs`` / ``--size``): beyond these a
+#: value is a typo, and Ray would allocate a trial table of that length.
+DEFAULT_UPPER_BOUNDS = {"trials": 100_000, "max_epochs": 100_000, "size": 4096}
+
+
 def _positive_int(label: str, v: Any, *, multiple: int = 1) -> int:
     if not _is_int(v) or v <= 0 or v % multiple:
         what = "a positive int" if multiple == 1 else f"a positive multiple of {multiple}"
@@ -358,6 +363,10 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
         if key in defaults:
             multiple = SIZE_MULTIPLE if key == "size" else 1
             clean_defaults[key] = _positive_int(f"defaults.{key}", defaults[key], multiple=multiple)
+            upper = DEFAULT_UPPER_BOUNDS[key]
+            if clean_defaults[key] > upper:
+                raise SpaceError(f"defaults.{key} is {clean_defaults[key]}, more than the {upper} colorsweep accepts; "
+                                 f"choose a smaller value (a sweep is extended later with `colorsweep resume RUN --trials +N`)")
 
     space = SearchSpace(space_name, description, grid, params, fixed, clean_defaults)
     if grid:

@@ -1,0 +1,320 @@
+"""The run directory loses nothing: names stay inside storage, one writer, atomic JSON, rebuilt records,
+trusted pickles, clear words for bad files (no sweep runs here: each test takes well under a second)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.cli import main
+from search.records import load_records, load_trial_entries
+from search.rundir import (
+    LOCK_FILE,
+    RunLock,
+    RunLockedError,
+    check_trusted,
+    run_dir_for,
+    validate_run_name,
+    write_json_atomic,
+)
+
+
+# -- names ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["..", ".", "../../x", "a/../b", "/etc", "a//b", "", "~/x"])
+def test_run_names_that_leave_storage_are_rejected(name):
+    with pytest.raises(ValueError, match="--name"):
+        validate_run_name(name)
+
+
+def test_plain_and_nested_names_stay_inside_storage(tmp_path):
+    assert run_dir_for(tmp_path, "a") == tmp_path.resolve() / "a"
+    assert run_dir_for(tmp_path, "team/a b") == tmp_path.resolve() / "team" / "a b"
+
+
+def test_a_symlink_out_of_storage_is_rejected(tmp_path):
+    (tmp_path / "storage").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "storage" / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="outside --storage"):
+        run_dir_for(tmp_path / "storage", "link")
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../x"])
+def test_overwrite_with_a_bad_name_deletes_nothing(tmp_path, capsys, name):
+    """The issue's first row: `--name .. --overwrite` used to delete the parent of the storage folder."""
+    storage = tmp_path / "v" / "runs"
+    storage.mkdir(parents=True)
+    (tmp_path / "v" / "keep.txt").write_text("mine")
+    (storage / "keep.txt").write_text("mine")
+    code = main(["run", "smoke", "--data", str(tmp_path / "nonexistent"), "--storage", str(storage),
+                 "--name", name, "--overwrite"])
+    assert code == 2
+    assert "--name" in capsys.readouterr().err
+    assert (tmp_path / "v" / "keep.txt").read_text() == "mine"
+    assert (storage / "keep.txt").read_text() == "mine"
+
+
+def test_overwrite_refuses_a_folder_colorsweep_did_not_make(tmp_path, capsys):
+    target = tmp_path / "photos"
+    target.mkdir()
+    (target / "holiday.jpg").write_bytes(b"precious")
+    code = main(["run", "smoke", "--data", "demo", "--storage", str(tmp_path), "--name", "photos", "--overwrite"])
+    assert code == 2
+    assert "not a colorsweep run directory" in capsys.readouterr().err
+    assert (target / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_data_is_bad(tmp_path, capsys):
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "sweep.json").write_text("{}")
+    (run / "trials.json").write_text('{"x": 1}')
+    code = main(["run", "smoke", "--data", str(tmp_path / "missing"), "--storage", str(tmp_path), "--name", "old",
+                 "--overwrite"])
+    assert code == 2
+    assert "not found" in capsys.readouterr().err
+    assert (run / "trials.json").read_text() == '{"x": 1}'
+
+
+def test_a_failed_start_leaves_no_empty_run_folder(tmp_path):
+    assert main(["run", "smoke", "--data", str(tmp_path / "missing"), "--storage", str(tmp_path / "runs"),
+                 "--name", "new"]) == 2
+    assert not (tmp_path / "runs" / "new").exists()
+
+
+# -- one writer -----------------------------------------------------------------------------------------
+_HOLD = """
+import sys, time
+from search.rundir import RunLock
+RunLock(sys.argv[1], command="colorsweep run smoke --name held").acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def held_run(tmp_path):
+    """A run directory locked by another live process (like a running `colorsweep run`)."""
+    run = tmp_path / "held"
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(run)], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert proc.stdout.readline().strip() == "locked"
+    yield run, proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_second_run_of_the_same_name_exits_2_naming_the_holder(held_run, capsys):
+    run, proc = held_run
+    code = main(["run", "smoke", "--data", "demo", "--storage", str(run.parent), "--name", run.name])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"pid {proc.pid}" in err and socket.gethostname() in err and "in use" in err
+    assert sorted(p.name for p in run.iterdir()) == [LOCK_FILE]  # nothing written by the second run
+
+
+def test_a_second_resume_exits_2(held_run, capsys):
+    run, proc = held_run
+    (run / "sweep.json").write_text(json.dumps({"space": {}, "metric": "delta_e", "mode": "min", "max_epochs": 1}))
+    with pytest.raises(RunLockedError, match=f"pid {proc.pid}"):
+        RunLock(run).acquire()
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(held_run):
+    run, proc = held_run
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lock = RunLock(run).acquire()  # the kernel dropped the dead holder's lock
+    lock.release()
+
+
+def test_records_of_a_dead_driver_are_interrupted_not_running(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "sweep.json").write_text(json.dumps({"max_epochs": 3}))
+    (run / "trials.json").write_text(json.dumps({"t1": {"params": {}, "status": "running"}}))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / LOCK_FILE).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))
+    assert [r.status for r in load_records(run)] == ["interrupted"]
+    (run / LOCK_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert [r.status for r in load_records(run)] == ["running"]  # a live driver: still running
+
+
+# -- atomic writes --------------------------------------------------------------------------------------
+def test_a_full_disk_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "trials.json"
+    write_json_atomic(path, {"a": 1})
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        write_json_atomic(path, {"a": 2, "b": "x" * 1000})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["trials.json"]
+
+
+def test_full_disk_on_a_real_small_filesystem(tmp_path):
+    """A 64 KiB tmpfs (root only; skipped elsewhere): the write fails, the old file is intact."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount to create a small tmpfs")
+    try:
+        write_json_atomic(mount / "trials.json", {"ok": True})
+        with pytest.raises(OSError) as info:
+            write_json_atomic(mount / "trials.json", {"big": "x" * 200_000})
+        assert info.value.errno == errno.ENOSPC
+        assert json.loads((mount / "trials.json").read_text()) == {"ok": True}
+        assert sorted(p.name for p in mount.iterdir()) == ["trials.json"]
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+# -- records rebuilt --------------------------------------------------------------------------------------
+def _fake_run(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "sweep.json").write_text(json.dumps({"max_epochs": 2, "metric": "delta_e", "mode": "min"}))
+    rows = [{"epoch": e, "delta_e": 10.0 - e, "train_time_s": e} for e in (1, 2)]
+    for trial_id, n, extra in (("aaa", 2, None), ("bbb", 1, None), ("ccc", 1, "Traceback\nValueError: boom")):
+        folder = run / f"trial_{trial_id}"
+        folder.mkdir()
+        (folder / "params.json").write_text(json.dumps({"arch": "unet", "batch_size": 8, "_memory": {"batch_size": 8}}))
+        (folder / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows[:n]))
+        if extra:
+            (folder / "error.txt").write_text(extra)
+    state = {"trial_data": [[json.dumps({"trial_id": "bbb", "status": "TERMINATED"}), "{}"]]}
+    (run / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
+    return run
+
+
+def test_a_truncated_trials_json_is_rebuilt_from_the_trial_folders(tmp_path):
+    run = _fake_run(tmp_path)
+    (run / "trials.json").write_text('{"aaa": {"params": {"arch": "un')
+    notes: list[str] = []
+    records = {r.trial_id: r for r in load_records(run, notes=notes)}
+    assert {k: r.status for k, r in records.items()} == {"aaa": "completed", "bbb": "stopped", "ccc": "error"}
+    assert records["aaa"].params == {"arch": "unet", "batch_size": 8}
+    assert records["aaa"].best_value("delta_e", "min") == 8.0
+    assert "ValueError: boom" in records["ccc"].error
+    assert len(notes) == 1 and "trials.json" in notes[0] and "rebuilt 3" in notes[0]
+
+
+def test_a_missing_trials_json_is_rebuilt_too(tmp_path):
+    run = _fake_run(tmp_path)
+    assert set(load_trial_entries(run)) == {"aaa", "bbb", "ccc"}
+
+
+def test_a_damaged_sweep_json_is_named(tmp_path, capsys):
+    run = _fake_run(tmp_path)
+    (run / "sweep.json").write_text('{"max_epochs": 2, "met')
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert str(run / "sweep.json") in err and "damaged" in err
+
+
+# -- untrusted run folders ---------------------------------------------------------------------------------
+def test_resume_refuses_pickles_others_can_write(tmp_path, capsys):
+    run = _fake_run(tmp_path)
+    pickle_file = run / "tuner.pkl"
+    pickle_file.write_bytes(b"\x80\x04N.")
+    pickle_file.chmod(0o666)
+    with pytest.raises(PermissionError, match="chmod go-w"):
+        check_trusted(run)
+    assert main(["resume", str(run)]) == 2
+    assert "writable by other users" in capsys.readouterr().err
+    pickle_file.chmod(0o644)
+    check_trusted(run)
+
+
+def test_resume_refuses_a_group_writable_run_folder(tmp_path):
+    run = _fake_run(tmp_path)
+    (run / "tuner.pkl").write_bytes(b"\x80\x04N.")
+    run.chmod(0o775)
+    with pytest.raises(PermissionError, match=str(run)):
+        check_trusted(run)
+
+
+# -- bad files, clear words -----------------------------------------------------------------------------------
+def _png(path: Path, width: int, height: int) -> None:
+    import cv2
+
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 2] = 200
+    image[: height // 2, :, 0] = 150
+    cv2.imwrite(str(path), image)
+
+
+def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, monkeypatch):
+    from colorize_core import data
+
+    for i in range(6):
+        _png(tmp_path / f"ok{i}.png", 40, 40)
+    _png(tmp_path / "huge.png", 300, 200)
+    monkeypatch.setenv(data.MAX_PIXELS_ENV, "50000")
+    decoded = []
+    real = data.cv2.imdecode
+    monkeypatch.setattr(data.cv2, "imdecode", lambda buf, flags: decoded.append(len(buf)) or real(buf, flags))
+    summary = data.inspect_data(tmp_path, size=16, use_cache=False)
+    reasons = {Path(s["path"]).name: s["reason"] for s in summary["skipped"]}
+    assert "too large: 300x200 px" in reasons["huge.png"] and "--max-megapixels" in reasons["huge.png"]
+    assert summary["loaded"] == 6
+    huge_bytes = (tmp_path / "huge.png").stat().st_size
+    assert huge_bytes not in decoded  # the header said no: never decoded
+
+
+def test_inspect_counts_every_ignored_file(tmp_path, capsys):
+    for i in range(6):
+        _png(tmp_path / f"ok{i}.png", 40, 40)
+    for name in ("a.gif", "b.GIF", "c.gif", "notes.txt", "README"):
+        (tmp_path / name).write_bytes(b"x")
+    assert main(["data", "inspect", str(tmp_path), "--size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored (not image files searched): 3 .gif, 1 (none), 1 .txt" in out
+
+
+def test_a_truncated_or_fake_model_file_says_what_it_is(tmp_path):
+    from search.best import load_exported
+
+    fake = tmp_path / "model.keras"
+    fake.write_bytes(os.urandom(2000))
+    with pytest.raises(ValueError, match="not a Keras model file"):
+        load_exported(fake)
+    cut = tmp_path / "cut.keras"
+    import zipfile
+
+    with zipfile.ZipFile(cut, "w") as archive:
+        archive.writestr("config.json", "{}" * 5000)
+    cut.write_bytes(cut.read_bytes()[:-40])
+    with pytest.raises(ValueError, match="not a Keras model file"):
+        load_exported(cut)
+
+
+def test_an_absurd_trial_count_in_a_space_is_rejected(tmp_path):
+    from spaces import SpaceError, load_space
+
+    path = tmp_path / "big.yaml"
+    path.write_text("name: big\ndefaults: {trials: 1000000000000}\nparams:\n  arch: {choice: [unet]}\n")
+    with pytest.raises(SpaceError, match="defaults.trials"):
+        load_space(path)
+
+
+def test_markdown_escapes_html_like_the_html_report():
+    from search.report import _md_code, _md_escape
+
+    hostile = '<img src=x onerror="alert(1)">'
+    assert "<img" not in _md_escape(hostile) and "&lt;img" in _md_escape(hostile)
+    assert _md_code("a`b") == "`` a`b ``"
