@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
+import socket
 import re
 import shutil
 from pathlib import Path
@@ -325,6 +327,8 @@ def running_run(tmp_path, demo16) -> Path:
     (run_dir / "trials.json").write_text(json.dumps(entries))
     (run_dir / "baselines.json").write_text(json.dumps(BASELINES))
     (run_dir / "sweep.json").write_text(json.dumps(_sweep_info(run_dir, demo16, finished=False)))
+    # the driver holds the run directory (its lock names this live process)
+    (run_dir / ".colorsweep.lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     return run_dir
 
 
@@ -340,10 +344,8 @@ def test_a_running_or_killed_sweep_still_reports(running_run):
     assert "no end recorded" in written["md"].read_text()
     assert "running (1 epoch so far)" in written["html"].read_text()
 
-    # the same directory after the driver died and `finished` was written: the stale trial reads interrupted
-    info = json.loads((running_run / "sweep.json").read_text())
-    info["finished"] = "2026-11-26T07:00:00+0000"
-    (running_run / "sweep.json").write_text(json.dumps(info))
+    # the same directory after the driver died (its lock released): the stale trial reads interrupted
+    (running_run / ".colorsweep.lock").write_text("")
     payload = json.loads(write_report(running_run, formats="json", models=False)["json"].read_text())
     assert {r["trial_id"]: r["status_text"] for r in payload["trials"]}["eeee0005"] == "interrupted after epoch 1"
 
@@ -386,3 +388,13 @@ def test_every_column_is_documented():
     text = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text()
     missing = [name for name in COLUMNS if f"`{name}`" not in text]
     assert not missing, f"columns missing from docs/report.md: {missing}"
+
+
+def test_markdown_report_escapes_a_hostile_run_name_like_the_html(run_copy):
+    info = json.loads((run_copy / "sweep.json").read_text())
+    info["name"] = '<img src=x onerror="alert(1)">'
+    (run_copy / "sweep.json").write_text(json.dumps(info))
+    written = write_report(run_copy, formats=("md", "html"), models=False)
+    for fmt in ("md", "html"):
+        text = written[fmt].read_text()
+        assert "<img src=x" not in text and "&lt;img src=x" in text, fmt
