@@ -39,7 +39,7 @@ from search.records import (
 )
 from search.rundir import RunLock, check_trusted, clear_run_dir, disk_full_message, run_dir_for, write_json_atomic
 from search.signals import Interrupted, StopSignals
-from spaces import SearchSpace, load_space, validate_for_data
+from spaces import SearchSpace, fit_batch_sizes_to_data, list_spaces, load_space, validate_for_data
 
 __all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "reuse_workers", "DEFAULT_STORAGE",
            "package_versions", "baseline_metrics_for"]
@@ -500,6 +500,7 @@ def run_sweep(
     makes trials with a batch size >= N fail with an out-of-memory error (a test hook).
     """
     started = time.monotonic()
+    builtin = isinstance(space, str) and space in list_spaces()
     space = load_space(space) if not isinstance(space, SearchSpace) else space
     mode = mode or metric_defs.metric_mode(metric)
     if mode not in ("min", "max"):
@@ -534,6 +535,10 @@ def run_sweep(
                 )
 
         dataset = load_dataset(data, size=size, cache_dir=cache_dir)
+        if builtin:  # our own spaces adapt to small data sets; a user's YAML is taken as written
+            space, note = fit_batch_sizes_to_data(space, n_train=len(dataset.train))
+            if note and live:
+                print(note, file=sys.stderr)
         validate_for_data(space, n_train=len(dataset.train), size=size)
         memory_plan = _memory_plan_info(gpu_memory, fit_batch=fit_batch, gpus_per_trial=gpus_per_trial)
         if len(dataset.val) == 0:
@@ -628,15 +633,15 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
 
 
 def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: float, outcome: "_Outcome",
-            resumed: bool = False) -> SweepResult:
+            resumed: bool = False, record: bool = True) -> SweepResult:
     """The ranked result of a run or resume, with its wall time recorded in ``sweep.json``."""
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
     info = load_sweep_info(run_dir)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                          wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
                          interrupted=outcome.signal, disk_full=outcome.disk_full)
-    if outcome.disk_full:
-        return result  # nothing more is written to a full disk
+    if outcome.disk_full or not record:
+        return result  # nothing more is written to a full disk (nor after a resume that did nothing)
     if resumed:
         info["resumed"] = info.get("resumed", 0) + 1
     else:
@@ -738,6 +743,9 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     if not extra_trials and not restore_pass:
         print(f"colorsweep: nothing to resume: the sweep's {len(ray_status)} trial(s) have all ended; add trials "
               f"with `colorsweep resume {shlex.quote(str(run_dir))} --trials +N`", file=sys.stderr)
+        baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
+        return _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=_Outcome(),
+                       record=False)
     if not extra_trials and not tune.Tuner.can_restore(str(run_dir)):
         raise FileNotFoundError(
             f"{run_dir} has no Ray Tune experiment state to resume (the sweep died before its first "

@@ -394,6 +394,42 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
     return space
 
 
+def fit_batch_sizes_to_data(space: SearchSpace, *, n_train: int) -> tuple[SearchSpace, str | None]:
+    """``space`` with its searched batch sizes capped at the training split, and a line saying so.
+
+    For built-in spaces on small data sets (``wide`` searches batch sizes up to 256): a ``pow2``
+    range's upper bound becomes the largest power of two <= ``n_train``; ``choice`` values above
+    ``n_train`` are dropped. Returns ``(space, None)`` when nothing changes or nothing can be kept
+    (then :func:`validate_for_data` says what is wrong).
+    """
+    if space.is_grid or space.max_batch_size() <= n_train:
+        return space, None
+    spec = dict(space.to_dict())
+    params = dict(spec.get("params") or {})
+    batch = params.get("batch_size")
+    if not isinstance(batch, Mapping) or n_train < 1:
+        return space, None
+    if "pow2" in batch:
+        low, high = batch["pow2"]
+        new_high = 1 << (int(n_train).bit_length() - 1)
+        if new_high < low:
+            return space, None
+        params["batch_size"] = {"pow2": [low, new_high]} if new_high > low else {"value": low}
+        shown = f"{low}-{new_high}"
+        old = f"{low}-{high}"
+    elif "choice" in batch:
+        kept = [v for v in batch["choice"] if _is_int(v) and v <= n_train]
+        if not kept:
+            return space, None
+        params["batch_size"] = {"choice": kept} if len(kept) > 1 else {"value": kept[0]}
+        shown, old = ", ".join(map(str, kept)), ", ".join(map(str, batch["choice"]))
+    else:
+        return space, None
+    spec["params"] = params
+    note = (f"space {space.name!r}: batch sizes {shown} (not {old}): the training split has {n_train} images")
+    return space_from_dict(spec), note
+
+
 def validate_for_data(space: SearchSpace, *, n_train: int, size: int) -> None:
     """Check that ``space`` can run on a data set of ``n_train`` training images at ``size`` px.
 

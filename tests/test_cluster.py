@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import shlex
 import socket
 import subprocess
 import sys
@@ -23,37 +23,36 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def two_node_cluster(tmp_path):
+@pytest.mark.slow
+def test_readme_cluster_commands(tmp_path, cache_dir):
+    """The README's three cluster commands (head, worker, sweep with --address auto), two nodes on this
+    machine: tiny settings, loopback addresses, one CPU per node, token authentication as Ray 2.60 wants."""
+    from tests.test_readme import commands_of, tiny_argv
+
     if not RAY.exists():
         pytest.skip(f"the ray command is not beside {sys.executable}")
+    head, worker, sweep = commands_of("test_readme_cluster_commands")
     port = _free_port()
-    address = f"127.0.0.1:{port}"
-    # Ray >= 2.5x starts clusters with token authentication; the token is in ~/.ray/auth_token and
-    # every process that joins (worker nodes, the driver) must run in token mode too.
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0",
-                    "--include-dashboard=false", "--node-ip-address=127.0.0.1"],
-                   check=True, env=env, capture_output=True, timeout=120)
+    node = ["--num-cpus=1", "--num-gpus=0", "--node-ip-address=127.0.0.1"]
+    head_argv = [str(RAY), *shlex.split(head)[1:]]
+    head_argv = [w.replace("6379", str(port)) for w in head_argv] + node + ["--include-dashboard=false"]
+    worker_argv = [str(RAY), *[w.replace("HEAD_IP:6379", f"127.0.0.1:{port}") for w in shlex.split(worker)[1:]]] + node
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_ADDRESS": f"127.0.0.1:{port}",
+           "COLORSWEEP_CACHE": str(cache_dir)}
+    argv = tiny_argv(sweep)
+    argv[argv.index("/shared/colorsweep-runs")] = str(tmp_path)
+    argv[argv.index("--trials") + 1] = "4"
+    subprocess.run(head_argv, check=True, env=env, capture_output=True, timeout=120)
     try:
-        subprocess.run([str(RAY), "start", f"--address={address}", "--num-cpus=1", "--num-gpus=0",
-                        "--node-ip-address=127.0.0.1"], check=True, env=env, capture_output=True, timeout=120)
-        yield address, env
+        subprocess.run(worker_argv, check=True, env=env, capture_output=True, timeout=120)
+        out = subprocess.run([sys.executable, "-m", "search.cli", *argv, "--json"], env=env, capture_output=True,
+                             text=True, timeout=600)
     finally:
         subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
-
-
-@pytest.mark.slow
-def test_smoke_sweep_runs_trials_on_both_nodes(two_node_cluster, tmp_path, cache_dir):
-    address, cluster_env = two_node_cluster
-    command = [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16",
-               "--trials", "4", "--max-epochs", "2", "--grace-period", "2", "--address", address,
-               "--storage", str(tmp_path), "--name", "cluster", "--json"]
-    env = {**cluster_env, "COLORSWEEP_CACHE": str(cache_dir)}
-    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     payload = json.loads(out.stdout[out.stdout.index("{"):])
-    assert len(payload["trials"]) == 4
-    records = load_records(tmp_path / "cluster")
+    assert len(payload["trials"]) == 4 and payload["complete"]
+    (run_dir,) = tmp_path.glob("wide-*")
+    records = load_records(run_dir)
     nodes = {r.node_id for r in records if r.node_id}
     assert len(nodes) == 2, nodes
