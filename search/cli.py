@@ -199,11 +199,11 @@ def _print_sweep(args, result) -> int:
     shown = rows[:_SHOWN_TRIALS]
     more = f" ({len(rows) - len(shown)} more in the report)" if len(rows) > len(shown) else ""
     if result.complete:
-        head = f"\n{len(rows)} trials ranked by validation {result.metric}{more}"
+        head = f"\n{_count(len(rows), 'trial')} ranked by validation {result.metric}{more}"
     else:
         why = "disk full" if result.disk_full else ("interrupted" if result.interrupted else "unfinished")
         planned = f" of {result.planned}" if result.planned else ""
-        head = (f"\n{why}: {result.finished_trials}{planned} trials finished; ranked by validation "
+        head = (f"\n{why}: {result.finished_trials}{planned} {'trial' if (result.planned or result.finished_trials) == 1 else 'trials'} finished; ranked by validation "
                 f"{result.metric}{more}")
     text = (
         f"{head} ({'lower' if result.mode == 'min' else 'higher'} is better):\n"
@@ -224,6 +224,10 @@ def _print_sweep(args, result) -> int:
 
 
 _SHOWN_TRIALS = 20
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _signal_name(signum: int) -> str:
