@@ -135,6 +135,8 @@ class SweepMonitor(Callback):
         text = _ANSI.sub("", text)
         if _REUSE_FAILED in text:
             text += _REUSE_HINT
+        elif any(marker in text for marker in _WORKER_DIED):
+            text += _WORKER_DIED_HINT
         if is_disk_full_text(text):  # not the trial's fault: resumable once space is freed
             entry["status"], entry["note"] = "interrupted", "the disk was full"
             entry["error"] = text
@@ -192,6 +194,12 @@ class SweepMonitor(Callback):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# What Ray says when a trial's worker process ended under it (kill -9, the out-of-memory killer).
+_WORKER_DIED = ("ActorDiedError", "actor died unexpectedly", "WorkerCrashedError", "worker died")
+_WORKER_DIED_HINT = (
+    "\nThis trial's worker process died under it (killed by a signal, or by the system's out-of-memory "
+    "killer); its epochs so far are kept in its folder. Run it again with `colorsweep resume RUN_DIR "
+    "--retry-errored`.")
 # What Ray says when the worker of a finished trial could not be handed to this one (never started).
 _REUSE_FAILED = "Trainable runner reuse requires reset_config()"
 _REUSE_HINT = (

@@ -79,11 +79,42 @@ def test_sigterm_stops_within_seconds_exits_143_and_resume_adds_trials(tmp_path,
     assert "4 trials ranked" in done.stdout
 
 
-def test_ctrl_c_exits_130_and_says_interrupted(tmp_path, cache_dir):
-    proc, out, err, run_dir = _run_until_an_epoch_then(signal.SIGINT, tmp_path, cache_dir, trials=2, epochs=3)
+def test_a_killed_trial_worker_is_an_error_with_a_hint_and_ctrl_c_exits_130(tmp_path, cache_dir):
+    """kill -9 of one trial's worker process: that trial is recorded as failed (with how to rerun it),
+    the sweep goes on; then Ctrl-C: exit 130, 'interrupted', no record left 'running'."""
+    run_dir = tmp_path / "sig"
+    command = [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16", "--trials", "3",
+               "--max-epochs", "4", "--grace-period", "4", "--num-cpus", "2", "--storage", str(tmp_path), "--name", "sig"]
+    env = {**os.environ, "COLORSWEEP_CACHE": str(cache_dir)}
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    victim = None
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            entries = _trials(run_dir)
+            if victim is None:
+                for trial_id, entry in entries.items():
+                    result = run_dir / str(entry.get("trial_dir", "")) / "result.json"
+                    if entry["status"] == "running" and entry.get("epochs", 0) >= 1 and result.is_file():
+                        pid = json.loads(result.read_text().splitlines()[0])["worker_pid"]
+                        os.kill(pid, signal.SIGKILL)
+                        victim = trial_id
+                        break
+            elif entries.get(victim, {}).get("status") == "error":
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.3)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert victim is not None, "no trial reported an epoch"
     assert proc.returncode == 130, err[-3000:]
-    assert "interrupted: " in out and "of 2 trials finished" in out, out
-    assert "running" not in [r.status for r in load_records(run_dir)]
+    assert "interrupted: " in out and "of 3 trials finished" in out, out
+    records = {r.trial_id: r for r in load_records(run_dir)}
+    assert records[victim].status == "error" and "--retry-errored" in records[victim].error
+    assert "running" not in {r.status for r in records.values()}
 
 
 def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(tmp_path, cache_dir, capsys, monkeypatch):
