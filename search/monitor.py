@@ -148,6 +148,10 @@ class SweepMonitor(Callback):
         self._save()
         self._print(trials, force_line=f"trial {trial.trial_id} failed: {first_error_line(text)}")
 
+    def on_step_begin(self, iteration, trials, **info):
+        if self.stopper is not None:
+            self.stopper.forward()  # a stop asked for before Ray's loop could take it
+
     def on_step_end(self, iteration, trials, **info):
         # Ray 2.60 ends a trial that never started as ERROR without on_trial_error when the reused
         # worker it was given could not be reset; record it like any failed trial.

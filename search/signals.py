@@ -38,13 +38,18 @@ class StopSignals:
     def __init__(self) -> None:
         self.received: int | None = None
         self.in_loop = False
+        self.forwarded = False
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGUSR1] if hasattr(signal, "SIGUSR1") else [])
+            for sig in signals:
                 self._previous[sig] = signal.getsignal(sig)
-                signal.signal(sig, self._handle)
+            signal.signal(signal.SIGINT, self._handle)
+            signal.signal(signal.SIGTERM, self._handle)
+            if hasattr(signal, "SIGUSR1"):  # until Ray's loop installs its own: no stale handler of an earlier run
+                signal.signal(signal.SIGUSR1, self._not_ray)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -54,14 +59,28 @@ class StopSignals:
 
     def request(self, signum: int) -> None:
         """Ask the running loop to stop (as a signal would), e.g. when the disk is full."""
-        self._handle(signum, None)
+        if self.received is None:
+            self._handle(signum, None)
+
+    def _not_ray(self, signum, frame) -> None:
+        """SIGUSR1 before Ray's loop installed its handler: stop like SIGTERM."""
+        self._handle(signal.SIGTERM, frame)
 
     def _handle(self, signum, frame) -> None:
         if self.received is not None:
             raise Interrupted(self.received)  # second signal: stop now
         self.received = signum
-        ray_handler = signal.getsignal(signal.SIGUSR1) if hasattr(signal, "SIGUSR1") else None
-        if self.in_loop and callable(ray_handler):
-            ray_handler(signal.SIGUSR1, frame)  # Ray Tune's graceful stop: save state, return from fit()
+        if self.in_loop:
+            self.forward()  # now, or at the loop's next step (SweepMonitor.on_step_begin)
             return
         raise Interrupted(signum)
+
+    def forward(self) -> None:
+        """Hand a received stop to Ray Tune's loop once its SIGUSR1 handler is installed (graceful stop:
+        trials checkpointed, experiment state saved, ``Tuner.fit`` returns)."""
+        if self.received is None or self.forwarded or not hasattr(signal, "SIGUSR1"):
+            return
+        ray_handler = signal.getsignal(signal.SIGUSR1)
+        if callable(ray_handler) and ray_handler != self._not_ray:
+            self.forwarded = True
+            ray_handler(signal.SIGUSR1, None)
