@@ -188,7 +188,7 @@ def _print_sweep(args, result) -> int:
 
     rows = result.table()
     payload = {"run_dir": str(result.run_dir), "metric": result.metric, "mode": result.mode,
-               "wall_time_s": result.wall_time_s, "complete": result.complete, "planned_trials": result.planned,
+               "wall_time_s": result.wall_time_s, "time_budget_s": result.budget_s, "complete": result.complete, "planned_trials": result.planned,
                "finished_trials": result.finished_trials,
                "interrupted": None if result.interrupted is None else _signal_name(result.interrupted),
                "disk_full": result.disk_full, "trials": rows, "baselines": result.baselines}
@@ -198,6 +198,11 @@ def _print_sweep(args, result) -> int:
                   "gain_vs_gray": v.get("gain_vs_gray")} for k, v in result.baselines.items()]
     shown = rows[:_SHOWN_TRIALS]
     more = f" ({len(rows) - len(shown)} more in the report)" if len(rows) > len(shown) else ""
+    budget = ""
+    if result.budget_s:
+        used = result.budget_used_s if result.budget_used_s is not None else result.wall_time_s
+        budget = (f"\ntime budget {_duration(result.budget_s)}: the trials used {_duration(used)} "
+                  f"({_duration(result.wall_time_s)} in all, with start-up and report)")
     if result.complete:
         head = f"\n{_count(len(rows), 'trial')} ranked by validation {result.metric}{more}"
     else:
@@ -208,7 +213,7 @@ def _print_sweep(args, result) -> int:
     text = (
         f"{head} ({'lower' if result.mode == 'min' else 'higher'} is better):\n"
         + format_table(shown + base_rows, columns)
-        + f"\n\nresults: {result.run_dir}  ({result.wall_time_s:.0f}s)"
+        + f"\n\nresults: {result.run_dir}  ({result.wall_time_s:.0f}s)" + budget
     )
     if not result.complete:
         text += f"\ncontinue with: {resume_command(result.run_dir)}"
@@ -224,6 +229,13 @@ def _print_sweep(args, result) -> int:
 
 
 _SHOWN_TRIALS = 20
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min`` or ``2.1 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _count(n: int, noun: str) -> str:
@@ -260,7 +272,7 @@ def cmd_run(args) -> int:
         concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
         address=args.address, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
         overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
-        gpu_memory=args.gpu_memory, fit_batch=args.fit_batch,
+        gpu_memory=args.gpu_memory, fit_batch=args.fit_batch, time_budget=args.time_budget,
         command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     return _print_sweep(args, result)
@@ -279,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", default=["demo"], help="image folder(s), or 'demo' (built-in photos)")
     p.add_argument("--name", help="run name (default: SPACE-date-time)")
     p.add_argument("--storage", default="./colorsweep-runs", help="folder holding run directories")
-    p.add_argument("--trials", type=int, help="number of trials (default: the space's)")
+    p.add_argument("--trials", type=int, help="number of trials (default: the space's; with --time-budget: as many as fit)")
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="e.g. 20m, 90s, 1.5h: propose trials until then, let running ones finish their epoch, report")
     p.add_argument("--max-epochs", type=int, help="epochs per trial at most (default: the space's)")
     p.add_argument("--size", type=int, help="training image size in px, multiple of 8 (default: the space's)")
     p.add_argument("--metric", default="delta_e", help="validation metric that ranks trials (default delta_e)")

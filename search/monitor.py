@@ -23,7 +23,7 @@ class SweepMonitor(Callback):
     """
 
     def __init__(self, run_dir: Path, *, metric: str, mode: str, max_epochs: int, live: bool = True,
-                 stream=None, existing: dict | None = None):
+                 stream=None, existing: dict | None = None, deadline: float | None = None):
         self.run_dir = Path(run_dir)
         self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
         self.live = live
@@ -33,6 +33,7 @@ class SweepMonitor(Callback):
         self.started = time.monotonic()
         self._last_line = ""
         self.disk_full: str | None = None   # the error when a write found the disk full
+        self.deadline = deadline            # wall-clock end of the time budget (a trial stopped after it: budget)
         self.stopper = None                 # search.signals.StopSignals of the driver (asks Ray to stop)
 
     @property
@@ -119,6 +120,8 @@ class SweepMonitor(Callback):
             entry["status"] = "completed"
         else:
             entry["status"] = "stopped"
+            if self.deadline is not None and time.time() >= self.deadline:
+                entry["note"] = "time budget"
         self._save()
         self._print(trials)
 

@@ -116,7 +116,7 @@ class MemorySearcher(Searcher):
 
     def __init__(self, searcher: Searcher, *, planner: TrialPlanner, run_dir: str | Path,
                  trials: int | None = None, max_epochs: int | None = None, max_infeasible: int | None = None,
-                 live: bool = True):
+                 live: bool = True, deadline: float | None = None):
         super().__init__(metric=searcher.metric, mode=searcher.mode)
         self.searcher = searcher
         self.planner = planner
@@ -127,6 +127,7 @@ class MemorySearcher(Searcher):
             max_infeasible = max(50, 5 * trials)
         self.max_infeasible = max_infeasible
         self.live = live
+        self.deadline = deadline                 # wall-clock end of the time budget: no proposal after it
         self.launched = 0
         self.infeasible = 0
         self.inner_finished = False
@@ -150,6 +151,11 @@ class MemorySearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | str | None:
         self._settle_unreported_errors()
         self._resolve_errors()
+        deadline = getattr(self, "deadline", None)  # absent in searchers pickled before budgets existed
+        if deadline is not None and time.time() >= deadline and not self.inner_finished:
+            self.inner_finished = True
+            self.retries.clear()
+            self._say(f"time budget spent: no new trials; the {len(self.running)} running finish their epoch")
         if self.retries:
             config = self.retries.pop(0)
             return self._launch(trial_id, config, inner_id=None)

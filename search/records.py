@@ -116,6 +116,8 @@ class TrialRecord:
     def status_text(self) -> str:
         """Human status, e.g. ``stopped early by ASHA at epoch 2`` or ``error: ValueError: ...``."""
         if self.status == "stopped":
+            if self.note == "time budget":
+                return f"stopped at epoch {self.epochs}: the time budget ran out"
             return f"stopped early by ASHA at epoch {self.epochs}"
         if self.status == "completed" and self.history and self.history[-1].get("early_stopped"):
             return f"completed (early stopping at epoch {self.epochs})"

@@ -974,8 +974,12 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
                           + (f", {split[0]} train / {split[1]} val / {split[2]} test images" if split else "")))
     space = info.get("space") or {}
     epochs, trials = info.get("max_epochs", "?"), info.get("trials", "?")
+    budget = info.get("time_budget_s")
+    planned = (f"{trials} trial{'' if trials == 1 else 's'} planned" if trials is not None else "as many trials as fit")
+    if budget:
+        planned += f" in a {budget / 60:g}-minute budget"
     facts.append(("space", f"{space.get('name', '?')} — {info.get('searcher', '?')}, ASHA, up to {epochs} "
-                           f"epoch{'' if epochs == 1 else 's'}, {trials} trial{'' if trials == 1 else 's'} planned"))
+                           f"epoch{'' if epochs == 1 else 's'}, {planned}"))
     if rep.state == "finished":
         wall = info.get("wall_time_s")
         facts.append(("sweep", f"finished {info.get('finished')}" + (f" in {wall / 60:.1f} min" if _finite(wall) else "")))

@@ -69,6 +69,8 @@ class SweepResult:
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     wall_time_s: float = 0.0
     planned: int | None = None           # trials the sweep asked for (sweep.json "trials")
+    budget_s: float | None = None        # its time budget in seconds (sweep.json "time_budget_s")
+    budget_used_s: float | None = None   # seconds from the budget's start to the end of the trials
     interrupted: int | None = None       # the signal that stopped it (SIGINT 2, SIGTERM 15), else None
     disk_full: str | None = None         # the message when it stopped because the disk was full
 
@@ -129,7 +131,18 @@ def baseline_metrics_for(data: LabDataset, split: str = "val") -> dict[str, dict
     return metric_defs.baseline_metrics(part.lightness, part.ab, ab_train=data.train.ab)
 
 
-def _resolve(space: SearchSpace, *, trials, max_epochs, size) -> tuple[int, int, int]:
+def _resolve_budget(space: SearchSpace, time_budget) -> float | None:
+    """Seconds of the sweep's time budget: ``time_budget`` (``"20m"``, seconds as a number are not
+    accepted here: use a unit), else the space's ``defaults.time_budget``, else None."""
+    from spaces import parse_duration
+
+    value = time_budget if time_budget is not None else space.defaults.get("time_budget")
+    return None if value is None else parse_duration(value, label="time budget (--time-budget)")
+
+
+def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = False) -> tuple[int | None, int, int]:
+    """Trials, max epochs and size of a sweep: given, else the space's defaults. With a time budget
+    and no trials given, the trials are not counted (None): the budget ends the search."""
     defaults = dict(space.defaults)
     max_epochs = int(max_epochs or defaults.get("max_epochs", 10))
     size = int(size or defaults.get("size", 128))
@@ -140,16 +153,18 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size) -> tuple[int, int,
                 f"{space.grid_size} configurations exactly once (got trials={trials})"
             )
         trials = space.grid_size
+    elif budgeted and trials is None:
+        trials = None
     else:
         trials = int(trials or defaults.get("trials", 10))
-    if trials <= 0:
+    if trials is not None and trials <= 0:
         raise ValueError(f"trials must be a positive int, got {trials!r}")
     if max_epochs <= 0:
         raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
     from spaces._validate import DEFAULT_UPPER_BOUNDS
 
     for key, value in (("trials", trials), ("max_epochs", max_epochs), ("size", size)):
-        if value > DEFAULT_UPPER_BOUNDS[key]:
+        if value is not None and value > DEFAULT_UPPER_BOUNDS[key]:
             raise ValueError(f"{key} is {value}, more than the {DEFAULT_UPPER_BOUNDS[key]} colorsweep accepts; "
                              f"choose a smaller value")
     return trials, max_epochs, size
@@ -285,7 +300,8 @@ def _memory_plan_info(gpu_memory, *, fit_batch: bool, gpus_per_trial: float) -> 
     return {"budget_bytes": budget, "budget_source": source, "gpu_memory_bytes": budget, "fit_batch": bool(fit_batch)}
 
 
-def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, live: bool):
+def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, live: bool,
+                     deadline: float | None = None):
     """``inner`` wrapped in the memory plan (search.packing): budget, --fit-batch, out-of-memory retries,
     GPU shares. It ends the search itself; the Tuner's num_samples is only a bound (2 x, for retries)."""
     from search.memory import TrialPlanner
@@ -297,7 +313,7 @@ def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, li
                            gpu_memory=memory.get("gpu_memory_bytes"), fit_batch=bool(memory.get("fit_batch")),
                            run_dir=str(run_dir))
     return MemorySearcher(inner, planner=planner, run_dir=run_dir, trials=trials, max_epochs=info["max_epochs"],
-                          live=live)
+                          live=live, deadline=deadline)
 
 
 def optuna_distributions(space: SearchSpace) -> dict:
@@ -363,6 +379,7 @@ class _Outcome:
     def __init__(self) -> None:
         self.signal: int | None = None
         self.disk_full: str | None = None
+        self.loop_end: float = time.time()  # wall clock when Ray's loop returned
 
 
 def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: SweepMonitor | None = None) -> _Outcome:
@@ -388,6 +405,7 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
                 outcome.disk_full = str(exc)
             finally:
                 stop.in_loop = False
+                outcome.loop_end = time.time()
         outcome.signal = stop.received if not (monitor and monitor.disk_full) else None
         if monitor is not None and monitor.disk_full:
             outcome.disk_full = monitor.disk_full
@@ -478,6 +496,7 @@ def run_sweep(
     gpu_memory: str | int | None = None,
     fit_batch: bool = False,
     inject_oom_batch: int | None = None,
+    time_budget: str | float | None = None,
 ) -> SweepResult:
     """Run a sweep and return its ranked trials. Mirrors ``colorsweep run``.
 
@@ -506,7 +525,9 @@ def run_sweep(
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     metric_defs.metric_mode(metric)
-    trials, max_epochs, size = _resolve(space, trials=trials, max_epochs=max_epochs, size=size)
+    budget_s = _resolve_budget(space, time_budget)
+    trials, max_epochs, size = _resolve(space, trials=trials, max_epochs=max_epochs, size=size,
+                                        budgeted=budget_s is not None)
     if cpus_per_trial <= 0:
         raise ValueError(f"cpus_per_trial must be positive, got {cpus_per_trial!r}")
     if gpus_per_trial < 0:
@@ -555,7 +576,7 @@ def run_sweep(
                            address=address, grace_period=grace_period, reduction_factor=reduction_factor,
                            live=live, num_cpus=num_cpus, num_gpus=num_gpus, report=report,
                            command_line=command_line, fail_when=fail_when, memory_plan=memory_plan,
-                           inject_oom_batch=inject_oom_batch, started=started)
+                           inject_oom_batch=inject_oom_batch, started=started, budget_s=budget_s)
     finally:
         lock.release()
 
@@ -564,7 +585,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
                 trials: int, max_epochs: int, metric: str, mode: str, seed: int, concurrency, cpus_per_trial,
                 gpus_per_trial, address, grace_period, reduction_factor, live: bool, num_cpus, num_gpus,
                 report: bool, command_line: str, fail_when, memory_plan: dict, inject_oom_batch,
-                started: float) -> SweepResult:
+                started: float, budget_s: float | None = None) -> SweepResult:
     """The part of :func:`run_sweep` that runs with the run directory locked and everything checked."""
     storage = run_dir.parent
     if live:
@@ -581,7 +602,8 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "size": size,
                  "lab_mode": dataset.lab_mode, "split": [len(dataset.train), len(dataset.val), len(dataset.test)],
                  "skipped": len(dataset.skipped), "cache_path": dataset.cache_path},
-        "trials": trials, "max_epochs": max_epochs, "metric": metric, "mode": mode, "seed": seed,
+        "trials": trials, "time_budget_s": budget_s, "max_epochs": max_epochs, "metric": metric, "mode": mode,
+        "seed": seed,
         "scheduler": {"name": "asha", "time_attr": "epoch", "grace_period": grace_period,
                       "reduction_factor": reduction_factor, "max_t": max_epochs},
         "searcher": "grid" if space.is_grid else "optuna-tpe",
@@ -610,10 +632,12 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         inner = GridSearcher(space.grid(), metric=metric, mode=mode)
     else:
         inner = _optuna_searcher(space, metric=metric, mode=mode, seed=seed)
-    search_alg = _memory_searcher(inner, info, run_dir, trials=None if space.is_grid else trials, live=live)
+    deadline = time.time() + budget_s if budget_s else None
+    search_alg = _memory_searcher(inner, info, run_dir, trials=None if space.is_grid else trials, live=live,
+                                  deadline=deadline)
     # The memory searcher ends the search itself; each configuration runs at most twice (one retry).
-    num_samples = 2 * (space.grid_size if space.is_grid else trials)
-    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
+    num_samples = 2 * (space.grid_size if space.is_grid else trials) if (space.is_grid or trials) else -1
+    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live, deadline=deadline)
     tuner = tune.Tuner(
         _trainable(dataset, settings),
         param_space=param_space,
@@ -624,12 +648,16 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         ),
         run_config=tune.RunConfig(
             name=run_dir.name, storage_path=str(storage), callbacks=[monitor], verbose=0,
+            stop=BudgetStopper(deadline, budget_s) if deadline else None,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
     outcome = _fit(tuner, run_dir, live=live, report=report, monitor=monitor)
-    return _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=outcome)
+    result = _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=outcome)
+    if deadline is not None:
+        result.budget_used_s = outcome.loop_end - (deadline - budget_s)
+    return result
 
 
 def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: float, outcome: "_Outcome",
@@ -639,6 +667,7 @@ def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: 
     info = load_sweep_info(run_dir)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                          wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
+                         budget_s=info.get("time_budget_s"),
                          interrupted=outcome.signal, disk_full=outcome.disk_full)
     if outcome.disk_full or not record:
         return result  # nothing more is written to a full disk (nor after a resume that did nothing)
@@ -713,6 +742,29 @@ def resume_sweep(
 _RAY_DONE = ("TERMINATED", "ERROR")
 
 
+def _stopper_base():
+    from ray.tune import Stopper
+
+    return Stopper
+
+
+class BudgetStopper(_stopper_base()):
+    """Ray Tune stopper of a time budget: after ``deadline`` (wall clock, seconds since the epoch) each
+    running trial stops at the end of its current epoch (its checkpoint is complete); a trial still
+    running ``grace_s`` later is stopped wherever it is (Ray's ``stop_all``). New trials stop being
+    proposed at the deadline (:class:`search.packing.MemorySearcher`)."""
+
+    def __init__(self, deadline: float, budget_s: float):
+        self.deadline = float(deadline)
+        self.grace_s = max(60.0, 0.1 * float(budget_s))
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return time.time() >= self.deadline
+
+    def stop_all(self) -> bool:
+        return time.time() >= self.deadline + self.grace_s
+
+
 def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_errored: bool, extra_trials: int,
                    live: bool, address, num_cpus, num_gpus, cache_dir, report: bool, started: float) -> SweepResult:
     from ray import tune
@@ -767,6 +819,9 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
                                    resume_unfinished=True, resume_errored=bool(disk_full_trials),
                                    restart_errored=retry_errored)
         tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
+        # A time budget does not start again: no new trials after its deadline (the searcher knows),
+        # and the interrupted trials run to their end (ASHA still applies) instead of stopping at once.
+        tuner._local_tuner.get_run_config().stop = None
         # Restored trials start in fresh workers: a resume runs few trials, and restoring a checkpoint
         # into a reused worker is the one path our tests do not run many times.
         tuner._local_tuner._tune_config.reuse_actors = False
@@ -798,7 +853,8 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
     searcher = _memory_searcher(
         _optuna_searcher(space, metric=metric, mode=mode, seed=int(info["seed"]) + len(evaluated), evaluated=evaluated),
         info, run_dir, trials=extra_trials, live=live)
-    info["trials"] = int(info["trials"]) + extra_trials
+    finished = sum(1 for r in load_records(run_dir) if r.status in ("completed", "stopped", "error", "oom"))
+    info["trials"] = int(info["trials"] if info.get("trials") is not None else finished) + extra_trials
     info.setdefault("extensions", []).append({"extra_trials": extra_trials, "warm_start": len(evaluated),
                                               "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     info.pop("finished", None)

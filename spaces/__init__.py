@@ -58,7 +58,7 @@ from ._describe import describe_space, space_summary_rows
 from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace, resolve_loss
-from ._validate import OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, fit_batch_sizes_to_data, space_from_dict, validate_for_data
+from ._validate import OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, fit_batch_sizes_to_data, parse_duration, space_from_dict, validate_for_data
 
 __all__ = [
     "CATEGORICAL_KINDS",
@@ -74,6 +74,7 @@ __all__ = [
     "describe_space",
     "fit_batch_sizes_to_data",
     "list_spaces",
+    "parse_duration",
     "load_space",
     "resolve_loss",
     "space_from_dict",

@@ -18,7 +18,7 @@ __all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS
 #: Prefix of a key that sets one option of ``TrainConfig.model_options``.
 MODEL_OPTIONS_PREFIX = "model_options."
 #: The keys a space's ``defaults`` may hold.
-DEFAULT_KEYS = ("max_epochs", "size", "trials")
+DEFAULT_KEYS = ("max_epochs", "size", "trials", "time_budget")
 
 
 def resolve_loss(config: dict[str, Any]) -> dict[str, Any]:

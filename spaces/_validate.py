@@ -197,6 +197,23 @@ def _check_param(label: str, p: Param) -> None:
     _check_values(label, p.name, _param_values(p))
 
 
+_DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(value: Any, *, label: str = "time budget") -> float:
+    """Seconds of a duration written ``"90s"``, ``"20m"`` / ``"20min"``, ``"1.5h"``, or a plain number
+    of minutes; SpaceError (what was given, what is accepted) otherwise. At most 30 days."""
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)?", text) if not isinstance(value, bool) else None
+    if not match:
+        raise SpaceError(f"{label} must be a duration such as 90s, 20m or 1.5h (a plain number means minutes), "
+                         f"got {value!r}")
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "min"]
+    if not 0 < seconds <= 30 * 86400:
+        raise SpaceError(f"{label} must be more than 0 and at most 30 days, got {value!r}")
+    return seconds
+
+
 #: Largest accepted ``defaults`` (and ``--trials`` / ``--max-epochs`` / ``--size``): beyond these a
 #: value is a typo, and Ray would allocate a trial table of that length.
 DEFAULT_UPPER_BOUNDS = {"trials": 100_000, "max_epochs": 100_000, "size": 4096}
@@ -360,6 +377,11 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
         raise SpaceError(f"defaults: unknown key(s) {bad}; allowed: {', '.join(DEFAULT_KEYS)}")
     clean_defaults: dict[str, Any] = {}
     for key in DEFAULT_KEYS:  # canonical order
+        if key == "time_budget":
+            if key in defaults:
+                parse_duration(defaults[key], label="defaults.time_budget")
+                clean_defaults[key] = defaults[key]
+            continue
         if key in defaults:
             multiple = SIZE_MULTIPLE if key == "size" else 1
             clean_defaults[key] = _positive_int(f"defaults.{key}", defaults[key], multiple=multiple)

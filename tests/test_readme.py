@@ -258,13 +258,26 @@ def test_readme_grid_commands(in_tmp, capsys, ray_with_a_logical_gpu):
 @pytest.mark.slow
 def test_readme_python_api(in_tmp, capsys, ray_with_a_logical_gpu):
     block = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
-    tiny = (block.replace('"~/photos"', '"demo"').replace("trials=6", "trials=2").replace("max_epochs=3", "max_epochs=1")
-            .replace("size=32", "size=16").replace("size=64", "size=16").replace('"epochs": 5', '"epochs": 1'))
-    assert tiny.count("demo") == 2 and "size=16" in tiny, "the README's Python block changed: update this test"
-    exec(compile(tiny, "README.md python block", "exec"), {})
+    tiny = (block.replace('"~/photos"', '"demo"').replace('time_budget="2m"', 'time_budget="8s"')
+            .replace("max_epochs=3", "max_epochs=2").replace("size=32", "size=16").replace("size=64", "size=16")
+            .replace('"epochs": 5', '"epochs": 1'))
+    assert tiny.count("demo") == 2 and "size=16" in tiny and "8s" in tiny, \
+        "the README's Python block changed: update this test"
+    scope: dict = {}
+    exec(compile(tiny, "README.md python block", "exec"), scope)
     out = capsys.readouterr().out
     assert "colorsweep-runs" in out and "delta_e" not in out.splitlines()[0]
     assert re.search(r"^1 \d+\.\d+", out, re.M), out  # fit's callback printed epoch 1 and its delta_e
+    # the time budget: trials were proposed until it was spent, none after; each ended, none cut mid-epoch
+    result = scope["result"]
+    from search.records import load_sweep_info
+
+    info = load_sweep_info(result.run_dir)
+    assert info["time_budget_s"] == 8 and info["trials"] is None
+    assert len(result.records) >= 2 and result.complete
+    assert all(r.status in ("completed", "stopped") and r.epochs >= 1 for r in result.records), \
+        [(r.trial_id, r.status_text()) for r in result.records]
+    assert 0 < result.budget_used_s < 8 + 60  # the deadline, then at most the current epochs
 
 
 @pytest.mark.slow

@@ -535,3 +535,29 @@ def test_importing_spaces_imports_no_ray_optuna_or_keras():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"importing spaces imported {out.stdout.strip()}"
+
+
+def test_time_budgets_are_durations_with_units_or_minutes():
+    from spaces import parse_duration
+
+    assert parse_duration("90s") == 90 and parse_duration("20m") == 1200 and parse_duration("1.5h") == 5400
+    assert parse_duration(10) == 600 and parse_duration("2min") == 120
+    for bad in ("soon", "-5m", "0", "20 parsecs", True, "31d"):
+        with pytest.raises(SpaceError, match="time budget"):
+            parse_duration(bad)
+
+
+def test_a_space_may_set_a_time_budget_and_a_bad_one_is_named():
+    space = space_from_dict({"name": "b", "defaults": {"time_budget": "20m"}, "params": {"arch": {"choice": ["unet"]}}})
+    assert space.defaults["time_budget"] == "20m"
+    assert space_from_dict(space.to_dict()).defaults["time_budget"] == "20m"
+    with pytest.raises(SpaceError, match="defaults.time_budget"):
+        space_from_dict({"name": "b", "defaults": {"time_budget": "later"}, "params": {"arch": {"choice": ["unet"]}}})
+
+
+def test_cli_rejects_a_bad_time_budget_before_anything_starts(tmp_path, capsys):
+    from search.cli import main
+
+    assert main(["run", "smoke", "--time-budget", "tomorrow", "--storage", str(tmp_path)]) == 2
+    assert "--time-budget" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
