@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-batch", action="store_true", help="shrink the batch size to fit --gpu-memory instead")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--address", help="existing Ray cluster: 'auto' or ray://host:port (or set RAY_ADDRESS)")
-    p.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before a trial may be stopped")
+    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial may be stopped (default: the space's, else 1)")
     p.add_argument("--reduction-factor", type=int, default=2, help="ASHA: keep 1/factor at each rung")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
     p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")

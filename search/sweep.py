@@ -351,8 +351,9 @@ def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, e
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed)
-    if not evaluated:
-        return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler)
+    if not evaluated:  # a new sweep: the space's known-good configurations first (Optuna's enqueued trials)
+        return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler,
+                            points_to_evaluate=[dict(c) for c in space.start_with] or None)
     storage = optuna.storages.InMemoryStorage()
     study_name = f"colorsweep-{space.name}"
     study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
@@ -483,7 +484,7 @@ def run_sweep(
     cpus_per_trial: float = 1.0,
     gpus_per_trial: float = 0.0,
     address: str | None = None,
-    grace_period: int = 1,
+    grace_period: int | None = None,
     reduction_factor: int = 2,
     overwrite: bool = False,
     live: bool = True,
@@ -528,6 +529,7 @@ def run_sweep(
     budget_s = _resolve_budget(space, time_budget)
     trials, max_epochs, size = _resolve(space, trials=trials, max_epochs=max_epochs, size=size,
                                         budgeted=budget_s is not None)
+    grace_period = min(int(grace_period or space.defaults.get("grace_period", 1)), max_epochs)
     if cpus_per_trial <= 0:
         raise ValueError(f"cpus_per_trial must be positive, got {cpus_per_trial!r}")
     if gpus_per_trial < 0:

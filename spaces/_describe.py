@@ -22,8 +22,16 @@ def describe_space(space: SearchSpace) -> str:
     if space.is_grid:
         lines.append(f"grid: {space.grid_size} configurations, each run once")
     else:
-        trials = space.defaults.get("trials")
-        lines.append(f"search: {'%d trials by default' % trials if trials else 'number of trials set by the sweep'}")
+        trials, budget = space.defaults.get("trials"), space.defaults.get("time_budget")
+        if trials:
+            what = f"{trials} trials by default"
+        elif budget:
+            what = f"as many trials as a {budget} time budget allows"
+        else:
+            what = "number of trials set by the sweep"
+        lines.append(f"search: {what}")
+    for i, config in enumerate(space.start_with):
+        lines.append(("start with: " if i == 0 else "            ") + ", ".join(f"{k}={v}" for k, v in config.items()))
     lines.append("params:" if space.params else "params: none (every trial is the same configuration)")
     width = max((len(k) for k in [*space.params, *space.fixed]), default=0)
     for name, p in space.params.items():

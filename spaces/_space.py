@@ -18,7 +18,7 @@ __all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS
 #: Prefix of a key that sets one option of ``TrainConfig.model_options``.
 MODEL_OPTIONS_PREFIX = "model_options."
 #: The keys a space's ``defaults`` may hold.
-DEFAULT_KEYS = ("max_epochs", "size", "trials", "time_budget")
+DEFAULT_KEYS = ("max_epochs", "size", "trials", "time_budget", "grace_period")
 
 
 def resolve_loss(config: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +86,10 @@ class SearchSpace:
         params: parameter name → :class:`Param`; names are ``TrainConfig`` fields or
             ``model_options.<option>``.
         fixed: ``TrainConfig`` fields (or ``model_options.<option>``) set for every trial.
-        defaults: sweep defaults the command line may override: ``max_epochs``, ``size``, ``trials``.
+        defaults: sweep defaults the command line may override: ``max_epochs``, ``size``, ``trials``,
+            ``time_budget``, ``grace_period`` (ASHA).
+        start_with: configurations (param name -> value, each inside its param; names left out are
+            sampled) that the searcher tries first, in order: known-good points of the space.
     """
 
     name: str
@@ -95,6 +98,7 @@ class SearchSpace:
     params: Mapping[str, Param]
     fixed: Mapping[str, Any]
     defaults: Mapping[str, Any]
+    start_with: tuple
 
     def __init__(
         self,
@@ -104,6 +108,7 @@ class SearchSpace:
         params: Mapping[str, Param] | None = None,
         fixed: Mapping[str, Any] | None = None,
         defaults: Mapping[str, Any] | None = None,
+        start_with: tuple | list | None = None,
         *,
         is_grid: bool | None = None,  # alias of grid, so that dataclasses.replace() works
     ) -> None:
@@ -114,6 +119,7 @@ class SearchSpace:
         set_(self, "params", FrozenMapping(params))
         set_(self, "fixed", FrozenMapping(fixed))
         set_(self, "defaults", FrozenMapping(defaults))
+        set_(self, "start_with", tuple(FrozenMapping(c) for c in (start_with or ())))
 
     # -- shape -------------------------------------------------------------------------------
     @property
@@ -145,6 +151,8 @@ class SearchSpace:
             "defaults": {k: _plain(v) for k, v in self.defaults.items()},
             "params": {k: p.to_spec() for k, p in self.params.items()},
             "fixed": {k: _plain(v) for k, v in self.fixed.items()},
+            **({"start_with": [{k: _plain(v) for k, v in c.items()} for c in self.start_with]}
+               if self.start_with else {}),
         }
 
     def to_yaml(self) -> str:

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Keys a space (file or dict) may have at its top level.
-TOP_LEVEL_KEYS = ("name", "description", "grid", "defaults", "params", "fixed")
+TOP_LEVEL_KEYS = ("name", "description", "grid", "defaults", "params", "fixed", "start_with")
 #: TrainConfig fields a space may not set: the sweep sets them (``epochs`` from ``max_epochs``).
 SWEEP_KEYS = {
     "epochs": "it is set from defaults.max_epochs (or --max-epochs)",
@@ -219,6 +219,27 @@ def parse_duration(value: Any, *, label: str = "time budget") -> float:
 DEFAULT_UPPER_BOUNDS = {"trials": 100_000, "max_epochs": 100_000, "size": 4096}
 
 
+def _check_start_with(value: Any, params: Mapping[str, Param], *, grid: bool) -> list[dict]:
+    """``start_with``: a list of configurations, each naming only searched params with values inside them."""
+    if value is None:
+        return []
+    if grid:
+        raise SpaceError("start_with: a grid space runs every combination anyway; remove start_with")
+    if not isinstance(value, (list, tuple)):
+        raise SpaceError(f"start_with must be a list of configurations ({{param: value}}), got {value!r}")
+    out = []
+    for i, config in enumerate(value):
+        if not isinstance(config, Mapping) or not config:
+            raise SpaceError(f"start_with[{i}] must be a non-empty mapping of param: value, got {config!r}")
+        for name, v in config.items():
+            if name not in params:
+                raise SpaceError(f"start_with[{i}].{name}: not a searched param; searched: {', '.join(params)}")
+            if params[name].kind != "value" and not params[name].contains(v):
+                raise SpaceError(f"start_with[{i}].{name}: {v!r} is outside the param ({params[name].describe()})")
+        out.append(dict(config))
+    return out
+
+
 def _positive_int(label: str, v: Any, *, multiple: int = 1) -> int:
     if not _is_int(v) or v <= 0 or v % multiple:
         what = "a positive int" if multiple == 1 else f"a positive multiple of {multiple}"
@@ -385,12 +406,18 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
         if key in defaults:
             multiple = SIZE_MULTIPLE if key == "size" else 1
             clean_defaults[key] = _positive_int(f"defaults.{key}", defaults[key], multiple=multiple)
+            if key == "grace_period":
+                if clean_defaults[key] > clean_defaults.get("max_epochs", 10**9):
+                    raise SpaceError(f"defaults.grace_period ({clean_defaults[key]}) must not exceed defaults.max_epochs "
+                                     f"({clean_defaults['max_epochs']}): ASHA could never stop a trial")
+                continue
             upper = DEFAULT_UPPER_BOUNDS[key]
             if clean_defaults[key] > upper:
                 raise SpaceError(f"defaults.{key} is {clean_defaults[key]}, more than the {upper} colorsweep accepts; "
                                  f"choose a smaller value (a sweep is extended later with `colorsweep resume RUN --trials +N`)")
 
-    space = SearchSpace(space_name, description, grid, params, fixed, clean_defaults)
+    start_with = _check_start_with(d.get("start_with"), params, grid=grid)
+    space = SearchSpace(space_name, description, grid, params, fixed, clean_defaults, start_with)
     if grid:
         size = space.grid_size
         trials = clean_defaults.get("trials", size)

@@ -32,6 +32,7 @@ RUN_BY = {
     './run test -m "not slow"': "CI: the same suite, slow tests deselected",
     "KERAS_BACKEND=jax ./run test": "tests/test_backends.py runs colorize_core and a sweep on JAX",
     "colorsweep data inspect ~/photos": "test_readme_commands_that_need_no_sweep",
+    "colorsweep run auto --data ~/photos": "test_readme_sweep_commands",
     "colorsweep run wide --data ~/photos --trials 50 --max-epochs 20 --size 128": "test_readme_sweep_commands",
     "colorsweep run seed --data ~/landscapes": "test_readme_grid_commands",
     "colorsweep resume ./colorsweep-runs/wide-20261126-101500": "test_readme_sweep_commands",
@@ -236,6 +237,11 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             assert memory["budget_bytes"] == 4 * 2**30 and memory["fit_batch"] is True
         elif argv[1] == "my-space.yaml":
             assert next((in_tmp / "colorsweep-runs").glob("my-space-*"))
+        elif argv[1] == "auto":  # its first trial is the space's first known-good configuration
+            (auto_run,) = (in_tmp / "colorsweep-runs").glob("auto-*")
+            (record,) = load_records(auto_run)
+            assert {k: record.params[k] for k in ("arch", "batch_size")} == {"arch": "unet_cls", "batch_size": 16}
+            assert load_sweep_info(auto_run)["time_budget_s"] == 900
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from spaces import SearchSpace, SpaceError, load_space, space_from_dict, validat
 REPO = Path(__file__).resolve().parents[1]
 STUDY_ARCHS = ["basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "split_learning"]
 CLS_ARCHS = ["richard_zhang_cls", "unet_cls"]
-BUILTINS = ["seed", "smoke", "wide", "zhang"]
+BUILTINS = ["auto", "seed", "smoke", "wide", "zhang"]
 
 
 def _space(**overrides):
@@ -561,3 +561,33 @@ def test_cli_rejects_a_bad_time_budget_before_anything_starts(tmp_path, capsys):
     assert main(["run", "smoke", "--time-budget", "tomorrow", "--storage", str(tmp_path)]) == 2
     assert "--time-budget" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_start_with_configurations_are_checked_against_the_space():
+    space = space_from_dict(_space(start_with=[{"arch": "unet", "learning_rate": 2e-3}, {"optimizer": "rmsprop"}]))
+    assert [dict(c) for c in space.start_with] == [{"arch": "unet", "learning_rate": 2e-3}, {"optimizer": "rmsprop"}]
+    assert space_from_dict(space.to_dict()) == space
+    with pytest.raises(SpaceError, match=r"start_with\[0\].arch: 'vgg' is outside"):
+        space_from_dict(_space(start_with=[{"arch": "vgg"}]))
+    with pytest.raises(SpaceError, match=r"start_with\[0\].lr: not a searched param"):
+        space_from_dict(_space(start_with=[{"lr": 0.1}]))
+    with pytest.raises(SpaceError, match="start_with must be a list"):
+        space_from_dict(_space(start_with={"arch": "unet"}))
+
+
+def test_grace_period_default_cannot_exceed_max_epochs():
+    assert space_from_dict(_space(defaults={"max_epochs": 8, "grace_period": 4})).defaults["grace_period"] == 4
+    with pytest.raises(SpaceError, match="grace_period"):
+        space_from_dict(_space(defaults={"max_epochs": 3, "grace_period": 4}))
+
+
+def test_the_auto_space_tries_its_known_good_configurations_first():
+    from search.sweep import _optuna_searcher
+
+    space = load_space("auto")
+    assert space.defaults["time_budget"] == "15m" and space.defaults["grace_period"] == 4
+    searcher = _optuna_searcher(space, metric="delta_e", mode="min", seed=0)
+    searcher.set_search_properties("delta_e", "min", {})
+    first, second = searcher.suggest("t1"), searcher.suggest("t2")
+    for config, start in zip((first, second), space.start_with):
+        assert {k: config[k] for k in start} == dict(start)
