@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     from search.records import data_source, load_records, load_sweep_info, rank_records
 
     info = load_sweep_info(run_dir)
+    if args.run_dir:
+        sweep_s = float(info.get("wall_time_s") or 0.0)
     records = rank_records(load_records(run_dir), metric=info["metric"], mode=info["mode"])
     best = records[0]
     config = best.params

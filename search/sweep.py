@@ -400,10 +400,14 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
             stop.in_loop = True
             try:
                 tuner.fit()
-            except OSError as exc:
-                if exc.errno not in (28, 122):  # ENOSPC, EDQUOT
+            except Exception as exc:  # noqa: BLE001 - re-raised unless the disk is full
+                # A full disk also surfaces as Ray failing to read back what it could not write
+                # (e.g. UnpicklingError of a truncated error file while building its ResultGrid).
+                full = (isinstance(exc, OSError) and exc.errno in (28, 122)) or _disk_full(run_dir) or (
+                    monitor is not None and monitor.disk_full is not None)
+                if not full:
                     raise
-                outcome.disk_full = str(exc)
+                outcome.disk_full = (monitor.disk_full if monitor is not None and monitor.disk_full else None) or str(exc)
             finally:
                 stop.in_loop = False
                 outcome.loop_end = time.time()
@@ -433,6 +437,14 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
         if unfinished:
             print(f"{len(unfinished)} trial(s) unfinished; continue with: {resume_command(run_dir)}", file=sys.stderr)
     return outcome
+
+
+def _disk_full(path: Path, *, below_bytes: int = 1 << 20) -> bool:
+    """Whether the disk holding ``path`` has less than ``below_bytes`` free (1 MiB)."""
+    try:
+        return shutil.disk_usage(path).free < below_bytes
+    except OSError:
+        return False
 
 
 def _signal_name(signum: int | None) -> str:
@@ -666,6 +678,9 @@ def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: 
             resumed: bool = False, record: bool = True) -> SweepResult:
     """The ranked result of a run or resume, with its wall time recorded in ``sweep.json``."""
     records = rank_records(load_records(run_dir), metric=metric, mode=mode)
+    for record in records:  # Ray's loop has ended: nothing of this sweep runs any more
+        if record.status in LIVE_STATUSES:
+            record.status = "interrupted"
     info = load_sweep_info(run_dir)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                          wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
@@ -790,7 +805,9 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     if notes or any(e.get("status") == "abandoned" for e in entries.values()):
         write_json_atomic(run_dir / TRIALS_FILE, entries)
 
+    # Failed on a full disk: recorded so by the monitor, or so full that not even the error was written.
     disk_full_trials = [k for k, e in entries.items() if e.get("status") == "interrupted" and e.get("note") == "the disk was full"]
+    disk_full_trials += [k for k in _trials_with_unwritten_errors(run_dir) if ray_status.get(k) == "ERROR"]
     unfinished_in_ray = [k for k, v in ray_status.items() if v not in _RAY_DONE] + disk_full_trials
     errored = [k for k, v in ray_status.items() if v == "ERROR"] if retry_errored else []
     restore_pass = bool(unfinished_in_ray or errored or (not extra_trials and not info.get("finished")))
@@ -813,7 +830,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     outcome = _Outcome()
 
     if restore_pass and tune.Tuner.can_restore(str(run_dir)):
-        for note in repair_replaced_checkpoints(run_dir):
+        for note in repair_broken_writes(run_dir) + repair_replaced_checkpoints(run_dir):
             print(f"colorsweep: {note}", file=sys.stderr)
         monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live,
                                existing=load_trial_entries(run_dir))
@@ -884,6 +901,64 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
         ),
     )
     return _fit(tuner, run_dir, live=live, report=report, monitor=monitor)
+
+
+def _checkpoint_complete(folder: Path) -> bool:
+    """Whether a ``checkpoint_*`` folder holds a readable ``state.json`` and a whole ``last.keras``
+    (a zip archive with its central directory: a copy cut short by a full disk is not one)."""
+    import zipfile
+
+    try:
+        json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return zipfile.is_zipfile(folder / LAST_MODEL)
+
+
+def _trials_with_unwritten_errors(run_dir: Path) -> list[str]:
+    """Trials whose ``error.txt`` is empty: they failed while the disk was full (resumable)."""
+    out = []
+    for path in run_dir.glob("trial_*/error.txt"):
+        try:
+            if path.stat().st_size == 0:
+                out.append(path.parent.name[len("trial_"):])
+        except OSError:
+            continue
+    return out
+
+
+def repair_broken_writes(run_dir: str | os.PathLike) -> list[str]:
+    """Undo what a full disk (or a crash mid-write) left in the trial folders; returns a note per fix.
+
+    * A ``checkpoint_*`` folder that is incomplete (its ``last.keras`` cut short, no ``state.json``)
+      is renamed ``broken_checkpoint_*`` (kept, not deleted), and the newest complete older one of
+      that trial takes its name, so Ray restores the trial from that epoch instead of failing on
+      the broken file.
+    * Empty ``error.txt`` / ``error.pkl`` files (Ray could not write the error) are removed: they hold
+      nothing, and Ray fails reading an empty pickle back.
+    """
+    run_dir = Path(run_dir)
+    notes = []
+    for trial_dir in sorted(p for p in run_dir.glob("trial_*") if p.is_dir()):
+        for name in ("error.txt", "error.pkl"):
+            empty = trial_dir / name
+            if empty.is_file() and empty.stat().st_size == 0:
+                empty.unlink()
+        checkpoints = sorted(trial_dir.glob("checkpoint_*"))
+        for index, folder in enumerate(checkpoints):
+            if _checkpoint_complete(folder):
+                continue
+            aside = folder.with_name("broken_" + folder.name)
+            os.replace(folder, aside)
+            older = [c for c in checkpoints[:index] if c.exists() and _checkpoint_complete(c)]
+            if older:
+                os.replace(older[-1], folder)
+                notes.append(f"{trial_dir.name}: {folder.name} was cut short (kept as {aside.name}); "
+                             f"resuming from {older[-1].name}'s epoch")
+            else:
+                notes.append(f"{trial_dir.name}: {folder.name} was cut short (kept as {aside.name}); no complete "
+                             f"checkpoint before it, so the trial starts again")
+    return notes
 
 
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:

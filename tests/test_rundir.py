@@ -318,3 +318,34 @@ def test_markdown_escapes_html_like_the_html_report():
     hostile = '<img src=x onerror="alert(1)">'
     assert "<img" not in _md_escape(hostile) and "&lt;img" in _md_escape(hostile)
     assert _md_code("a`b") == "`` a`b ``"
+
+
+# -- what a full disk leaves behind ------------------------------------------------------------------------
+def test_resume_repairs_a_checkpoint_cut_short_and_empty_error_files(tmp_path):
+    """A full disk cut `last.keras` of checkpoint_000001 short and left 0-byte error files: the broken
+    folder is kept aside, the complete older checkpoint takes its name, the empty files go."""
+    import zipfile
+
+    from search.sweep import _trials_with_unwritten_errors, repair_broken_writes
+
+    trial = tmp_path / "trial_abc"
+    for name, epoch in (("checkpoint_000000", 1), ("checkpoint_000001", 2)):
+        folder = trial / name
+        folder.mkdir(parents=True)
+        (folder / "state.json").write_text(json.dumps({"epoch": epoch}))
+        with zipfile.ZipFile(folder / "last.keras", "w") as archive:
+            archive.writestr("model.weights.h5", os.urandom(5000))
+    cut = trial / "checkpoint_000001" / "last.keras"
+    cut.write_bytes(cut.read_bytes()[:3000])
+    (trial / "error.txt").write_text("")
+    (trial / "error.pkl").write_bytes(b"")
+    assert _trials_with_unwritten_errors(tmp_path) == ["abc"]
+
+    notes = repair_broken_writes(tmp_path)
+
+    assert len(notes) == 1 and "checkpoint_000001 was cut short" in notes[0] and "checkpoint_000000" in notes[0]
+    assert json.loads((trial / "checkpoint_000001" / "state.json").read_text()) == {"epoch": 1}
+    assert (trial / "broken_checkpoint_000001" / "last.keras").stat().st_size == 3000  # kept, not deleted
+    assert not (trial / "checkpoint_000000").exists()
+    assert not (trial / "error.txt").exists() and not (trial / "error.pkl").exists()
+    assert repair_broken_writes(tmp_path) == []
