@@ -8,6 +8,7 @@ directory. A trial that raises is recorded with its traceback and the sweep goes
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shlex
@@ -215,9 +216,14 @@ def _start_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | Non
 
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Ray Tune's console reporter prints a box with twice our trial count (num_samples is a bound,
+    # see _memory_searcher) and a TensorBoard command for a folder outside the run directory; the
+    # monitor prints our own progress, so Ray's legacy reporter (silent at verbose=0) is used.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import ray
 
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    _say_stops_in_our_words()
     if ray.is_initialized():
         return
     env = {"KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow"), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -233,6 +239,25 @@ def _start_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | Non
         from search.watchdog import start_watchdog
 
         start_watchdog()  # the local Ray's processes end with this driver, even after kill -9
+
+
+class _OurStopWords(logging.Filter):
+    """Drops Ray Tune's notices about a stop that colorsweep itself asked for (Ctrl-C, SIGTERM, a full
+    disk): the final table says 'interrupted' and gives `colorsweep resume RUN`, not Ray's
+    `Tuner.restore(...)`."""
+
+    NOTICES = ("Stop signal received", "Experiment has been interrupted", "Trials did not complete",
+               "Failed to fetch metrics for")  # the last: a trial stopped before its first epoch
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(notice in record.getMessage() for notice in self.NOTICES)
+
+
+def _say_stops_in_our_words() -> None:
+    for name in ("ray.tune.tune", "ray.tune.analysis.experiment_analysis"):
+        tune_logger = logging.getLogger(name)
+        if not any(isinstance(f, _OurStopWords) for f in tune_logger.filters):
+            tune_logger.addFilter(_OurStopWords())
 
 
 def reuse_workers(gpus_per_trial: float) -> bool:
