@@ -349,3 +349,18 @@ def test_resume_repairs_a_checkpoint_cut_short_and_empty_error_files(tmp_path):
     assert not (trial / "checkpoint_000000").exists()
     assert not (trial / "error.txt").exists() and not (trial / "error.pkl").exists()
     assert repair_broken_writes(tmp_path) == []
+
+
+def test_ray_notices_about_our_own_stops_are_left_to_our_table():
+    import logging
+
+    from search.sweep import _say_stops_in_our_words
+
+    _say_stops_in_our_words()
+    _say_stops_in_our_words()  # once is enough: no second filter
+    tune_logger = logging.getLogger("ray.tune.tune")
+    assert len(tune_logger.filters) == 1
+    dropped = logging.LogRecord("ray.tune.tune", logging.WARNING, __file__, 1,
+                                "Stop signal received (e.g. via SIGINT/Ctrl+C), ending Ray Tune run.", None, None)
+    kept = logging.LogRecord("ray.tune.tune", logging.WARNING, __file__, 1, "something else went wrong", None, None)
+    assert not tune_logger.filter(dropped) and tune_logger.filter(kept)
