@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from search.records import load_records, load_sweep_info
+from search.records import load_records, load_sweep_info, read_result_lines
 from tests.test_sweep import wait_for_no_processes
 
 pytestmark = pytest.mark.slow
@@ -96,8 +96,9 @@ def test_a_killed_trial_worker_is_an_error_with_a_hint_and_ctrl_c_exits_130(tmp_
             if victim is None:
                 for trial_id, entry in entries.items():
                     result = run_dir / str(entry.get("trial_dir", "")) / "result.json"
-                    if entry["status"] == "running" and entry.get("epochs", 0) >= 1 and result.is_file():
-                        pid = json.loads(result.read_text().splitlines()[0])["worker_pid"]
+                    rows = read_result_lines(result)  # Ray may not have written the line yet: poll again
+                    if entry["status"] == "running" and entry.get("epochs", 0) >= 1 and rows:
+                        pid = rows[0]["worker_pid"]
                         os.kill(pid, signal.SIGKILL)
                         victim = trial_id
                         break
