@@ -22,7 +22,6 @@ import math
 import os
 import statistics
 import struct
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +34,7 @@ import cv2
 import numpy as np
 
 from colorize_core import color
+from colorize_core.files import write_atomic
 
 __all__ = [
     "CONVERSION_VERSION",
@@ -648,17 +648,7 @@ def _fingerprint(payload: dict[str, Any]) -> str:
 
 def _save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)  # atomic: readers see the old file, no file, or the complete new one
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, lambda handle: np.savez(handle, **arrays), binary=True)
 
 
 def _load_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:

@@ -397,10 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("colorsweep: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        if exc.errno not in (28, 122):  # ENOSPC, EDQUOT
-            raise
-        from search.rundir import disk_full_message
+        from search.rundir import disk_full_message, is_disk_full_error
 
+        if not is_disk_full_error(exc):
+            raise
         where = exc.filename or getattr(args, "run_dir", None) or getattr(args, "storage", None) or os.getcwd()
         print(f"colorsweep: error: {disk_full_message(Path(where).parent if exc.filename else where)}",
               file=sys.stderr)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from search.records import TRIALS_FILE, first_error_line, is_oom_text, write_json_atomic
+from search.memory import is_out_of_memory
+from search.records import TRIALS_FILE, first_error_line, write_json_atomic
+from search.rundir import is_disk_full_error, is_disk_full_text
 
 __all__ = ["SweepMonitor"]
 
@@ -75,7 +77,7 @@ class SweepMonitor(Callback):
         try:
             write_json_atomic(path, self.entries)
         except OSError as exc:
-            if not is_disk_full_text(str(exc)) and exc.errno not in (28, 122):  # ENOSPC, EDQUOT
+            if not is_disk_full_error(exc):
                 raise
             self._stop_for_full_disk(str(exc))
 
@@ -146,7 +148,7 @@ class SweepMonitor(Callback):
             self._save()
             self._stop_for_full_disk(text)
             return
-        entry["status"] = "oom" if _is_oom(text) else "error"
+        entry["status"] = "oom" if is_out_of_memory(text) else "error"
         entry["error"] = text
         self._save()
         self._print(trials, force_line=f"trial {trial.trial_id} failed: {first_error_line(text)}")
@@ -214,11 +216,3 @@ _REUSE_HINT = (
     "time (TUNE_FUNCTION_THREAD_TIMEOUT_S). Run it with `colorsweep resume RUN_DIR --retry-errored`; "
     "COLORSWEEP_REUSE_WORKERS=off gives every trial a fresh process.")
 
-
-_is_oom = is_oom_text
-_DISK_FULL = ("No space left on device", "ENOSPC", "Disk quota exceeded")
-
-
-def is_disk_full_text(text: str) -> bool:
-    """Whether an error text says the disk (or quota) was full."""
-    return any(marker in text for marker in _DISK_FULL)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search.memory import is_out_of_memory
 from search.rundir import write_json_atomic
 
 __all__ = [
@@ -280,7 +281,7 @@ def rebuild_trial_entries(run_dir: str | os.PathLike) -> dict[str, dict]:
         finished = rows and (len(rows) >= max_epochs > 0 or rows[-1].get("early_stopped"))
         if error_file.exists():
             entry["error"] = error_file.read_text(errors="replace")
-            entry["status"] = "oom" if is_oom_text(entry["error"]) else "error"
+            entry["status"] = "oom" if is_out_of_memory(entry["error"]) else "error"
         elif finished:
             entry["status"] = "completed"
         elif ray_status.get(trial_id) == "TERMINATED":
@@ -289,15 +290,6 @@ def rebuild_trial_entries(run_dir: str | os.PathLike) -> dict[str, dict]:
             entry["status"] = "interrupted"
         entries[trial_id] = entry
     return entries
-
-
-OOM_MARKERS = ("ResourceExhaustedError", "RESOURCE_EXHAUSTED", "CUDA out of memory", "out of memory",
-               "OOM when allocating", "Out of memory while trying to allocate", "CUDA_ERROR_OUT_OF_MEMORY")
-
-
-def is_oom_text(text: str) -> bool:
-    """Whether an error text (traceback) says the trial ran out of (GPU or host) memory."""
-    return any(marker in text for marker in OOM_MARKERS)
 
 
 def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) -> list[TrialRecord]:

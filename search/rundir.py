@@ -21,10 +21,11 @@ import os
 import shutil
 import socket
 import stat
-import tempfile
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from colorize_core.files import write_atomic
 
 __all__ = [
     "LOCK_FILE",
@@ -38,6 +39,8 @@ __all__ = [
     "clear_run_dir",
     "check_trusted",
     "disk_full_message",
+    "is_disk_full_error",
+    "is_disk_full_text",
 ]
 
 LOCK_FILE = ".colorsweep.lock"
@@ -186,21 +189,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
     On any failure (a full disk included) the temporary file is removed and the old ``path`` is intact.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, lambda handle: handle.write(text))
 
 
 def _json_default(value):
@@ -208,6 +197,19 @@ def _json_default(value):
         return float(value)
     except (TypeError, ValueError):
         return str(value)
+
+
+_DISK_FULL_TEXT = ("No space left on device", "ENOSPC", "Disk quota exceeded")
+
+
+def is_disk_full_text(text: str) -> bool:
+    """Whether an error text (e.g. a trial's traceback) says the disk (or the quota) was full."""
+    return any(marker in text for marker in _DISK_FULL_TEXT)
+
+
+def is_disk_full_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a full disk or an exceeded quota (ENOSPC, EDQUOT)."""
+    return isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT) or is_disk_full_text(str(exc)))
 
 
 def disk_full_message(path: str | os.PathLike) -> str:

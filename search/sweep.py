@@ -25,6 +25,8 @@ import numpy as np
 from colorize_core import metrics as metric_defs
 from colorize_core.data import LabDataset, load_dataset
 from colorize_core.train import LAST_MODEL, STATE_FILE
+from ray.tune import Stopper
+
 from search.monitor import SweepMonitor
 from search.records import (
     LIVE_STATUSES,
@@ -38,7 +40,7 @@ from search.records import (
     rank_records,
     trial_path,
 )
-from search.rundir import RunLock, check_trusted, clear_run_dir, disk_full_message, run_dir_for, write_json_atomic
+from search.rundir import RunLock, check_trusted, clear_run_dir, is_disk_full_error, run_dir_for, write_json_atomic
 from search.signals import Interrupted, StopSignals
 from spaces import SearchSpace, fit_batch_sizes_to_data, list_spaces, load_space, validate_for_data
 
@@ -133,8 +135,8 @@ def baseline_metrics_for(data: LabDataset, split: str = "val") -> dict[str, dict
 
 
 def _resolve_budget(space: SearchSpace, time_budget) -> float | None:
-    """Seconds of the sweep's time budget: ``time_budget`` (``"20m"``, seconds as a number are not
-    accepted here: use a unit), else the space's ``defaults.time_budget``, else None."""
+    """Seconds of the sweep's time budget: ``time_budget`` (``"20m"``, ``"90s"``, ``"1.5h"``; a plain
+    number means minutes), else the space's ``defaults.time_budget``, else None."""
     from spaces import parse_duration
 
     value = time_budget if time_budget is not None else space.defaults.get("time_budget")
@@ -428,7 +430,7 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
             except Exception as exc:  # noqa: BLE001 - re-raised unless the disk is full
                 # A full disk also surfaces as Ray failing to read back what it could not write
                 # (e.g. UnpicklingError of a truncated error file while building its ResultGrid).
-                full = (isinstance(exc, OSError) and exc.errno in (28, 122)) or _disk_full(run_dir) or (
+                full = is_disk_full_error(exc) or _disk_full(run_dir) or (
                     monitor is not None and monitor.disk_full is not None)
                 if not full:
                     raise
@@ -449,7 +451,7 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
                                    "why": "disk full" if outcome.disk_full else _signal_name(outcome.signal)}
         write_json_atomic(run_dir / SWEEP_FILE, info)
     except OSError as exc:
-        if exc.errno not in (28, 122):
+        if not is_disk_full_error(exc):
             raise
         outcome.disk_full = outcome.disk_full or str(exc)
     finally:
@@ -720,7 +722,7 @@ def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: 
     try:
         write_json_atomic(run_dir / SWEEP_FILE, info)
     except OSError as exc:
-        if exc.errno not in (28, 122):
+        if not is_disk_full_error(exc):
             raise
         result.disk_full = str(exc)
     return result
@@ -784,13 +786,7 @@ def resume_sweep(
 _RAY_DONE = ("TERMINATED", "ERROR")
 
 
-def _stopper_base():
-    from ray.tune import Stopper
-
-    return Stopper
-
-
-class BudgetStopper(_stopper_base()):
+class BudgetStopper(Stopper):
     """Ray Tune stopper of a time budget: after ``deadline`` (wall clock, seconds since the epoch) each
     running trial stops at the end of its current epoch (its checkpoint is complete); a trial still
     running ``grace_s`` later is stopped wherever it is (Ray's ``stop_all``). New trials stop being

@@ -135,7 +135,10 @@ def test_a_lock_left_by_a_killed_process_does_not_block(held_run):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     lock = RunLock(run).acquire()  # the kernel dropped the dead holder's lock
-    lock.release()
+    try:
+        assert json.loads((run / LOCK_FILE).read_text())["pid"] == os.getpid()  # and this process holds it now
+    finally:
+        lock.release()
 
 
 def test_records_of_a_dead_driver_are_interrupted_not_running(tmp_path):
