@@ -308,25 +308,33 @@ def rebalancing_weights(
     return weights, smoothed
 
 
-def _weights_cache_file(data: Any, lam: float, sigma: float) -> Path | None:
+def _weights_cache_file(data: Any, lam: float, sigma: float, source: str = "train") -> Path | None:
     if getattr(data, "cache_path", None) is None or not getattr(data, "fingerprint", None):
         return None
     bins_hash = hashlib.sha256(_stored_bins().tobytes()).hexdigest()[:12]
     key = f"{data.fingerprint}-{bins_hash}-l{lam:g}-s{sigma:g}-v{_WEIGHTS_VERSION}"
+    if source != "train":
+        key += f"-{source}"
     return Path(data.cache_path).parent / f"colorsweep-abweights-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
 
 
 def class_weights_for(
-    data: Any, *, lam: float = REBALANCE_LAMBDA, sigma: float = REBALANCE_SIGMA
+    data: Any, *, lam: float = REBALANCE_LAMBDA, sigma: float = REBALANCE_SIGMA, source: str = "train"
 ) -> np.ndarray:
     """The rebalancing weights ``(Q,)`` float32 of a :class:`colorize_core.data.LabDataset`'s
-    training split (:func:`bin_distribution` then :func:`rebalancing_weights`).
+    training data (:func:`bin_distribution` then :func:`rebalancing_weights`): ``source="train"``, the
+    training split's centre crops; ``"pool"``, its photos kept whole (``data.pool``, what random-crop
+    training draws from; :func:`colorize_core.sampling.pool_ab`).
 
     Cached as a small ``.npy`` beside the data cache (``data.cache_path``'s folder), named by the
     data fingerprint, the bin set, ``lam`` and ``sigma``; recomputed (not written) when the data set
     has no cache.
     """
-    path = _weights_cache_file(data, lam, sigma)
+    if source not in ("train", "pool"):
+        raise ValueError(f'source must be "train" or "pool", got {source!r}')
+    if source == "pool" and getattr(data, "pool", None) is None:
+        raise ValueError("source='pool' needs a data set loaded with a photo pool (load_dataset(pool_side='auto'))")
+    path = _weights_cache_file(data, lam, sigma, source)
     if path is not None and path.is_file():
         try:
             cached = np.load(path)
@@ -334,7 +342,13 @@ def class_weights_for(
                 return cached.astype(np.float32)
         except (OSError, ValueError):
             pass  # unreadable: recompute
-    weights, _ = rebalancing_weights(bin_distribution(data.train.ab), lam=lam, sigma=sigma)
+    if source == "pool":
+        from colorize_core.sampling import pool_ab
+
+        ab = pool_ab(data.pool, lab_mode=data.lab_mode)
+    else:
+        ab = data.train.ab
+    weights, _ = rebalancing_weights(bin_distribution(ab), lam=lam, sigma=sigma)
     weights = weights.astype(np.float32)
     if path is not None:
         try:

@@ -33,8 +33,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorize_core import color
+from colorize_core import color, sampling
 from colorize_core.files import write_atomic
+from colorize_core.sampling import PhotoPool
 
 __all__ = [
     "CONVERSION_VERSION",
@@ -179,6 +180,9 @@ class LabDataset:
         split: the (train, val, test) fractions used.
         min_chroma: the colourfulness threshold used, in Lab units.
         original_sizes: ``(width, height)`` in pixels of each loaded source image, in discovery order.
+        pool: the training split's photos at working resolution (:class:`colorize_core.sampling.PhotoPool`),
+            what ``TrainConfig.samples_per_epoch`` draws random crops from; None when loaded with
+            ``pool_side=None``.
     """
 
     train: LabSplit
@@ -195,6 +199,7 @@ class LabDataset:
     split: tuple[float, float, float] = DEFAULT_SPLIT
     min_chroma: float = 2.0
     original_sizes: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+    pool: PhotoPool | None = field(default=None, repr=False)
 
     @property
     def n_loaded(self) -> int:
@@ -222,6 +227,10 @@ class LabDataset:
             "splits": {name: len(s) for name, s in self.splits().items()},
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "array_megabytes": round(n_bytes / 2**20, 3),
+            "pool": None if self.pool is None else {
+                "photos": len(self.pool), "short_side": self.pool.side,
+                "megabytes": round(self.pool.nbytes / 2**20, 3),
+            },
             "cache_hit": self.cache_hit,
             "cache_path": self.cache_path,
         }
@@ -693,8 +702,9 @@ def _file_loader(path: Path) -> Callable[[], tuple[_Decoded, str | None]]:
     return load
 
 
-def _process(item: _Item, *, size: int, lab_mode: str, min_chroma: float):
-    """Decode + validate + crop/resize + Lab one item: ``("ok", lab, (w, h))`` or ``("skip", reason)``."""
+def _process(item: _Item, *, size: int, lab_mode: str, min_chroma: float, pool_side: int | None = None):
+    """Decode + validate + crop/resize + Lab one item: ``("ok", lab, (w, h), pool_image)`` or
+    ``("skip", reason)``; ``pool_image`` is the photo for the training pool (None without ``pool_side``)."""
     try:
         decoded, gray_reason = item.load()
     except ImageError as exc:
@@ -713,7 +723,11 @@ def _process(item: _Item, *, size: int, lab_mode: str, min_chroma: float):
     chroma = float(np.mean(np.hypot(lab[..., 1], lab[..., 2])))
     if chroma < min_chroma:
         return ("skip", f"no colour: mean chroma {chroma:.2f} < min_chroma {min_chroma:g}")
-    return ("ok", lab, (width, height))
+    pooled = None
+    if pool_side is not None:
+        pixels = decoded.pixels if decoded.pixels.shape[2] == 3 else np.repeat(decoded.pixels, 3, axis=2)
+        pooled = sampling.pool_image(pixels, decoded.scale, pool_side)
+    return ("ok", lab, (width, height), pooled)
 
 
 def _file_items(pairs: list[tuple[Path, Path]]) -> list[_Item]:
@@ -731,11 +745,13 @@ def _file_items(pairs: list[tuple[Path, Path]]) -> list[_Item]:
     return items
 
 
-def _demo_items(size: int) -> tuple[list[_Item], list[tuple[int, int]]]:
+def _demo_items(size: int, pool_side: int | None = None) -> tuple[list[_Item], list[tuple[int, int]]]:
+    """The demo tiles as items, decoded at ``size`` (or at ``pool_side`` when larger: the training pool
+    keeps each training tile at that side, and the ``size`` sample is shrunk from it)."""
     from colorize_core import demo
 
     items = []
-    for name, rgb in demo.demo_tiles(size):
+    for name, rgb in demo.demo_tiles(max(size, pool_side or 0)):
         decoded = _Decoded(rgb, 1.0, 3)
         items.append(_Item(key=name, name=name, load=lambda d=decoded: (d, None)))
     return items, list(demo.demo_source_sizes())
@@ -772,6 +788,7 @@ def load_dataset(
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    pool_side: int | str | None = "auto",
 ) -> LabDataset:
     """Load images as square Lab arrays, split deterministically, and cache the result.
 
@@ -794,6 +811,10 @@ def load_dataset(
         use_cache: read and write the cache (False: always decode, write nothing).
         progress: called as ``progress(done, total)`` in the calling thread after each file is decoded
             (not called on a cache hit).
+        pool_side: short side in pixels at which the training split's photos are also kept whole, as
+            ``LabDataset.pool`` (what ``TrainConfig.samples_per_epoch`` crops from): ``"auto"``
+            (:func:`colorize_core.sampling.pool_side_for`: 4 × ``size``, at most 512, within the pool's
+            memory budget), an int >= ``size``, or None for no pool. Part of the cache fingerprint.
 
     Returns:
         A :class:`LabDataset`. Unusable files are listed in ``skipped`` with a reason; they never fail
@@ -810,6 +831,11 @@ def load_dataset(
     min_chroma = _check_min_chroma(min_chroma)
     if progress is not None and not callable(progress):
         raise ValueError(f"progress must be a callable(done, total) or None, got {progress!r}")
+    if not (pool_side is None or pool_side == "auto" or (
+        isinstance(pool_side, (int, np.integer)) and not isinstance(pool_side, bool) and size <= pool_side <= 4096
+    )):
+        raise ValueError(f'pool_side must be "auto", None, or an int from size ({size}) to 4096 pixels, '
+                         f"got {pool_side!r}")
 
     common = {
         "size": size,
@@ -825,15 +851,24 @@ def load_dataset(
         from colorize_core import demo
 
         source_text = "demo"
-        payload = {"source": "demo", **demo.demo_fingerprint_info(), **common}
         pairs = None
+        n_candidates = len(demo.demo_images()) * demo.DEFAULT_TILES_PER_IMAGE
     else:
         pairs = _discover(resolved)
+        n_candidates = len(pairs)
         source_text = os.pathsep.join(dict.fromkeys(str(root) for root, _ in pairs))
         files = []
         for item, (_, path) in zip(_file_items(pairs), pairs):
             st = path.stat()
             files.append([item.name, st.st_size, st.st_mtime_ns])
+    if pool_side == "auto":
+        pool_side = sampling.pool_side_for(size, math.ceil(n_candidates * fractions[0]))
+    if pool_side is not None:
+        pool_side = int(pool_side)
+        common["pool_side"] = pool_side
+    if pairs is None:
+        payload = {"source": "demo", **demo.demo_fingerprint_info(), **common}
+    else:
         payload = {"files": files, **common}
     fingerprint = _fingerprint(payload)
 
@@ -842,21 +877,22 @@ def load_dataset(
         cache_path = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         cache_path = cache_path / f"{_CACHE_PREFIX}{fingerprint}.npz"
         cached = _load_cache(cache_path, fingerprint)
-        if cached is not None:
+        if cached is not None and (pool_side is None or "pool_pixels" in cached):
             return _dataset_from_arrays(
                 cached, size=size, lab_mode=lab_mode, source=source_text, fingerprint=fingerprint,
                 fractions=fractions, min_chroma=min_chroma, cache_hit=True, cache_path=cache_path,
             )
 
     if pairs is None:
-        items, original_sizes = _demo_items(size)
+        items, original_sizes = _demo_items(size, pool_side)
     else:
         items, original_sizes = _file_items(pairs), None
 
     total = len(items)
     results = []
     workers = max(1, min(os.cpu_count() or 1, total))
-    work = lambda item: _process(item, size=size, lab_mode=lab_mode, min_chroma=min_chroma)  # noqa: E731
+    work = lambda item: _process(item, size=size, lab_mode=lab_mode, min_chroma=min_chroma,  # noqa: E731
+                                 pool_side=pool_side)
     with ThreadPoolExecutor(max_workers=workers) as pool:  # OpenCV releases the GIL while decoding
         for done, result in enumerate(pool.map(work, items), start=1):
             results.append(result)
@@ -891,6 +927,10 @@ def load_dataset(
         arrays[f"{split_name}_lightness"] = np.ascontiguousarray(lab[..., :1])
         arrays[f"{split_name}_ab"] = np.ascontiguousarray(lab[..., 1:])
         arrays[f"{split_name}_names"] = _names_array([item.name for item, _ in members])
+        if split_name == "train" and pool_side is not None:
+            pool = PhotoPool.from_images([r[3] for _, r in members], [item.name for item, _ in members], pool_side)
+            arrays["pool_pixels"], arrays["pool_shapes"] = pool.pixels, pool.shapes
+            arrays["pool_side"] = np.array(pool_side, dtype=np.int64)
     if cache_path is not None:
         try:
             _save_cache(cache_path, arrays)
@@ -919,12 +959,17 @@ def _dataset_from_arrays(
         SkippedFile(path=str(p), reason=str(r))
         for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])
     )
+    pool = None
+    if "pool_pixels" in arrays:
+        pool = PhotoPool(pixels=arrays["pool_pixels"], shapes=arrays["pool_shapes"],
+                         names=splits["train"].names, side=int(arrays["pool_side"]))
     return LabDataset(
         train=splits["train"], val=splits["val"], test=splits["test"], size=size, lab_mode=lab_mode,
         source=source, fingerprint=fingerprint, skipped=skipped, n_found=int(arrays["n_found"]),
         cache_hit=cache_hit, cache_path=str(cache_path) if cache_path is not None else None,
         split=fractions, min_chroma=min_chroma,
         original_sizes=tuple((int(w), int(h)) for w, h in arrays["original_sizes"]),
+        pool=pool,
     )
 
 

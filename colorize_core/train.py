@@ -62,6 +62,12 @@ class TrainConfig:
     become ab; ``output_activation`` applies to regression models only. Settings that do not apply
     to the architecture are accepted and ignored, so one search space can hold both kinds.
 
+    ``samples_per_epoch``: None (the study's way: an epoch is one pass over the training split's fixed
+    centre crops, randomly flipped and cropped when ``augment``), or a positive int: an epoch is that
+    many random crops of the training photos kept whole (``LabDataset.pool``; see
+    :mod:`colorize_core.sampling`), rounded up to whole batches, so an epoch is the same amount of
+    training whatever the number of photos. ``augment`` then adds nothing and is ignored.
+
     ``precision``: None or ``"float32"`` (full precision), ``"mixed_bfloat16"`` or ``"mixed_float16"``
     (Keras mixed precision: 16-bit activations and float32 weights; the ab output head stays float32;
     ``mixed_float16`` also scales the loss). :func:`fit` sets the global dtype policy for the fit only.
@@ -87,6 +93,7 @@ class TrainConfig:
     temperature: float = 0.38
     decode: str = "annealed_mean"
     precision: str | None = None
+    samples_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs"):
@@ -95,6 +102,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        spe = self.samples_per_epoch
+        if spe is not None and not (isinstance(spe, (int, np.integer)) and not isinstance(spe, bool) and spe > 0):
+            raise ValueError(f"samples_per_epoch must be a positive int or None, got {spe!r}")
         for name in ("early_stopping_patience", "reduce_lr_patience"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 0):
@@ -140,7 +150,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config key(s) {unknown}; allowed keys: {sorted(known)}")
         values = dict(values)
-        for name in ("batch_size", "epochs"):
+        for name in ("batch_size", "epochs", "samples_per_epoch"):
             if isinstance(values.get(name), (float, np.integer)) and float(values[name]).is_integer():
                 values[name] = int(values[name])
         return cls(**values)
@@ -284,6 +294,37 @@ def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None):
     return _Seq()
 
 
+def _crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch, target=None):
+    """``ceil(samples / batch_size)`` batches a epoch of random crops of ``pool``'s photos
+    (:func:`colorize_core.sampling.sample_crops`), as a Keras PyDataset of (encoded L, target).
+
+    Every batch is full (the same shape every step: no retracing). Batch ``i`` of epoch ``e`` is
+    drawn from ``default_rng([seed, e, i])``: the same samples whatever the loader's threads, and a
+    resumed fit (``first_epoch``) continues the sequence it would have drawn.
+    """
+    import keras
+
+    from colorize_core.sampling import sample_crops
+
+    class _Crops(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = first_epoch
+
+        def __len__(self):
+            return math.ceil(samples / batch_size)
+
+        def __getitem__(self, index):
+            rng = np.random.default_rng([seed, self.epoch, index])
+            lightness, ab = sample_crops(pool, batch_size, size, rng=rng, lab_mode=lab_mode)
+            return color.encode_l(lightness), (target(ab) if target is not None else color.encode_ab(ab))
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    return _Crops()
+
+
 def _build_model(cfg: TrainConfig, size: int, class_weights=None):
     from colorize_core.losses import get_loss
     from colorize_core.models import create_model
@@ -366,7 +407,13 @@ def fit(
             f"the data set needs non-empty train and val splits, got {len(data.train)} train and "
             f"{len(data.val)} val images: add images or check `colorsweep data inspect`"
         )
-    if cfg.batch_size > len(data.train):
+    if cfg.samples_per_epoch is not None and data.pool is None:
+        raise ValueError(
+            "samples_per_epoch draws random crops from the training photos kept whole, but this data set "
+            "has no photo pool: load it with load_dataset(..., pool_side='auto') (the default), or set "
+            "samples_per_epoch to None"
+        )
+    if cfg.samples_per_epoch is None and cfg.batch_size > len(data.train):
         raise ValueError(
             f"batch_size must be at most the training split size ({len(data.train)}), got {cfg.batch_size}"
         )
@@ -405,7 +452,8 @@ def fit(
         if is_classifier:
             from colorize_core.classification import class_weights_for
 
-            model = _build_model(cfg, data.size, class_weights_for(data))
+            source = "pool" if cfg.samples_per_epoch is not None else "train"
+            model = _build_model(cfg, data.size, class_weights_for(data, source=source))
         else:
             model = _build_model(cfg, data.size)
     params = int(model.count_params())
@@ -488,13 +536,18 @@ def fit(
             callbacks.append(tb)
 
     if state["epoch"] < cfg.epochs and not state["stopped_early"]:
-        if is_classifier or cfg.augment:
-            target = None
-            if is_classifier:
-                from colorize_core.classification import soft_encode
+        target = None
+        if is_classifier:
+            from colorize_core.classification import soft_encode
 
-                factor = data.size // int(model.output_shape[1])
-                target = functools.partial(soft_encode, factor=factor)
+            factor = data.size // int(model.output_shape[1])
+            target = functools.partial(soft_encode, factor=factor)
+        if cfg.samples_per_epoch is not None:
+            batches = _crop_batches(data.pool, size=data.size, samples=cfg.samples_per_epoch,
+                                    batch_size=cfg.batch_size, seed=cfg.seed, lab_mode=data.lab_mode,
+                                    first_epoch=state["epoch"], target=target)
+            model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
+        elif is_classifier or cfg.augment:
             batches = _shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
                                         augment=cfg.augment, target=target)
             model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)

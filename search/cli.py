@@ -138,6 +138,12 @@ def _baseline_rows(values: dict, baselines: dict, metric_names) -> list[dict]:
     return rows
 
 
+def _samples_per_epoch(value: int) -> int | None:
+    if value < 0:
+        raise UserError(f"--samples-per-epoch must be >= 0 (0: one pass over the fixed centre crops), got {value}")
+    return value or None
+
+
 def cmd_train(args) -> int:
     from colorize_core import metrics
     from colorize_core.data import load_dataset
@@ -147,6 +153,7 @@ def cmd_train(args) -> int:
         arch=args.arch, optimizer=args.optimizer, loss=args.loss, learning_rate=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
         seed=args.seed, augment=args.augment, monitor=args.monitor, temperature=args.temperature,
+        samples_per_epoch=_samples_per_epoch(args.samples_per_epoch),
     )
     _apply_max_megapixels(args)
     data = load_dataset(_data_arg(args.data), size=args.size)
@@ -273,6 +280,7 @@ def cmd_run(args) -> int:
         address=args.address, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
         overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
         gpu_memory=args.gpu_memory, fit_batch=args.fit_batch, time_budget=args.time_budget,
+        samples_per_epoch=args.samples_per_epoch, searcher=args.searcher, scheduler=args.scheduler,
         command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     return _print_sweep(args, result)
@@ -295,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", metavar="DURATION",
                    help="e.g. 20m, 90s, 1.5h: propose trials until then, let running ones finish their epoch, report")
     p.add_argument("--max-epochs", type=int, help="epochs per trial at most (default: the space's)")
+    p.add_argument("--samples-per-epoch", type=int, metavar="N",
+                   help="an epoch is N random crops of the training photos (default: the space's; 0: one pass "
+                        "over the fixed centre crops)")
     p.add_argument("--size", type=int, help="training image size in px, multiple of 8 (default: the space's)")
     p.add_argument("--metric", default="delta_e", help="validation metric that ranks trials (default delta_e)")
     p.add_argument("--mode", choices=["min", "max"], help="default: the metric's own direction")
@@ -308,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="existing Ray cluster: 'auto' or ray://host:port (or set RAY_ADDRESS)")
     p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial may be stopped (default: the space's, else 1)")
     p.add_argument("--reduction-factor", type=int, default=2, help="ASHA: keep 1/factor at each rung")
+    p.add_argument("--searcher", choices=["tpe", "random"], default="tpe",
+                   help="how configurations are proposed: Optuna TPE after the space's known-good ones (default), "
+                        "or plain random sampling (a baseline)")
+    p.add_argument("--scheduler", choices=["asha", "none"], default="asha",
+                   help="asha stops poor trials early (default); none runs every trial to the end (a baseline)")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
     p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
     p.add_argument("--json", action="store_true")
@@ -333,7 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--output-activation", default="original", choices=["original", "sigmoid", "linear"])
     p.add_argument("--monitor", default="delta_e", help="metric for early stopping and the best checkpoint")
-    p.add_argument("--augment", action="store_true", help="random crop/flip (for small sets)")
+    p.add_argument("--augment", action="store_true", help="random crop/flip of the fixed crops (with --samples-per-epoch 0)")
+    p.add_argument("--samples-per-epoch", type=int, default=1024, metavar="N",
+                   help="an epoch is N random crops (random scale, position, flip) of the training photos kept "
+                        "whole (default 1024); 0: one pass over the fixed centre crops, as the study did")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", nargs="+", default=["demo"])
     p.add_argument("--out", help="folder for checkpoints and result.json")

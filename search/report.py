@@ -978,7 +978,11 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
     planned = (f"{trials} trial{'' if trials == 1 else 's'} planned" if trials is not None else "as many trials as fit")
     if budget:
         planned += f" in a {budget / 60:g}-minute budget"
-    facts.append(("space", f"{space.get('name', '?')} — {info.get('searcher', '?')}, ASHA, up to {epochs} "
+    stopping = "no early stopping" if (info.get("scheduler") or {}).get("name") == "none" else "ASHA"
+    crops = (space.get("fixed") or {}).get("samples_per_epoch")
+    if crops:
+        stopping += f", epochs of {crops} random crops"
+    facts.append(("space", f"{space.get('name', '?')} — {info.get('searcher', '?')}, {stopping}, up to {epochs} "
                            f"epoch{'' if epochs == 1 else 's'}, {planned}"))
     if rep.state == "finished":
         wall = info.get("wall_time_s")

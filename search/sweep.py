@@ -42,7 +42,7 @@ from search.records import (
 )
 from search.rundir import RunLock, check_trusted, clear_run_dir, is_disk_full_error, run_dir_for, write_json_atomic
 from search.signals import Interrupted, StopSignals
-from spaces import SearchSpace, fit_batch_sizes_to_data, list_spaces, load_space, validate_for_data
+from spaces import SearchSpace, fit_batch_sizes_to_data, list_spaces, load_space, validate_for_data, with_fixed
 
 __all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "reuse_workers", "DEFAULT_STORAGE",
            "package_versions", "baseline_metrics_for"]
@@ -366,8 +366,29 @@ def optuna_distributions(space: SearchSpace) -> dict:
     return out
 
 
-def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, evaluated: list | None = None):
-    """Ray's OptunaSearch with TPE over ``space``; ``evaluated`` = [(params, value)] warm-starts it.
+#: ``colorsweep run --searcher``: how configurations are proposed (grid spaces always run their grid).
+SEARCHERS = ("tpe", "random")
+#: ``colorsweep run --scheduler``: ``asha`` stops poor trials early; ``none`` runs every trial to
+#: ``max_epochs`` (or its own early stopping).
+SCHEDULERS = ("asha", "none")
+
+
+def _scheduler_from(info: dict):
+    """The trial scheduler recorded in ``sweep.json`` (``info["scheduler"]``): ASHA on epochs, or
+    Ray's FIFO scheduler (no early stopping) for ``name == "none"``."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    scheduler = info["scheduler"]
+    if scheduler.get("name", "asha") == "none":
+        return FIFOScheduler()
+    return ASHAScheduler(time_attr="epoch", max_t=int(scheduler["max_t"]), grace_period=int(scheduler["grace_period"]),
+                         reduction_factor=scheduler["reduction_factor"])
+
+
+def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, evaluated: list | None = None,
+                     sampler_name: str = "tpe"):
+    """Ray's OptunaSearch over ``space`` with TPE (or, ``sampler_name="random"``, Optuna's random
+    sampler, the baseline a search must beat); ``evaluated`` = [(params, value)] warm-starts it.
 
     Ray's ``evaluated_rewards`` does not work with a define-by-run space, so earlier results go into
     an Optuna study prepared here (public ``create_trial`` / ``add_trial``), which OptunaSearch loads
@@ -377,10 +398,15 @@ def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, e
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    if sampler_name not in SEARCHERS:
+        raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {sampler_name!r}")
+    sampler = (optuna.samplers.RandomSampler(seed=seed) if sampler_name == "random"
+               else optuna.samplers.TPESampler(seed=seed))
     if not evaluated:  # a new sweep: the space's known-good configurations first (Optuna's enqueued trials)
+        # (not for random search: it is the baseline that knows only the space's ranges)
+        first = [dict(c) for c in space.start_with] if sampler_name == "tpe" else []
         return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler,
-                            points_to_evaluate=[dict(c) for c in space.start_with] or None)
+                            points_to_evaluate=first or None)
     storage = optuna.storages.InMemoryStorage()
     study_name = f"colorsweep-{space.name}"
     study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
@@ -537,6 +563,9 @@ def run_sweep(
     fit_batch: bool = False,
     inject_oom_batch: int | None = None,
     time_budget: str | float | None = None,
+    samples_per_epoch: int | None = None,
+    searcher: str = "tpe",
+    scheduler: str = "asha",
 ) -> SweepResult:
     """Run a sweep and return its ranked trials. Mirrors ``colorsweep run``.
 
@@ -547,7 +576,10 @@ def run_sweep(
     (``auto`` or ``ray://host:port``; also ``RAY_ADDRESS``). ``num_cpus``/``num_gpus`` size a local
     Ray instance. ``report`` writes the ranked report into ``RUN_DIR/report/`` at the end (also
     after Ctrl-C). ``fail_when=(param, value)`` makes trials with that value raise (a test hook for
-    failure handling).
+    failure handling). ``samples_per_epoch`` overrides the space's: every trial's epoch is that many
+    random crops of the training photos (``0``: one pass over the fixed centre crops). ``searcher``
+    (:data:`SEARCHERS`: ``tpe`` or ``random``) and ``scheduler`` (:data:`SCHEDULERS`: ``asha`` or
+    ``none``) are there to measure what the search adds (``bench/quality.py``).
 
     Memory (:mod:`search.memory`, :mod:`search.packing`): ``gpu_memory`` is one GPU's memory budget
     (``"4GiB"`` or bytes; default: detected with nvidia-smi when ``gpus_per_trial`` > 0, else no
@@ -561,10 +593,19 @@ def run_sweep(
     started = time.monotonic()
     builtin = isinstance(space, str) and space in list_spaces()
     space = load_space(space) if not isinstance(space, SearchSpace) else space
+    if samples_per_epoch is not None:
+        if isinstance(samples_per_epoch, bool) or not isinstance(samples_per_epoch, int) or samples_per_epoch < 0:
+            raise ValueError(f"samples_per_epoch must be an int >= 0 (0: one pass over the fixed crops), "
+                             f"got {samples_per_epoch!r}")
+        space = with_fixed(space, samples_per_epoch=samples_per_epoch or None)
     mode = mode or metric_defs.metric_mode(metric)
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     metric_defs.metric_mode(metric)
+    if searcher not in SEARCHERS:
+        raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
     budget_s = _resolve_budget(space, time_budget)
     trials, max_epochs, size = _resolve(space, trials=trials, max_epochs=max_epochs, size=size,
                                         budgeted=budget_s is not None)
@@ -615,6 +656,7 @@ def run_sweep(
                            trials=trials, max_epochs=max_epochs, metric=metric, mode=mode, seed=seed,
                            concurrency=concurrency, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                            address=address, grace_period=grace_period, reduction_factor=reduction_factor,
+                           searcher=searcher, scheduler_name=scheduler,
                            live=live, num_cpus=num_cpus, num_gpus=num_gpus, report=report,
                            command_line=command_line, fail_when=fail_when, memory_plan=memory_plan,
                            inject_oom_batch=inject_oom_batch, started=started, budget_s=budget_s)
@@ -625,6 +667,7 @@ def run_sweep(
 def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDataset, data, size: int,
                 trials: int, max_epochs: int, metric: str, mode: str, seed: int, concurrency, cpus_per_trial,
                 gpus_per_trial, address, grace_period, reduction_factor, live: bool, num_cpus, num_gpus,
+                searcher: str = "tpe", scheduler_name: str = "asha",
                 report: bool, command_line: str, fail_when, memory_plan: dict, inject_oom_batch,
                 started: float, budget_s: float | None = None) -> SweepResult:
     """The part of :func:`run_sweep` that runs with the run directory locked and everything checked."""
@@ -645,9 +688,9 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
                  "skipped": len(dataset.skipped), "cache_path": dataset.cache_path},
         "trials": trials, "time_budget_s": budget_s, "max_epochs": max_epochs, "metric": metric, "mode": mode,
         "seed": seed,
-        "scheduler": {"name": "asha", "time_attr": "epoch", "grace_period": grace_period,
+        "scheduler": {"name": scheduler_name, "time_attr": "epoch", "grace_period": grace_period,
                       "reduction_factor": reduction_factor, "max_t": max_epochs},
-        "searcher": "grid" if space.is_grid else "optuna-tpe",
+        "searcher": "grid" if space.is_grid else f"optuna-{searcher}",
         "resources": {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "concurrency": concurrency},
         "memory": memory_plan,
         "address": address or os.environ.get("RAY_ADDRESS"),
@@ -661,18 +704,16 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
 
     _init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
     settings = _trial_settings(info, run_dir, fail_when, inject_oom_batch)
-    scheduler = ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=grace_period,
-                              reduction_factor=reduction_factor)
+    scheduler = _scheduler_from(info)
     from search.packing import GridSearcher
 
     param_space = {}
     if space.is_grid:  # every combination once, through the memory plan like any proposal
         inner = GridSearcher(space.grid(), metric=metric, mode=mode)
     else:
-        inner = _optuna_searcher(space, metric=metric, mode=mode, seed=seed)
+        inner = _optuna_searcher(space, metric=metric, mode=mode, seed=seed, sampler_name=searcher)
     deadline = time.time() + budget_s if budget_s else None
     search_alg = _memory_searcher(inner, info, run_dir, trials=None if space.is_grid else trials, live=live,
                                   deadline=deadline)
@@ -891,7 +932,8 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
         if record.status in ("completed", "stopped") and value is not None:
             evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, value))
     searcher = _memory_searcher(
-        _optuna_searcher(space, metric=metric, mode=mode, seed=int(info["seed"]) + len(evaluated), evaluated=evaluated),
+        _optuna_searcher(space, metric=metric, mode=mode, seed=int(info["seed"]) + len(evaluated), evaluated=evaluated,
+                         sampler_name="random" if info.get("searcher") == "optuna-random" else "tpe"),
         info, run_dir, trials=extra_trials, live=live)
     finished = sum(1 for r in load_records(run_dir) if r.status in ("completed", "stopped", "error", "oom"))
     info["trials"] = int(info["trials"] if info.get("trials") is not None else finished) + extra_trials
@@ -911,8 +953,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
             metric=metric, mode=mode, num_samples=2 * extra_trials,
             reuse_actors=reuse_workers(info["resources"]["gpus_per_trial"]),
             search_alg=searcher,
-            scheduler=ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=scheduler["grace_period"],
-                                    reduction_factor=scheduler["reduction_factor"]),
+            scheduler=_scheduler_from({"scheduler": {**scheduler, "max_t": max_epochs}}),
             max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(

@@ -58,7 +58,7 @@ from ._describe import describe_space, space_summary_rows
 from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace, resolve_loss
-from ._validate import OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, fit_batch_sizes_to_data, parse_duration, space_from_dict, validate_for_data
+from ._validate import OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, fit_batch_sizes_to_data, parse_duration, samples_random_crops, with_fixed, space_from_dict, validate_for_data
 
 __all__ = [
     "CATEGORICAL_KINDS",
@@ -73,6 +73,8 @@ __all__ = [
     "allowed_keys",
     "describe_space",
     "fit_batch_sizes_to_data",
+    "samples_random_crops",
+    "with_fixed",
     "list_spaces",
     "parse_duration",
     "load_space",

@@ -145,6 +145,9 @@ _RULES: dict[str, tuple[tuple[str, ...], Callable[[Any], str | None]]] = {
     ),
     "min_lr": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and v >= 0, "a number >= 0"),
     "augment": _rule(CATEGORICAL_KINDS, lambda v: isinstance(v, bool), "true or false"),
+    "samples_per_epoch": _rule(
+        CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
+    ),
     "eval_max_pixels": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
     ),
@@ -443,6 +446,29 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
     return space
 
 
+def samples_random_crops(space: SearchSpace) -> bool:
+    """True when every trial of ``space`` trains on random crops (``fixed.samples_per_epoch`` a
+    positive int): batches are then drawn with replacement, and may be larger than the training split."""
+    value = space.fixed.get("samples_per_epoch")
+    return _is_int(value) and value > 0
+
+
+def with_fixed(space: SearchSpace, **values: Any) -> SearchSpace:
+    """``space`` with these keys fixed for every trial (a command-line override such as
+    ``--samples-per-epoch``): each key leaves ``params`` and the ``start_with`` configurations, and is
+    set in ``fixed``; the result is validated like any space."""
+    spec = dict(space.to_dict())
+    params = {k: v for k, v in (spec.get("params") or {}).items() if k not in values}
+    fixed = {**(spec.get("fixed") or {}), **values}
+    spec["params"], spec["fixed"] = params, fixed
+    if spec.get("start_with"):
+        spec["start_with"] = [{k: v for k, v in point.items() if k not in values} for point in spec["start_with"]]
+        spec["start_with"] = [point for point in spec["start_with"] if point] or None
+        if spec["start_with"] is None:
+            del spec["start_with"]
+    return space_from_dict(spec)
+
+
 def fit_batch_sizes_to_data(space: SearchSpace, *, n_train: int) -> tuple[SearchSpace, str | None]:
     """``space`` with its searched batch sizes capped at the training split, and a line saying so.
 
@@ -451,7 +477,7 @@ def fit_batch_sizes_to_data(space: SearchSpace, *, n_train: int) -> tuple[Search
     ``n_train`` are dropped. Returns ``(space, None)`` when nothing changes or nothing can be kept
     (then :func:`validate_for_data` says what is wrong).
     """
-    if space.is_grid or space.max_batch_size() <= n_train:
+    if space.is_grid or space.max_batch_size() <= n_train or samples_random_crops(space):
         return space, None
     spec = dict(space.to_dict())
     params = dict(spec.get("params") or {})
@@ -484,7 +510,8 @@ def validate_for_data(space: SearchSpace, *, n_train: int, size: int) -> None:
 
     Raises :class:`SpaceError` if ``size`` is not a positive multiple of 8, or if the largest
     batch size the space can pick exceeds the training split (a batch larger than the data set
-    would make every trial fail at its first step).
+    would make every trial fail at its first step) while its trials train on the fixed crops (no
+    ``fixed.samples_per_epoch``; random crops are drawn with replacement, any batch size works).
     """
     if not isinstance(space, SearchSpace):
         raise SpaceError(f"space must be a SearchSpace, got {space!r}")
@@ -492,7 +519,7 @@ def validate_for_data(space: SearchSpace, *, n_train: int, size: int) -> None:
     if not _is_int(n_train) or n_train < 0:
         raise SpaceError(f"n_train must be an int >= 0, got {n_train!r}")
     largest = space.max_batch_size()
-    if largest > n_train:
+    if largest > n_train and not samples_random_crops(space):
         source = space.batch_size_source()
         if source == "default":
             raise SpaceError(

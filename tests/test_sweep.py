@@ -276,3 +276,39 @@ def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_
     assert sorted(p.name for p in (tmp_path / "trial_b").iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
     assert not (tmp_path / "trial_c" / "checkpoint_000004").exists()
     assert repair_replaced_checkpoints(tmp_path) == []  # nothing left to repair
+
+
+def test_recorded_scheduler_is_rebuilt_asha_or_none():
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    from search.sweep import _scheduler_from
+
+    asha = _scheduler_from({"scheduler": {"name": "asha", "grace_period": 3, "reduction_factor": 2, "max_t": 9}})
+    assert isinstance(asha, ASHAScheduler) and asha._max_t == 9 and asha._reduction_factor == 2
+    assert [rung[0] for rung in asha._brackets[0]._rungs] == [6, 3]  # milestones from grace_period 3
+    fifo = _scheduler_from({"scheduler": {"name": "none", "grace_period": 3, "reduction_factor": 2, "max_t": 9}})
+    assert isinstance(fifo, FIFOScheduler) and not isinstance(fifo, ASHAScheduler)
+
+
+def test_random_search_knows_only_the_ranges_and_tpe_starts_from_the_known_good_configurations():
+    from search.sweep import _optuna_searcher
+
+    auto = load_space("auto")
+    tpe = _optuna_searcher(auto, metric="delta_e", mode="min", seed=0)
+    random = _optuna_searcher(auto, metric="delta_e", mode="min", seed=0, sampler_name="random")
+    assert len(tpe._points_to_evaluate) == len(auto.start_with) >= 1
+    assert not random._points_to_evaluate
+    assert type(random._sampler).__name__ == "RandomSampler" and type(tpe._sampler).__name__ == "TPESampler"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("searcher", "grid", "searcher must be one of tpe, random"),
+    ("scheduler", "hyperband", "scheduler must be one of asha, none"),
+    ("samples_per_epoch", -1, "samples_per_epoch must be an int >= 0"),
+])
+def test_bad_search_options_fail_before_anything_is_written(tmp_path, option, value, message):
+    from search.sweep import run_sweep
+
+    with pytest.raises(ValueError, match=message):
+        run_sweep("smoke", data="demo", storage=tmp_path, name="x", live=False, **{option: value})
+    assert not (tmp_path / "x").exists()
