@@ -1,17 +1,20 @@
 """Benchmark: what a sweep finds, judged by the model a user would export.
 
-Runs ``colorsweep run SPACE --data DATA --size SIZE --time-budget BUDGET`` (unless ``--run-dir``
-names a finished run), exports the best trial's model (rank 1 on the sweep's metric), and scores it
-beside predicting grey on the test split of DATA and on photos no trial trained on (the built-in
-demo photos), with :mod:`colorize_core.metrics`: ``gain_vs_gray``, ``delta_e``, colourfulness and
-its gap to the truth. Saves a picture (grey input | truth | prediction, 256 px) of a few test photos.
+For each variant, runs ``colorsweep run SPACE --data DATA --size SIZE --time-budget BUDGET [ARGS]``
+(or scores a finished run given as ``--run-dir LABEL=DIR``), exports the best trial's model (rank 1
+on the sweep's metric), and scores it beside predicting grey on the test split of DATA and on photos
+no trial trained on (the built-in demo photos), with :mod:`colorize_core.metrics`: ``gain_vs_gray``,
+``delta_e``, colourfulness and its gap to the truth. Saves a picture (grey input | truth |
+prediction, 256 px) of a few validation photos for the first variant.
 
     .venv/bin/python bench/quality.py [--space auto] [--data ../shared/datasets/gcompris] [--size 64]
-                                      [--budget 15m] [--run-dir RUN] [--out bench/results]
+        [--budget 15m] [--compare] [--variant LABEL=SPACE:ARGS ...] [--run-dir LABEL=DIR ...] [--out bench/results]
 
-Prints a Markdown block, also written to ``OUT/quality-SPACE.md``; the picture is
-``OUT/quality-SPACE.png``. Random search and the seed grid at the same budget are not run by this
-script yet (see BENCHMARKS.md).
+``--compare`` adds, at the same budget, random search without early stopping (``--searcher random
+--scheduler none``) and the study's ``seed`` grid, so the table shows what the search adds.
+``--variant 'no crops=auto:--samples-per-epoch 0'`` adds any other variant (one change at a time).
+Variants run one after another (each has the machine to itself). Prints a Markdown table, also
+written to ``OUT/quality.md`` (with JSON beside it); the picture is ``OUT/quality.png``.
 """
 
 from __future__ import annotations
@@ -52,81 +55,118 @@ def _score(model, split, *, temperature: float, decode: str) -> tuple[dict, dict
     return predicted, grey, truth
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--space", default="auto")
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--budget", default="15m")
-    parser.add_argument("--run-dir", help="score this finished run instead of running a sweep")
-    parser.add_argument("--storage", default="/tmp/colorsweep-quality")
-    parser.add_argument("--out", default=str(RESULTS))
-    args = parser.parse_args(argv)
+def _run(label: str, space: str, extra: list[str], args, storage: Path) -> Path:
+    """Run one variant's sweep; its run directory."""
+    import re
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    if args.run_dir:
-        run_dir = Path(args.run_dir)
-    else:
-        name = f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
-        command = [sys.executable, "-m", "search.cli", "run", args.space, "--data", args.data, "--size",
-                   str(args.size), "--time-budget", args.budget, "--storage", args.storage, "--name", name]
-        subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
-        run_dir = Path(args.storage) / name
-    sweep_s = time.perf_counter() - started
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{label}-{time.strftime('%Y%m%d-%H%M%S')}")
+    command = [sys.executable, "-m", "search.cli", "run", space, "--data", args.data, "--size", str(args.size),
+               "--time-budget", args.budget, "--storage", str(storage), "--name", name, *extra]
+    print("$ colorsweep " + " ".join(command[3:]), file=sys.stderr, flush=True)
+    subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
+    return storage / name
 
+
+def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None) -> dict:
+    """Export the best trial of ``run_dir`` and score it (test split, unseen demo photos)."""
     from colorize_core.data import load_dataset
     from search.best import export_model, load_exported
     from search.records import data_source, load_records, load_sweep_info, rank_records
 
     info = load_sweep_info(run_dir)
-    if args.run_dir:
-        sweep_s = float(info.get("wall_time_s") or 0.0)
     records = rank_records(load_records(run_dir), metric=info["metric"], mode=info["mode"])
     best = records[0]
     config = best.params
-    exported = export_model(run_dir, rank=1, out=out / f"quality-{args.space}-model", overwrite=True)
+    exported = export_model(run_dir, rank=1, out=out / "quality-models" / run_dir.name, overwrite=True)
     model = load_exported(exported)
     kwargs = {"temperature": float(config.get("temperature", 0.38)), "decode": config.get("decode", "annealed_mean")}
     data = load_dataset(data_source(info["data"]["source"]), size=int(info["data"]["size"]))
     demo = load_dataset("demo", size=int(info["data"]["size"]))
     test, test_grey, test_truth = _score(model, data.test, **kwargs)
     unseen, unseen_grey, unseen_truth = _score(model, demo.test if len(demo.test) else demo.val, **kwargs)
+    names = []
+    if picture is not None:
+        from colorfulness import _picture  # bench/colorfulness.py: grey | truth | models, from the original files
 
-    picture = out / f"quality-{args.space}.png"
-    from colorfulness import _picture  # bench/colorfulness.py: grey | truth | models, from the original files
-
-    names = _picture({"prediction": model}, data, 5, picture, kwargs["temperature"], kwargs["decode"])
-    statuses = {}
+        names = _picture({"prediction": model}, data, 5, picture, kwargs["temperature"], kwargs["decode"])
+    statuses: dict[str, int] = {}
     for record in records:
         statuses[record.status] = statuses.get(record.status, 0) + 1
+    return {
+        "label": label, "run_dir": str(run_dir), "command": info.get("command_line"), "trials": len(records),
+        "statuses": statuses, "wall_time_s": info.get("wall_time_s"), "best": best.trial_id, "params": config,
+        "val": best.best_value(info["metric"], info["mode"]), "metric": info["metric"],
+        "test": test, "test_grey": test_grey, "test_truth": test_truth, "n_test": len(data.test),
+        "unseen": unseen, "unseen_grey": unseen_grey, "unseen_truth": unseen_truth,
+        "n_unseen": len(demo.test) or len(demo.val), "picture_names": names,
+    }
+
+
+def _short(params: dict) -> str:
+    keys = ("arch", "loss", "learning_rate", "batch_size", "samples_per_epoch")
+    return ", ".join(f"{k} {params[k]:.2g}" if isinstance(params.get(k), float) else f"{k} {params[k]}"
+                     for k in keys if params.get(k) is not None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="auto")
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--budget", default="15m")
+    parser.add_argument("--compare", action="store_true", help="also random search and the seed grid")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=SPACE:ARGS")
+    parser.add_argument("--run-dir", action="append", default=[], metavar="LABEL=DIR",
+                        help="score this finished run instead of running that variant")
+    parser.add_argument("--only-given", action="store_true", help="score only the --run-dir runs")
+    parser.add_argument("--storage", default="/tmp/colorsweep-quality")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    variants = [(f"{args.space} (TPE + ASHA)", args.space, [])]
+    if args.compare:
+        variants += [("random search, no early stopping", args.space, ["--searcher", "random", "--scheduler", "none"]),
+                     ("seed grid (the study's 24)", "seed", [])]
+    for spec in args.variant:
+        label, _, rest = spec.partition("=")
+        space, _, extra = rest.partition(":")
+        variants.append((label, space or args.space, extra.split()))
+    given = dict(item.split("=", 1) for item in args.run_dir)
+    if args.only_given:
+        variants = [(label, "", []) for label in given]
+    rows = []
+    for index, (label, space, extra) in enumerate(variants):
+        run_dir = Path(given[label]) if label in given else _run(label, space, extra, args, Path(args.storage))
+        rows.append(_evaluate(label, run_dir, out, out / "quality.png" if index == 0 else None))
+
+    first = rows[0]
     lines = [
-        f"## What `{args.space}` finds — `bench/quality.py` ({time.strftime('%Y-%m-%d')})",
+        f"## What a {args.budget} sweep finds — `bench/quality.py` ({time.strftime('%Y-%m-%d')})",
         "",
-        f"`colorsweep run {args.space} --data {info['data']['source']} --size {info['data']['size']} "
-        f"--time-budget {args.budget}`: {len(records)} trials ({', '.join(f'{n} {s}' for s, n in statuses.items())}), "
-        f"sweep wall time {sweep_s / 60:.1f} min; {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores.",
+        f"Data `{args.data}` at {args.size} px; {platform.processor() or platform.machine()}, {os.cpu_count()} CPU "
+        f"cores; variants ran one after another. Scores of each sweep's exported best model (rank 1 on validation "
+        f"{first['metric']}); test split: {first['n_test']} photos (truth colourfulness {first['test_truth']:.1f}); "
+        f"unseen: {first['n_unseen']} demo tiles (truth {first['unseen_truth']:.1f}). Grey on the test split: "
+        f"delta_e {first['test_grey']['delta_e']:.2f}.",
         "",
-        f"Exported best trial `{best.trial_id}` (validation {info['metric']} "
-        f"{best.best_value(info['metric'], info['mode']):.3f}): "
-        + ", ".join(f"{k} {v}" for k, v in config.items() if k in ("arch", "loss", "learning_rate", "batch_size")),
-        "",
-        "| prediction | " + " | ".join(COLUMNS) + " |",
-        "|---|" + "---|" * len(COLUMNS),
-        _row(f"best model, test split ({len(data.test)} photos; truth colourfulness {test_truth:.1f})", test),
-        _row("grey, test split", test_grey),
-        _row(f"best model, unseen demo photos ({len(demo.test) or len(demo.val)} tiles; truth {unseen_truth:.1f})", unseen),
-        _row("grey, unseen demo photos", unseen_grey),
-        "",
-        f"Picture: `{picture.relative_to(out.parent) if out.parent in picture.parents else picture}` "
-        f"(grey input | truth | prediction; {', '.join(names)}).",
+        "| variant | trials | val delta_e | test gain_vs_gray | test delta_e | test colourfulness (gap) | "
+        "unseen gain_vs_gray | unseen colourfulness (gap) | best configuration |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    for row in rows:
+        test, unseen = row["test"], row["unseen"]
+        lines.append(
+            f"| {row['label']} | {row['trials']} | {row['val']:.3f} | {test['gain_vs_gray']:.3f} | {test['delta_e']:.2f} "
+            f"| {test['colorfulness']:.1f} ({test['colorfulness_gap']:.1f}) | {unseen['gain_vs_gray']:.3f} "
+            f"| {unseen['colorfulness']:.1f} ({unseen['colorfulness_gap']:.1f}) | {_short(row['params'])} |")
+    lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in rows if r.get("command")), "",
+              f"Picture: `quality.png` (grey input | truth | prediction of `{first['label']}`; "
+              f"{', '.join(first['picture_names'])})."]
     text = "\n".join(lines) + "\n"
-    (out / f"quality-{args.space}.md").write_text(text)
-    (out / f"quality-{args.space}.json").write_text(json.dumps(
-        {"run_dir": str(run_dir), "best": best.trial_id, "params": config, "test": test, "test_grey": test_grey,
-         "unseen": unseen, "unseen_grey": unseen_grey, "sweep_s": sweep_s}, indent=1, default=float))
+    (out / "quality.md").write_text(text)
+    (out / "quality.json").write_text(json.dumps(rows, indent=1, default=float))
     print(text)
     return 0
 

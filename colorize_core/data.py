@@ -7,6 +7,8 @@ The pipeline, per source file (see :func:`load_dataset`)::
         ─► centre-crop to a square, resize to size × size with ``cv2.INTER_AREA``
         ─► ``color.rgb_to_lab`` (the one place for Lab conventions)
         ─► deterministic split by a SHA-1 hash of the file's path relative to its source root
+        ─► training split only: the photo also kept whole at a working resolution, 8-bit
+           (``LabDataset.pool``, what random-crop training samples from; see :mod:`colorize_core.sampling`)
         ─► one uncompressed ``.npz`` cache file, named by the data fingerprint
 
 Units: arrays hold real CIELAB units (``L`` in [0, 100], ``a``/``b`` in about [-128, 127]); the model's

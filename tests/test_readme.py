@@ -240,7 +240,8 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
         elif argv[1] == "auto":  # its first trial is the space's first known-good configuration
             (auto_run,) = (in_tmp / "colorsweep-runs").glob("auto-*")
             (record,) = load_records(auto_run)
-            assert {k: record.params[k] for k in ("arch", "batch_size")} == {"arch": "unet_cls", "batch_size": 16}
+            assert {k: record.params[k] for k in ("arch", "loss", "batch_size")} == {"arch": "unet", "loss": "mae", "batch_size": 16}
+            assert record.params["samples_per_epoch"] == 512
             assert load_sweep_info(auto_run)["time_budget_s"] == 900
 
 
