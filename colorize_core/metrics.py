@@ -47,6 +47,7 @@ import numpy as np
 from skimage.color import deltaE_ciede2000
 
 from colorize_core.color import gray_ab, lab_to_rgb, merge_lab, rgb_to_lab
+from colorize_core.suggest import did_you_mean
 
 __all__ = [
     "MetricSpec",
@@ -181,7 +182,8 @@ def _spec(name: str) -> MetricSpec:
     try:
         return METRICS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown metric {name!r}; known metrics: {', '.join(METRIC_NAMES)}") from None
+        raise ValueError(f"unknown metric {name!r}{did_you_mean(name, METRIC_NAMES)}; "
+                         f"known metrics: {', '.join(METRIC_NAMES)}") from None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -115,10 +115,11 @@ class TrainConfig:
         from colorize_core.classification import DECODE_MODES
         from colorize_core.losses import LOSS_KINDS, list_losses, loss_kind
         from colorize_core.models import is_model, list_models, model_info
+        from colorize_core.suggest import did_you_mean
         from colorize_core.optimizers import list_optimizers
 
         if not is_model(self.arch):
-            raise ValueError(f"arch must be one of {list_models()}, got {self.arch!r}")
+            raise ValueError(f"arch must be one of {list_models()}, got {self.arch!r}{did_you_mean(self.arch, list_models())}")
         if self.optimizer not in list_optimizers():
             raise ValueError(f"optimizer must be one of {list_optimizers()}, got {self.optimizer!r}")
         head = model_info(self.arch).head

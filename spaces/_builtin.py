@@ -12,6 +12,7 @@ from ._errors import SpaceError
 from ._space import SearchSpace
 from ._validate import space_from_dict
 from ._yaml import parse_yaml
+from colorize_core.suggest import did_you_mean
 
 __all__ = ["list_spaces", "load_space", "space_from_yaml"]
 
@@ -68,7 +69,7 @@ def load_space(name_or_path: str | os.PathLike | SearchSpace) -> SearchSpace:
     looks_like_path = path.suffix.lower() in _SUFFIXES or os.sep in text or (os.altsep or os.sep) in text
     if not looks_like_path and not path.is_file():
         raise SpaceError(
-            f"unknown space {text!r}; built-in spaces: {', '.join(builtins)}; "
+            f"unknown space {text!r}{did_you_mean(text, builtins)}; built-in spaces: {', '.join(builtins)}; "
             f"or pass a path to a .yaml/.yml space file"
         )
     if path.suffix.lower() not in _SUFFIXES:

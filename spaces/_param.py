@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import SpaceError
+from colorize_core.suggest import did_you_mean
 
 __all__ = ["Param", "KINDS", "CATEGORICAL_KINDS", "parse_param", "same_value", "is_scalar"]
 
@@ -142,7 +143,8 @@ def parse_param(name: str, spec: Any, *, label: str) -> Param:
     unknown = [k for k in spec if k not in KINDS]
     if unknown:
         raise SpaceError(
-            f"{label}: unknown key(s) {unknown} in the param spec; allowed: exactly one of {', '.join(KINDS)}"
+            f"{label}: unknown key(s) {unknown} in the param spec{did_you_mean(unknown[0], KINDS)}; "
+            f"allowed: exactly one of {', '.join(KINDS)}"
         )
     kinds = list(spec)
     if len(kinds) != 1:

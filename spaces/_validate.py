@@ -16,6 +16,7 @@ from typing import Any
 from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param, is_scalar, parse_param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace
+from colorize_core.suggest import did_you_mean
 
 __all__ = [
     "space_from_dict",
@@ -86,7 +87,7 @@ def _one_of(names: Callable[[], list[str]], what: str, plural: str) -> Callable[
         known = list(names())
         if isinstance(v, str) and v in known:
             return None
-        return f"unknown {what} {v!r}; known {plural}: {', '.join(known)}"
+        return f"unknown {what} {v!r}{did_you_mean(v, known)}; known {plural}: {', '.join(known)}"
 
     return check
 
@@ -171,7 +172,7 @@ def _check_key(key: Any, *, section: str, fields: list[str]) -> None:
     if key in SWEEP_KEYS:
         raise SpaceError(f"{label}: a space may not set {key!r}: {SWEEP_KEYS[key]}; allowed keys: {allowed}")
     if key not in fields:
-        raise SpaceError(f"{label}: unknown key {key!r}; allowed keys: {allowed}")
+        raise SpaceError(f"{label}: unknown key {key!r}{did_you_mean(key, fields)}; allowed keys: {allowed}")
 
 
 def _check_values(label: str, key: str, values: list[Any]) -> None:
@@ -344,7 +345,8 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
         raise SpaceError(f"a space must be a mapping with the keys {', '.join(TOP_LEVEL_KEYS)}, got {d!r}")
     unknown = [k for k in d if k not in TOP_LEVEL_KEYS]
     if unknown:
-        raise SpaceError(f"unknown top-level key(s) {unknown}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+        raise SpaceError(f"unknown top-level key(s) {unknown}{did_you_mean(unknown[0], TOP_LEVEL_KEYS)}; "
+                         f"allowed: {', '.join(TOP_LEVEL_KEYS)}")
 
     space_name = d.get("name", name)
     if not isinstance(space_name, str) or not _NAME_RE.match(space_name):
@@ -398,7 +400,7 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
     defaults = _mapping("defaults", d.get("defaults"))
     bad = [k for k in defaults if k not in DEFAULT_KEYS]
     if bad:
-        raise SpaceError(f"defaults: unknown key(s) {bad}; allowed: {', '.join(DEFAULT_KEYS)}")
+        raise SpaceError(f"defaults: unknown key(s) {bad}{did_you_mean(bad[0], DEFAULT_KEYS)}; allowed: {', '.join(DEFAULT_KEYS)}")
     clean_defaults: dict[str, Any] = {}
     for key in DEFAULT_KEYS:  # canonical order
         if key == "time_budget":

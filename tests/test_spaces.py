@@ -591,3 +591,31 @@ def test_the_auto_space_tries_its_known_good_configurations_first():
     first, second = searcher.suggest("t1"), searcher.suggest("t2")
     for config, start in zip((first, second), space.start_with):
         assert {k: config[k] for k in start} == dict(start)
+
+
+@pytest.mark.parametrize("spec, hint", [
+    ({"name": "t", "fixed": {"arch": "unet", "learnig_rate": 1e-3}}, "did you mean 'learning_rate'?"),
+    ({"name": "t", "fixed": {"arch": "unett"}}, "did you mean 'unet'?"),
+    ({"name": "t", "parms": {}, "fixed": {"arch": "unet"}}, "did you mean 'params'?"),
+    ({"name": "t", "fixed": {"arch": "unet"}, "defaults": {"max_epoch": 3}}, "did you mean 'max_epochs'?"),
+    ({"name": "t", "fixed": {"arch": "unet"}, "params": {"learning_rate": {"logunifrom": [1e-4, 1e-2]}}},
+     "did you mean 'loguniform'?"),
+])
+def test_misspelt_names_get_a_did_you_mean(spec, hint):
+    with pytest.raises(SpaceError) as excinfo:
+        space_from_dict(spec)
+    assert hint in str(excinfo.value)
+
+
+def test_unknown_space_model_and_metric_names_get_a_did_you_mean():
+    from colorize_core import metrics
+    from colorize_core.models import model_info
+    from colorize_core.suggest import did_you_mean
+
+    with pytest.raises(SpaceError, match=r"did you mean 'wide'\?"):
+        load_space("wdie")
+    with pytest.raises(ValueError, match=r"did you mean 'unet_cls'\?"):
+        model_info("unet_cl")
+    with pytest.raises(ValueError, match=r"did you mean 'delta_e'\?"):
+        metrics.metric_mode("delta-e")
+    assert did_you_mean("zzzz", ["unet", "basic"]) == ""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+from colorize_core.suggest import did_you_mean
 
 __all__ = [
     "HEADS",
@@ -145,7 +146,7 @@ def is_model(name: str) -> bool:
 
 def _entry(name: str) -> _Entry:
     if not is_model(name):
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+        raise ValueError(f"unknown model {name!r}{did_you_mean(name, list_models())}; known models: {', '.join(list_models())}")
     return _REGISTRY[name]
 
 
