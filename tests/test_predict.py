@@ -33,3 +33,19 @@ def test_colorized_photo_keeps_its_lightness_when_the_model_predicts_unshowable_
     # what clipping the same prediction channel by channel would have shown: lightness lost
     clipped = color.lab_to_rgb(color.merge_lab(lightness_in, np.full(rgb.shape[:2] + (2,), 127.0, np.float32)))
     assert np.abs(color.rgb_to_lab(clipped)[..., 0] - lightness_in).mean() > 5.0
+
+
+def test_written_jpegs_use_quality_90_and_keep_their_format(tmp_path):
+    import cv2
+
+    from colorize_core.predict import write_rgb
+
+    rng = np.random.default_rng(0)
+    rgb = cv2.GaussianBlur(rng.random((96, 128, 3)).astype(np.float32), (0, 0), 3)
+    write_rgb(tmp_path / "a.JPG", rgb)
+    ok, q95 = cv2.imencode(".jpg", cv2.cvtColor((rgb * 255).round().astype(np.uint8), cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 95])
+    written = (tmp_path / "a.JPG").read_bytes()
+    assert written[:3] == b"\xff\xd8\xff" and len(written) < len(q95)
+    write_rgb(tmp_path / "b.png", rgb)
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
