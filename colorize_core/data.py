@@ -1064,7 +1064,8 @@ def inspect_data(
     ``files_found``, ``loaded``, ``skipped`` (list of ``{"path", "reason"}``), ``ignored`` (files
     not searched, by extension: ``{".gif": 3}``), ``splits`` (counts),
     ``original_size`` (min / median / max ``width`` and ``height`` in pixels of the loaded source
-    images), ``size``, ``lab_mode``, ``fingerprint``, ``cache_path`` and ``cache_hit``.
+    images), ``pool`` (the training photos kept whole for random crops: count, short side, MB),
+    ``size``, ``lab_mode``, ``fingerprint``, ``cache_path`` and ``cache_hit``.
     """
     dataset = load_dataset(
         source, size=size, split=split, lab_mode=lab_mode, min_chroma=min_chroma,
@@ -1081,6 +1082,7 @@ def inspect_data(
         "ignored": ignored_files(source) if source != "demo" else {},
         "splits": summary["splits"],
         "original_size": {"width": _stats(widths), "height": _stats(heights)},
+        "pool": summary["pool"],
         "size": dataset.size,
         "lab_mode": dataset.lab_mode,
         "min_chroma": dataset.min_chroma,

@@ -96,6 +96,13 @@ def cmd_data_inspect(args) -> int:
         if key == "ignored":
             lines.append("ignored (not image files searched): " + (
                 ", ".join(f"{n} {ext}" for ext, n in ignored.items()) if ignored else "none"))
+        elif key == "original_size" and isinstance(value, dict):
+            lines.append("original size (px): " + ", ".join(
+                f"{axis} {r.get('min'):g}–{r.get('max'):g} (median {r.get('median'):g})"
+                for axis, r in value.items() if isinstance(r, dict) and r.get("min") is not None))
+        elif key == "pool" and isinstance(value, dict):
+            lines.append(f"training photos kept whole for random crops: {value.get('photos')}, short side shrunk to "
+                         f"at most {value.get('short_side')} px ({value.get('megabytes', 0):.1f} MB)")
         elif isinstance(value, dict):
             lines.append(f"{key}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()))
     if skipped:
@@ -309,10 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="training image size in px, multiple of 8 (default: the space's)")
     p.add_argument("--metric", default="delta_e", help="validation metric that ranks trials (default delta_e)")
     p.add_argument("--mode", choices=["min", "max"], help="default: the metric's own direction")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the searcher and every trial (default 0)")
     p.add_argument("--concurrency", type=int, help="trials running at once (default: as resources allow)")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPU cores Ray reserves for each trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0,
+                   help="GPU share of each trial, e.g. 0.25 packs four on one GPU (default 0: CPU only)")
     p.add_argument("--gpu-memory", help="one GPU's memory budget, e.g. 4GiB (default: detected); bigger configurations are not launched")
     p.add_argument("--fit-batch", action="store_true", help="shrink the batch size to fit --gpu-memory instead")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
@@ -326,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="asha stops poor trials early (default); none runs every trial to the end (a baseline)")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
     p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("resume", help="continue an interrupted sweep, or add trials to a finished one")
@@ -335,49 +343,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", help="+N: add N trials, the searcher warm-started on all earlier results")
     p.add_argument("--address", help="existing Ray cluster (default: the one recorded, else local)")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("train", help="train one model without Ray and compare it with the baselines")
-    p.add_argument("--arch", default="unet")
-    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--arch", default="unet", help="architecture (see `colorsweep models`; default unet)")
+    p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd, ... (default adam)")
     p.add_argument("--loss", default=None, help="mse, mae, huber (default mse); classification archs: cls_rebalanced")
     p.add_argument("--temperature", type=float, default=0.38, help="annealed-mean temperature (classification archs)")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument("--batch-size", type=int, default=8, help="default 8, as in the study")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--output-activation", default="original", choices=["original", "sigmoid", "linear"])
+    p.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
+    p.add_argument("--size", type=int, default=64, help="training image size in px (default 64)")
+    p.add_argument("--output-activation", default="original", choices=["original", "sigmoid", "linear"],
+                   help="regression output layer: the study's own (original), sigmoid or linear")
     p.add_argument("--monitor", default="delta_e", help="metric for early stopping and the best checkpoint")
     p.add_argument("--augment", action="store_true", help="random crop/flip of the fixed crops (with --samples-per-epoch 0)")
     p.add_argument("--samples-per-epoch", type=int, default=1024, metavar="N",
                    help="an epoch is N random crops (random scale, position, flip) of the training photos kept "
                         "whole (default 1024); 0: one pass over the fixed centre crops, as the study did")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", nargs="+", default=["demo"])
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and crops (default 0)")
+    p.add_argument("--data", nargs="+", default=["demo"], help="image folder(s), or 'demo' (built-in photos)")
     p.add_argument("--out", help="folder for checkpoints and result.json")
     p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list architectures with parameter counts")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--size", type=int, default=128, help="image size in px (default 128)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("data", help="inspect a data set")
     dsub = p.add_subparsers(dest="data_command", required=True)
     pi = dsub.add_parser("inspect", help="counts, sizes and every skipped file with its reason")
     pi.add_argument("path", nargs="+", help="image folder(s) or 'demo'")
-    pi.add_argument("--size", type=int, default=128)
+    pi.add_argument("--size", type=int, default=128, help="image size in px (default 128)")
     pi.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
-    pi.add_argument("--json", action="store_true")
+    pi.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     pi.set_defaults(func=cmd_data_inspect)
 
     p = sub.add_parser("spaces", help="list search spaces, or `spaces show NAME`")
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("space", nargs="?")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_spaces)
 
     # Commands that live beside the code they drive: report, export / colorize / finetune.

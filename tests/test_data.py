@@ -611,3 +611,13 @@ def test_unwritable_cache_does_not_fail_the_load(tmp_path):
     with pytest.warns(UserWarning, match="could not write the data cache"):
         ds = data.load_dataset(tmp_path / "w", size=8, cache_dir=blocker)
     assert ds.n_loaded == 3 and ds.cache_path is None
+
+
+def test_data_inspect_prints_sizes_and_the_pool_in_words(mixed_folder, cache_dir, capsys):
+    from search.cli import main
+
+    assert main(["data", "inspect", str(mixed_folder), "--size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "original size (px): width 32–32 (median 32), height" in out
+    assert "{" not in out  # no Python dict printed
+    assert "training photos kept whole for random crops:" in out
