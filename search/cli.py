@@ -63,6 +63,27 @@ def _data_arg(values: list[str]) -> str | list[str]:
 
 
 # -- commands ----------------------------------------------------------------------------------------
+#: Descriptions in listing tables are cut to this many characters (a 100-column terminal row).
+_DESCRIPTION_WIDTH = 60
+
+
+def _clip(text: Any, width: int) -> Any:
+    """``text`` cut to ``width`` characters with an ellipsis (non-strings unchanged)."""
+    if not isinstance(text, str) or len(text) <= width:
+        return text
+    return text[: width - 1].rstrip() + "…"
+
+
+def _param_count(n: Any) -> Any:
+    """A parameter count in words: 46.7 k, 1.93 M."""
+    if not isinstance(n, (int, float)):
+        return n
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return str(int(n))
+
+
 def cmd_models(args) -> int:
     from colorize_core.models import list_models, model_info
     from colorize_core.models.summary import count_params
@@ -77,7 +98,9 @@ def cmd_models(args) -> int:
             "output": getattr(info, "default_output_activation", getattr(info, "output_activation", None)),
             "description": info.description,
         })
-    _emit(args, rows, f"architectures (parameters at {args.size}x{args.size}):\n" + format_table(rows))
+    shown = [{**row, "params": _param_count(row["params"]),
+              "description": _clip(row["description"].replace("``", ""), _DESCRIPTION_WIDTH)} for row in rows]
+    _emit(args, rows, f"architectures (parameters at {args.size}x{args.size}):\n" + format_table(shown))
     return 0
 
 
@@ -134,7 +157,8 @@ def cmd_spaces(args) -> int:
         _emit(args, space.to_dict(), describe_space(space))
         return 0
     rows = space_summary_rows()
-    _emit(args, rows, format_table(rows) + "\n\nshow one with: colorsweep spaces show NAME")
+    shown = [{**row, "description": _clip(row.get("description"), _DESCRIPTION_WIDTH)} for row in rows]
+    _emit(args, rows, format_table(shown) + "\n\nshow one (its whole description) with: colorsweep spaces show NAME")
     return 0
 
 

@@ -51,7 +51,7 @@ def describe_space(space: SearchSpace) -> str:
 def space_summary_rows() -> list[dict[str, Any]]:
     """One row per built-in space, for ``colorsweep spaces``: ``name``, ``description``, ``grid``
     (bool), ``grid_size`` (None unless grid), ``size``, ``max_epochs``, ``trials`` (the space's
-    defaults, None when unset) and ``n_params`` (number of searched params)."""
+    defaults, None when unset) and ``searched`` (how many hyperparameters it searches)."""
     rows = []
     for name in list_spaces():
         space = load_space(name)
@@ -63,6 +63,6 @@ def space_summary_rows() -> list[dict[str, Any]]:
             "size": space.defaults.get("size"),
             "max_epochs": space.defaults.get("max_epochs"),
             "trials": space.defaults.get("trials"),
-            "n_params": len(space.params),
+            "searched": len(space.params),
         })
     return rows

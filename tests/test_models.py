@@ -368,3 +368,13 @@ def test_unet_starts_at_neutral_grey(output_activation):
     x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
     y = np.asarray(model.predict(x, verbose=0))
     np.testing.assert_allclose(y, AB_NEUTRAL_ENCODED, atol=1e-6)
+
+
+def test_models_listing_is_plain_text_that_fits_a_terminal(capsys):
+    from search.cli import main
+
+    assert main(["models", "--size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "``" not in out
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 120
+    assert any(word in out for word in (" k ", " M "))  # counts in words, not 10460354

@@ -514,7 +514,7 @@ def test_space_summary_rows():
     assert by_name["seed"]["grid"] is True and by_name["seed"]["grid_size"] == 24
     assert (by_name["seed"]["size"], by_name["seed"]["max_epochs"], by_name["seed"]["trials"]) == (128, 30, 24)
     assert by_name["wide"]["grid"] is False and by_name["wide"]["trials"] == 100
-    assert by_name["wide"]["n_params"] == 7
+    assert by_name["wide"]["searched"] == 7
     assert by_name["smoke"]["size"] == 32
     assert all(r["description"] for r in rows)
 
@@ -619,3 +619,12 @@ def test_unknown_space_model_and_metric_names_get_a_did_you_mean():
     with pytest.raises(ValueError, match=r"did you mean 'delta_e'\?"):
         metrics.metric_mode("delta-e")
     assert did_you_mean("zzzz", ["unet", "basic"]) == ""
+
+
+def test_spaces_listing_fits_a_terminal_and_says_what_its_columns_count(capsys):
+    from search.cli import main
+
+    assert main(["spaces"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 120, max(lines, key=len)
+    assert "searched" in lines[0] and "n_params" not in lines[0]
