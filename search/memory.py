@@ -792,8 +792,16 @@ def cmd_plan(args) -> int:
     columns = [c for c in rows[0] if c not in ("fits", "calibration")] if rows else None
     text = head + "\n" + format_table(rows, columns)
     if budget:
-        text += (f"\n\n{n_fit} of {len(rows)} configurations fit. 'colorsweep run --gpu-memory' records the others as "
-                 "infeasible; add --fit-batch to run them at the largest fitting batch size instead.")
+        text += f"\n\n{n_fit} of {len(rows)} configurations fit."
+        shrinkable = sum(1 for r in rows if not r["fits"] and r["largest_fitting_batch"])
+        hopeless = sum(1 for r in rows if not r["fits"] and not r["largest_fitting_batch"])
+        if n_fit < len(rows):
+            text += " 'colorsweep run --gpu-memory' records the others as infeasible"
+            text += (f"; --fit-batch would run {shrinkable} of them at the largest fitting batch size." if shrinkable
+                     else ".")
+        if hopeless:
+            text += (f" {hopeless} do not fit even at batch size 1: use a smaller --size, smaller models, "
+                     "or a GPU with more memory.")
     text += ("\nEstimates: analytic (weights, gradients, optimizer slots, activations kept for the backward pass, "
              "workspace) calibrated on measured peaks of Keras 3 on JAX on an H200.")
     print(text)

@@ -509,3 +509,12 @@ def test_optuna_gets_the_retry_result_for_a_proposal_that_ran_out_of_memory(tmp_
     assert ot_trial.state == optuna.trial.TrialState.COMPLETE and ot_trial.value == 12.5
     assert ot_trial.params["batch_size"] == first["batch_size"]  # the proposal, as Optuna made it
     assert searcher.suggest("c") == "FINISHED"
+
+
+def test_plan_does_not_suggest_fit_batch_when_nothing_fits_at_batch_1(capsys):
+    from search.cli import main
+
+    assert main(["plan", "seed", "--gpu-memory", "1MiB", "--size", "128"]) == 0
+    text = capsys.readouterr().out
+    assert "0 of 24 configurations fit" in text
+    assert "--fit-batch" not in text and "do not fit even at batch size 1" in text
