@@ -11,8 +11,48 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["epoch_logger", "tensorflow_has_gpu", "limit_tensorflow_gpu_memory", "accelerator_peak_memory_bytes",
+__all__ = ["native_stderr_to", "import_backend_quietly", "epoch_logger", "tensorflow_has_gpu", "limit_tensorflow_gpu_memory", "accelerator_peak_memory_bytes",
            "use_compilation_cache", "released_tensorflow_gradients"]
+
+
+@contextlib.contextmanager
+def native_stderr_to(path: str | os.PathLike | None):
+    """Inside the block, what is written to file descriptor 2 (native libraries' C++ logging, which
+    no Python setting reaches) goes to ``path`` (truncated first) or, with None, nowhere; the real
+    stderr is restored on exit, also after an exception."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        target = os.open(os.fspath(path) if path is not None else os.devnull,
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError:  # no place for the log: say nothing rather than fail
+        target = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(target, 2)
+    os.close(target)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_backend_quietly(log_path: str | os.PathLike | None = None) -> None:
+    """Import Keras and its backend with the backend's start-up notices (TensorFlow's absl lines:
+    "oneDNN custom operations are on", "Could not find cuda drivers", "failed call to cuInit" on a
+    machine without a GPU) sent to ``log_path`` instead of the console. Errors still raise; a no-op
+    once Keras is imported. GPUs are only listed, not initialised (memory limits can still be set)."""
+    if "keras" in sys.modules:
+        return
+    with native_stderr_to(log_path):
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
 
 
 def epoch_logger(logdir: str | Path):

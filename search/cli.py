@@ -429,6 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not for users
     args = build_parser().parse_args(argv)
+    from colorize_core._backend import import_backend_quietly
+    from colorize_core.data import default_cache_dir
+
+    # the backend's native start-up lines go to a log file, not between the user and our output
+    import_backend_quietly(default_cache_dir() / "logs" / "backend-start.log")
     from search.rundir import RunLockedError
     from search.signals import Interrupted, exit_status
 

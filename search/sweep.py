@@ -255,11 +255,24 @@ class _OurStopWords(logging.Filter):
         return not any(notice in record.getMessage() for notice in self.NOTICES)
 
 
+class _RayDefaultNotices(logging.Filter):
+    """Drops Ray's notice that token authentication is on by default (the safe default needs no action;
+    the warning Ray gives when authentication is *off* still reaches the user)."""
+
+    NOTICES = ("Token authentication is enabled for this Ray cluster",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(notice in record.getMessage() for notice in self.NOTICES)
+
+
 def _say_stops_in_our_words() -> None:
     for name in ("ray.tune.tune", "ray.tune.analysis.experiment_analysis"):
         tune_logger = logging.getLogger(name)
         if not any(isinstance(f, _OurStopWords) for f in tune_logger.filters):
             tune_logger.addFilter(_OurStopWords())
+    auth_logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(isinstance(f, _RayDefaultNotices) for f in auth_logger.filters):
+        auth_logger.addFilter(_RayDefaultNotices())
 
 
 def reuse_workers(gpus_per_trial: float) -> bool:
