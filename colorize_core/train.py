@@ -386,6 +386,7 @@ def fit(
     workdir: str | os.PathLike | None = None,
     keep_model: bool = False,
     verbose: int = 0,
+    tensorboard: bool = True,
 ) -> FitResult:
     """Train one configuration on ``data`` and return its history and best validation metrics.
 
@@ -396,7 +397,9 @@ def fit(
     seconds spent in optimisation steps, evaluation excluded). If ``report`` raises, training stops
     and the exception propagates (that is how a scheduler stops a trial).
 
-    With ``workdir``, checkpoints are kept there and an existing ``state.json`` is resumed. With
+    With ``workdir``, checkpoints are kept there and an existing ``state.json`` is resumed (and, with
+    ``tensorboard``, per-epoch scalars are written to ``workdir/tensorboard``; a sweep turns that off:
+    its report writes one TensorBoard run per trial). With
     ``keep_model``, the trained model (best weights restored) is returned in ``FitResult.model``;
     otherwise the Keras session is cleared so many fits can run in one process.
     """
@@ -529,7 +532,7 @@ def fit(
     epoch_end = _EpochEnd()
     epoch_end.best_weights = None
     callbacks = [epoch_end]
-    if workdir_path is not None:
+    if workdir_path is not None and tensorboard:
         from colorize_core._backend import epoch_logger
 
         tb = epoch_logger(workdir_path / "tensorboard")

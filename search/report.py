@@ -721,16 +721,14 @@ def _figure_importances(rep: _Report) -> None:
 def tensorboard_commands(run_dir: str | os.PathLike) -> dict[str, str]:
     """The commands that open a sweep in TensorBoard.
 
-    ``"hparams"``: the report's own logs (``RUN_DIR/report/tensorboard``): every trial, whatever its
+    ``"hparams"``: the report's logs (``RUN_DIR/report/tensorboard``), one run per trial whatever its
     status, with its hyperparameters, status and best-epoch metrics in the HParams tab and its
-    per-epoch curves in Scalars. ``"ray"``: Ray Tune's raw per-trial logs (every reported value per
-    epoch; its HParams hold only trials that ended, with last-epoch values).
+    per-epoch validation curves (``val/<metric>``, ``loss/train``, ``loss/val``, ``learning_rate``) in
+    Scalars. They are the only TensorBoard logs in a run directory (Ray's own logger is off, trials
+    write none), so ``tensorboard --logdir RUN_DIR`` shows the same runs.
     """
     run_dir = Path(run_dir)
-    return {
-        "hparams": f"tensorboard --logdir {shlex.quote(str(run_dir / REPORT_DIR / TENSORBOARD_DIR))}",
-        "ray": f"tensorboard --logdir {shlex.quote(str(run_dir))}",
-    }
+    return {"hparams": f"tensorboard --logdir {shlex.quote(str(run_dir / REPORT_DIR / TENSORBOARD_DIR))}"}
 
 
 _TB_STATUS = {"completed": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS", "running": "STATUS_RUNNING",
@@ -799,9 +797,6 @@ def _write_tensorboard(rep: _Report) -> None:
             dataset_type=2))
     experiment.metric_infos.append(MetricInfo(name=MetricName(tag="epochs"), display_name="epochs",
                                               description="epochs trained"))
-    with SummaryWriter(str(logdir)) as writer:
-        writer.file_writer.add_summary(summary("_hparams_/experiment", experiment=experiment))
-
     now = time.time()
     rows = {row["trial_id"]: row for row in rep.rows}
     for record in rep.records:
@@ -812,6 +807,8 @@ def _write_tensorboard(rep: _Report) -> None:
                 _set_value(start.hparams[name], record.params[name], kinds[name])
         start.hparams["status"].string_value = record.status
         with SummaryWriter(str(logdir / f"trial_{record.trial_id}")) as writer:
+            if record is rep.records[0]:  # TensorBoard finds the experiment in any run: no extra run for it
+                writer.file_writer.add_summary(summary("_hparams_/experiment", experiment=experiment))
             writer.file_writer.add_summary(summary("_hparams_/session_start_info", session_start_info=start))
             for epoch_row in record.history:
                 epoch = int(epoch_row["epoch"])
@@ -1123,9 +1120,9 @@ def _render_md(rep: _Report) -> str:
     out += ["## TensorBoard", ""]
     commands = tensorboard_commands(rep.run_dir)
     if rep.tensorboard_dir:
-        out += ["HParams tab (every trial: hyperparameters, status, best-epoch metrics; Scalars: per-epoch curves):", "",
+        out += ["One run per trial. HParams tab: every trial's hyperparameters, status, best-epoch metrics; Scalars: "
+                "per-epoch curves (`tensorboard --logdir RUN_DIR` shows the same runs):", "",
                 f"    {commands['hparams']}", ""]
-    out += ["Ray Tune's raw per-trial logs:", "", f"    {commands['ray']}", ""]
 
     if rep.notes:
         out += ["## Notes", ""] + [f"- {_md_escape(n)}" for n in rep.notes] + [""]
@@ -1367,7 +1364,6 @@ def _render_html(rep: _Report) -> str:
         parts.append("<p>Every trial in the <b>HParams</b> tab (hyperparameters, status, best-epoch metrics; table, "
                      "parallel coordinates, scatter) and its per-epoch curves under Scalars:</p>"
                      f"<pre>{_e(commands['hparams'])}</pre>")
-    parts.append(f"<p>Ray Tune's raw per-trial logs:</p><pre>{_e(commands['ray'])}</pre>")
 
     if rep.notes:
         parts.append("<h2>Notes</h2><ul class='notes'>" + "".join(f"<li>{_e(n)}</li>" for n in rep.notes) + "</ul>")
@@ -1622,8 +1618,6 @@ def cmd_report(args) -> int:
         if "tensorboard" in written:
             print("TensorBoard, HParams tab (every trial's hyperparameters, status and best-epoch metrics):")
             print(f"  {commands['hparams']}")
-        print("Ray Tune's raw per-trial logs (its HParams list only trials that ended, with last-epoch values):")
-        print(f"  {commands['ray']}")
     return 0
 
 

@@ -449,6 +449,35 @@ class _Outcome:
         self.loop_end: float = time.time()  # wall clock when Ray's loop returned
 
 
+def _no_ray_tensorboard():
+    """A stand-in for Ray Tune's TensorBoard logger, which Ray adds to every run unless a callback of
+    its type is present: colorsweep's report writes one TensorBoard run per trial with HParams
+    (``RUN_DIR/report/tensorboard``), so Ray's second copy (tags ``ray/tune/...``, HParams of finished
+    trials only, inside each trial folder) would only double every trial in ``tensorboard --logdir RUN_DIR``."""
+    from ray.tune.logger import TBXLoggerCallback
+
+    class NoRayTensorBoard(TBXLoggerCallback):
+        def __init__(self):  # no tensorboardX writers
+            pass
+
+        def log_trial_start(self, trial):
+            pass
+
+        def log_trial_result(self, iteration, trial, result):
+            pass
+
+        def log_trial_end(self, trial, failed=False):
+            pass
+
+    return NoRayTensorBoard()
+
+
+def _callbacks(monitor: SweepMonitor) -> list:
+    """Ray Tune callbacks of a run or resume: our monitor, and no Ray TensorBoard logger (Ray still adds
+    its JSON and CSV loggers: ``result.json`` is what :mod:`search.records` reads)."""
+    return [monitor, _no_ray_tensorboard()]
+
+
 def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: SweepMonitor | None = None) -> _Outcome:
     """Run the tuner; whatever happens, record what ended, write the report and say how to resume.
 
@@ -742,7 +771,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=run_dir.name, storage_path=str(storage), callbacks=[monitor], verbose=0,
+            name=run_dir.name, storage_path=str(storage), callbacks=_callbacks(monitor), verbose=0,
             stop=BudgetStopper(deadline, budget_s) if deadline else None,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
@@ -912,7 +941,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
                                    resume_unfinished=True, resume_errored=bool(disk_full_trials),
                                    restart_errored=retry_errored)
-        tuner._local_tuner.get_run_config().callbacks = [monitor]  # the pickled one lost its terminal
+        tuner._local_tuner.get_run_config().callbacks = _callbacks(monitor)  # the pickled one lost its terminal
         # A time budget does not start again: no new trials after its deadline (the searcher knows),
         # and the interrupted trials run to their end (ASHA still applies) instead of stopping at once.
         tuner._local_tuner.get_run_config().stop = None
@@ -970,7 +999,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
             max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=run_dir.name, storage_path=str(run_dir.parent), callbacks=[monitor], verbose=0,
+            name=run_dir.name, storage_path=str(run_dir.parent), callbacks=_callbacks(monitor), verbose=0,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),

@@ -288,8 +288,11 @@ def test_tensorboard_logs_hold_hparams_of_every_trial(finished_run):
     def events(folder: Path):
         return [e for f in sorted(folder.glob("events.out.tfevents*")) for e in EventFileLoader(str(f)).Load()]
 
-    root_tags = {v.tag for e in events(logdir) for v in e.summary.value}
-    assert "_hparams_/experiment" in root_tags
+    # one run per trial and nothing else: TensorBoard finds the experiment summary in the first trial's run
+    runs = sorted({f.parent.name for f in logdir.rglob("events.out.tfevents*")})
+    assert runs == sorted(f"trial_{trial_id}" for trial_id in TRIALS)
+    tags = {v.tag for trial_id in TRIALS for e in events(logdir / f"trial_{trial_id}") for v in e.summary.value}
+    assert "_hparams_/experiment" in tags
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     for trial_id, (params, status, delta_e, _) in TRIALS.items():

@@ -66,6 +66,14 @@ def test_cpu_trials_reuse_the_worker_processes_of_finished_trials(smoke_sweep):
 
 
 @pytest.mark.slow
+def test_tensorboard_on_the_run_directory_shows_one_run_per_trial(smoke_sweep):
+    run_dir = smoke_sweep.run_dir
+    runs = {f.parent for f in run_dir.rglob("events.out.tfevents*")}
+    assert {p.parent for p in runs} == {run_dir / "report" / "tensorboard"}  # no Ray copy, none in checkpoints
+    assert sorted(p.name for p in runs) == sorted(f"trial_{r.trial_id}" for r in smoke_sweep.records)
+
+
+@pytest.mark.slow
 def test_run_directory_records_the_sweep(smoke_sweep):
     info = load_sweep_info(smoke_sweep.run_dir)
     assert info["metric"] == "delta_e" and info["mode"] == "min"
