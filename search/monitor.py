@@ -34,6 +34,8 @@ class SweepMonitor(Callback):
         self.best: tuple[float, str] | None = None
         self.started = time.monotonic()
         self._last_line = ""
+        self._drawn = 0                     # lines of the live block on a terminal
+        self._latest: dict[str, float] = {}  # latest metric value of each trial
         self.disk_full: str | None = None   # the error when a write found the disk full
         self.deadline = deadline            # wall-clock end of the time budget (a trial stopped after it: budget)
         self.stopper = None                 # search.signals.StopSignals of the driver (asks Ray to stop)
@@ -47,6 +49,9 @@ class SweepMonitor(Callback):
         state["_stream"] = None
         state["stopper"] = None
         return state
+
+    def __setstate__(self, state):  # run configs pickled by older versions lack the newer fields
+        self.__dict__.update({"_drawn": 0, "_latest": {}, **state})
 
     # -- records -------------------------------------------------------------------------------
     def _entry(self, trial) -> dict:
@@ -110,6 +115,7 @@ class SweepMonitor(Callback):
             entry["gpu_ids"], entry["gpu_share"] = result.get("gpu_ids"), result.get("gpu_share")
         value = result.get(self.metric)
         if isinstance(value, (int, float)):
+            self._latest[trial.trial_id] = float(value)
             if self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0]):
                 self.best = (float(value), trial.trial_id)
         self._save()
@@ -166,9 +172,6 @@ class SweepMonitor(Callback):
 
     def on_experiment_end(self, trials, **info):
         self._save()
-        if self.live and self._last_line:
-            self.stream.write("\n")
-            self.stream.flush()
 
     # -- progress --------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -178,28 +181,68 @@ class SweepMonitor(Callback):
                 counts[entry["status"]] += 1
         return counts
 
-    def _print(self, trials, force_line: str | None = None) -> None:
-        if not self.live:
-            return
+    def _summary(self) -> tuple[str, str]:
+        """(the progress line without its clock, the clock part): counts, best so far; elapsed and,
+        with a time budget, what is left of it."""
         counts = self.counts()
-        elapsed = time.monotonic() - self.started
         best = f"best {self.metric} {self.best[0]:.3f} ({self.best[1]})" if self.best else f"best {self.metric} -"
-        line = (
-            f"[{int(elapsed // 60):02d}:{int(elapsed % 60):02d}] running {counts['running']} | "
-            f"done {counts['completed']} | stopped early {counts['stopped']} | "
+        text = (
+            f"running {counts['running']} | done {counts['completed']} | stopped early {counts['stopped']} | "
             f"failed {counts['error'] + counts['oom']} | "
             + (f"infeasible {counts['infeasible']} | " if counts["infeasible"] else "") + best
         )
-        if force_line:
-            self.stream.write(("\n" if self._last_line else "") + force_line + "\n")
-            self._last_line = ""
-        if line != self._last_line:
-            if self.stream.isatty():
-                self.stream.write("\r" + line.ljust(100))
-            else:
-                self.stream.write(line + "\n")
-            self.stream.flush()
-            self._last_line = line
+        elapsed = time.monotonic() - self.started
+        clock = f"[{_mmss(elapsed)}"
+        if self.deadline is not None:
+            clock += f", budget left {_mmss(max(0.0, self.deadline - time.time()))}"
+        return text, clock + "]"
+
+    def _running_lines(self) -> list[str]:
+        """One line per running trial: its id, configuration and current epoch (terminal display only)."""
+        lines = []
+        for trial_id, entry in self.entries.items():
+            if entry.get("status") != "running":
+                continue
+            params = entry.get("params", {})
+            words = [str(params[k]) for k in ("arch", "loss") if k in params]
+            if isinstance(params.get("learning_rate"), (int, float)):
+                words.append(f"lr {params['learning_rate']:.2g}")
+            if "batch_size" in params:
+                words.append(f"batch {params['batch_size']}")
+            config = " ".join(words)
+            latest = self._latest.get(trial_id)
+            value = f"  {self.metric} {latest:.3f}" if isinstance(latest, float) else ""
+            lines.append(f"  {trial_id}  {config}: epoch {entry.get('epochs', 0)}/{self.max_epochs}{value}")
+        return lines
+
+    def _print(self, trials, force_line: str | None = None) -> None:
+        """Show progress. On a terminal: one block redrawn in place (a summary line, then a line per
+        running trial with its epoch). Piped: one line each time the counts or the best change,
+        never the same line twice. ``force_line`` (a failure) is printed above, once."""
+        if not self.live:
+            return
+        text, clock = self._summary()
+        tty = self.stream.isatty()
+        if tty:
+            block = [f"{clock} {text}", *self._running_lines()]
+            erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
+            above = (force_line + "\n") if force_line else ""
+            self.stream.write(erase + above + "\n".join(block) + "\n")
+            self._drawn = len(block)
+            self._last_line = text
+        else:
+            if force_line:
+                self.stream.write(force_line + "\n")
+            if text != self._last_line:
+                self.stream.write(f"{clock} {text}\n")
+                self._last_line = text
+        self.stream.flush()
+
+
+def _mmss(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -33,3 +33,72 @@ def test_a_user_error_is_one_line_with_no_backend_lines(tmp_path):
     assert done.stdout == ""
     log = tmp_path / "cache" / "logs" / "backend-start.log"
     assert log.is_file()  # the backend's own lines, kept for whoever needs them
+
+
+class _Stream:
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, tty: bool):
+        self.tty, self.parts = tty, []
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class _Trial:
+    def __init__(self, trial_id: str, **config):
+        self.trial_id, self.config, self.path = trial_id, config, None
+
+
+def _monitor(tmp_path, tty: bool, deadline=None):
+    from search.monitor import SweepMonitor
+
+    stream = _Stream(tty)
+    return SweepMonitor(tmp_path, metric="delta_e", mode="min", max_epochs=20, stream=stream, deadline=deadline), stream
+
+
+def test_piped_progress_prints_a_line_per_change_and_never_repeats_one(tmp_path):
+    monitor, stream = _monitor(tmp_path, tty=False)
+    a, b = _Trial("aaaa1111", arch="unet", loss="mae", learning_rate=1e-3, batch_size=16), _Trial("bbbb2222", arch="unet")
+    monitor.on_trial_start(0, [a], a)
+    monitor.on_trial_start(0, [a, b], b)
+    monitor.on_trial_result(0, [a, b], a, {"epoch": 1, "delta_e": 11.5})
+    monitor.started -= 7  # the clock moved on ...
+    monitor.on_trial_result(0, [a, b], a, {"epoch": 2, "delta_e": 11.9})  # ... but nothing else shown changed
+    monitor.started -= 7
+    monitor.on_trial_result(0, [a, b], b, {"epoch": 1, "delta_e": 12.0})
+    lines = stream.text.splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "running 1 | done 0 | stopped early 0 | failed 0 | best delta_e -",
+        "running 2 | done 0 | stopped early 0 | failed 0 | best delta_e -",
+        "running 2 | done 0 | stopped early 0 | failed 0 | best delta_e 11.500 (aaaa1111)",
+    ]
+    assert "\x1b" not in stream.text and "\r" not in stream.text
+
+
+def test_terminal_progress_is_one_block_redrawn_in_place_with_each_running_trial(tmp_path):
+    import time
+
+    monitor, stream = _monitor(tmp_path, tty=True, deadline=time.time() + 600)
+    a, b = _Trial("aaaa1111", arch="unet", loss="mae", learning_rate=1e-3, batch_size=16), _Trial("bbbb2222", arch="basic")
+    monitor.on_trial_start(0, [a], a)
+    monitor.on_trial_start(0, [a, b], b)
+    monitor.on_trial_result(0, [a, b], a, {"epoch": 3, "delta_e": 10.25})
+    last = stream.parts[-1]
+    assert last.startswith("\x1b[3F\x1b[J")  # moves up over the 3-line block drawn before and clears it
+    block = last.split("\x1b[J", 1)[1].splitlines()
+    assert "budget left 09:" in block[0] or "budget left 10:" in block[0]
+    assert block[1] == "  aaaa1111  unet mae lr 0.001 batch 16: epoch 3/20  delta_e 10.250"
+    assert block[2] == "  bbbb2222  basic: epoch 0/20"
+    monitor.on_trial_complete(0, [a, b], a)
+    assert stream.parts[-1].count("\n") == 2  # a finished trial leaves the block
