@@ -37,7 +37,7 @@ RUN_BY = {
     "colorsweep run seed --data ~/landscapes": "test_readme_grid_commands",
     "colorsweep resume ./colorsweep-runs/wide-20261126-101500": "test_readme_sweep_commands",
     "colorsweep resume ./colorsweep-runs/wide-20261126-101500 --trials +20": "test_readme_sweep_commands",
-    "colorsweep report ./colorsweep-runs/wide-20261126-101500": "test_readme_sweep_commands",
+    "colorsweep report ./colorsweep-runs/wide-20261126-101500 --tensorboard": "test_readme_sweep_commands",
     "colorsweep export ./colorsweep-runs/wide-20261126-101500 --out best-model": "test_readme_sweep_commands",
     "colorsweep colorize best-model old-photos/ --out coloured/": "test_readme_sweep_commands",
     "colorsweep finetune best-model --epochs 5 --data ~/more-photos --out best-model-ft": "test_readme_sweep_commands",
@@ -224,6 +224,10 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             assert "3 trials" in (run_dir / "report" / "report.md").read_text()
         elif argv[0] == "resume":
             assert "nothing to resume" in err
+        elif argv[0] == "report":  # one TensorBoard run per trial, and the one command to open them
+            logdir = run_dir / "report" / "tensorboard"
+            assert f"tensorboard --logdir {logdir}" in out
+            assert len({f.parent for f in run_dir.rglob("events.out.tfevents*")}) == 3
         elif argv[0] == "export":
             assert (in_tmp / "best-model" / "model.keras").is_file()
         elif argv[0] == "colorize":
