@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-import keras
+from colorize_core._lazy import keras
 
 __all__ = ["OPTIMIZERS", "list_optimizers", "get_optimizer"]
 

@@ -451,6 +451,9 @@ def fit(
             )
         state = saved
         state["config"] = cfg.to_dict()  # more epochs than before may be asked for
+        from colorize_core.losses import register_custom_objects
+
+        register_custom_objects()
         model = keras.saving.load_model(workdir_path / LAST_MODEL, compile=True)
     if model is None:
         if is_classifier:

@@ -304,6 +304,9 @@ def _load_keras(model_path: Path, *, compile: bool = False):
         raise ValueError(f"{model_path} is not a Keras model file (not a .keras zip archive: truncated, or another "
                          f"kind of file); export it again with `colorsweep export RUN_DIR --out DIR`")
     try:
+        from colorize_core.losses import register_custom_objects
+
+        register_custom_objects()
         return keras.saving.load_model(model_path, compile=compile)
     except (zipfile.BadZipFile, KeyError, EOFError, OSError) as exc:
         raise ValueError(f"{model_path} is not a Keras model file ({type(exc).__name__}: {exc}); export it again "

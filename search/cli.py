@@ -85,15 +85,14 @@ def _param_count(n: Any) -> Any:
 
 
 def cmd_models(args) -> int:
-    from colorize_core.models import list_models, model_info
-    from colorize_core.models.summary import count_params
+    from colorize_core.models import default_param_count, list_models, model_info
 
     rows = []
     for name in list_models():
         info = model_info(name)
         rows.append({
             "name": name,
-            "params": count_params(name, args.size),
+            "params": default_param_count(name, args.size),
             "family": getattr(info, "family", None),
             "output": getattr(info, "default_output_activation", getattr(info, "output_activation", None)),
             "description": info.description,
@@ -429,11 +428,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not for users
     args = build_parser().parse_args(argv)
-    from colorize_core._backend import import_backend_quietly
-    from colorize_core.data import default_cache_dir
+    if args.func not in (cmd_spaces, cmd_models, cmd_data_inspect):  # these name things; they train nothing
+        from colorize_core._backend import import_backend_quietly
+        from colorize_core.data import default_cache_dir
 
-    # the backend's native start-up lines go to a log file, not between the user and our output
-    import_backend_quietly(default_cache_dir() / "logs" / "backend-start.log")
+        # the backend's native start-up lines go to a log file, not between the user and our output
+        import_backend_quietly(default_cache_dir() / "logs" / "backend-start.log")
     from search.rundir import RunLockedError
     from search.signals import Interrupted, exit_status
 

@@ -358,6 +358,9 @@ def _evaluate_models(rep: _Report, dataset, grid_idx: list[int], progress) -> li
             missing.append(row["trial_id"])
             continue
         try:
+            from colorize_core.losses import register_custom_objects
+
+            register_custom_objects()
             model = keras.saving.load_model(path, compile=False)
         except Exception as exc:  # a checkpoint being written, a model from another version, ...
             rep.notes.append(f"trial {row['trial_id']}: could not load {path.name} ({first_error_line(str(exc))}).")

@@ -102,3 +102,21 @@ def test_terminal_progress_is_one_block_redrawn_in_place_with_each_running_trial
     assert block[2] == "  bbbb2222  basic: epoch 0/20"
     monitor.on_trial_complete(0, [a, b], a)
     assert stream.parts[-1].count("\n") == 2  # a finished trial leaves the block
+
+
+def test_naming_commands_do_not_load_the_backend(tmp_path):
+    """`colorsweep spaces`, `spaces show`, `models` and `data inspect` print what they print without
+    importing TensorFlow (it takes seconds and prints its own start-up lines)."""
+    code = (
+        "import sys\n"
+        "from search.cli import main\n"
+        "for argv in (['spaces'], ['spaces', 'show', 'auto'], ['models', '--size', '64']):\n"
+        "    assert main(argv) == 0, argv\n"
+        "loaded = [m for m in ('tensorflow', 'keras', 'jax', 'ray') if m in sys.modules]\n"
+        "print('LOADED', loaded)\n"
+    )
+    env = {**os.environ, "COLORSWEEP_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "LOADED []"
+    assert "unet_cls" in done.stdout and "auto" in done.stdout

@@ -378,3 +378,10 @@ def test_models_listing_is_plain_text_that_fits_a_terminal(capsys):
     assert "``" not in out
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 120
     assert any(word in out for word in (" k ", " M "))  # counts in words, not 10460354
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_the_listed_parameter_counts_are_those_of_the_built_models(name):
+    from colorize_core.models import DEFAULT_PARAMS
+
+    assert DEFAULT_PARAMS[name] == count_params(name, 16) == count_params(name, 64)

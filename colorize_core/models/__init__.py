@@ -23,11 +23,18 @@ Add one with :func:`register_model`. Backend-neutral Keras 3 (TensorFlow or JAX)
 
 from ._common import AB_CONV, AB_LOGITS, OUTPUT_ACTIVATIONS
 from .registry import HEADS, ModelInfo, create_model, is_model, list_models, model_info, register_model
-from .summary import count_params
+from .summary import DEFAULT_PARAMS, count_params, default_param_count
 
-# Registers the `cls_rebalanced` loss with Keras, so that importing this package is enough to load
-# a saved, compiled classification model (keras.saving.load_model(..., compile=True)).
-from colorize_core import losses as _losses  # noqa: E402,F401  isort: skip
+# Registers the `cls_rebalanced` loss with Keras when Keras is already imported, so that importing
+# this package after Keras is enough to load a saved, compiled classification model
+# (keras.saving.load_model(..., compile=True)); building a model registers it too. Without Keras
+# imported, this package stays light: naming models needs no backend.
+import sys as _sys  # noqa: E402  isort: skip
+
+from colorize_core import losses as _losses  # noqa: E402  isort: skip
+
+if "keras" in _sys.modules:
+    _losses.register_custom_objects()
 
 # Importing the architecture modules registers them.
 from . import study as _study  # noqa: E402,F401  isort: skip
@@ -35,6 +42,8 @@ from . import unet as _unet  # noqa: E402,F401  isort: skip
 from . import classifiers as _classifiers  # noqa: E402,F401  isort: skip
 
 __all__ = [
+    "DEFAULT_PARAMS",
+    "default_param_count",
     "AB_CONV",
     "AB_LOGITS",
     "HEADS",

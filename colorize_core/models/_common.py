@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any
 
-import keras
+from colorize_core._lazy import keras
 
 OUTPUT_ACTIVATIONS = ("original", "sigmoid", "linear")
 

@@ -13,7 +13,7 @@ outputs logits; the softmax belongs to the loss and the decoder.
 
 from __future__ import annotations
 
-import keras
+from colorize_core._lazy import keras
 
 from ._common import l_input, logits_conv, resolve_output_activation
 from .registry import register_model

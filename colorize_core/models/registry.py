@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import keras
+from colorize_core._lazy import keras
 from colorize_core.suggest import did_you_mean
 
 __all__ = [
@@ -184,6 +184,9 @@ def create_model(name: str, input_size: int, **options: Any) -> keras.Model:
         raise ValueError(
             f"unknown option(s) {', '.join(map(repr, unknown))} for model {name!r}; allowed: {allowed}"
         )
+    from colorize_core.losses import register_custom_objects
+
+    register_custom_objects()  # Keras is loaded now: saved models of this session can be loaded back
     model = entry.build(size, **options)
     expected = (None, size, size, 2)
     if entry.info.head == "classification":

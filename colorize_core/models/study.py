@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
+from colorize_core._lazy import keras
 
 from ._common import ab_conv, check_non_negative_float, conv, l_input, resolve_output_activation
 from .registry import register_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
+from colorize_core._lazy import keras
 
 from ._common import ab_conv, check_positive_int, conv, l_input, resolve_output_activation
 from .registry import register_model
