@@ -51,6 +51,28 @@ def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1, checked before anything heavy is imported."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _emit(args, payload: Any, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(payload, indent=1, default=str))
@@ -329,26 +351,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", default=["demo"], help="image folder(s), or 'demo' (built-in photos)")
     p.add_argument("--name", help="run name (default: SPACE-date-time)")
     p.add_argument("--storage", default="./colorsweep-runs", help="folder holding run directories")
-    p.add_argument("--trials", type=int, help="number of trials (default: the space's; with --time-budget: as many as fit)")
+    p.add_argument("--trials", type=positive_int, help="number of trials (default: the space's; with --time-budget: as many as fit)")
     p.add_argument("--time-budget", metavar="DURATION",
                    help="e.g. 20m, 90s, 1.5h: propose trials until then, let running ones finish their epoch, report")
-    p.add_argument("--max-epochs", type=int, help="epochs per trial at most (default: the space's)")
-    p.add_argument("--samples-per-epoch", type=int, metavar="N",
+    p.add_argument("--max-epochs", type=positive_int, help="epochs per trial at most (default: the space's)")
+    p.add_argument("--samples-per-epoch", type=non_negative_int, metavar="N",
                    help="an epoch is N random crops of the training photos (default: the space's; 0: one pass "
                         "over the fixed centre crops)")
-    p.add_argument("--size", type=int, help="training image size in px, multiple of 8 (default: the space's)")
+    p.add_argument("--size", type=positive_int, help="training image size in px, multiple of 8 (default: the space's)")
     p.add_argument("--metric", default="delta_e", help="validation metric that ranks trials (default delta_e)")
     p.add_argument("--mode", choices=["min", "max"], help="default: the metric's own direction")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher and every trial (default 0)")
-    p.add_argument("--concurrency", type=int, help="trials running at once (default: as resources allow)")
+    p.add_argument("--concurrency", type=positive_int, help="trials running at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPU cores Ray reserves for each trial (default 1)")
     p.add_argument("--gpus-per-trial", type=float, default=0.0,
                    help="GPU share of each trial, e.g. 0.25 packs four on one GPU (default 0: CPU only)")
     p.add_argument("--gpu-memory", help="one GPU's memory budget, e.g. 4GiB (default: detected); bigger configurations are not launched")
     p.add_argument("--fit-batch", action="store_true", help="shrink the batch size to fit --gpu-memory instead")
-    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--num-cpus", type=positive_int, help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--address", help="existing Ray cluster: 'auto' or ray://host:port (or set RAY_ADDRESS)")
-    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial may be stopped (default: the space's, else 1)")
+    p.add_argument("--grace-period", type=positive_int, help="ASHA: epochs before a trial may be stopped (default: the space's, else 1)")
     p.add_argument("--reduction-factor", type=int, default=2, help="ASHA: keep 1/factor at each rung")
     p.add_argument("--searcher", choices=["tpe", "random"], default="tpe",
                    help="how configurations are proposed: Optuna TPE after the space's known-good ones (default), "
@@ -365,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-errored", action="store_true", help="run errored trials again")
     p.add_argument("--trials", help="+N: add N trials, the searcher warm-started on all earlier results")
     p.add_argument("--address", help="existing Ray cluster (default: the one recorded, else local)")
-    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    p.add_argument("--num-cpus", type=positive_int, help="CPUs of the local Ray instance (default: all)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_resume)
 
@@ -375,14 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default=None, help="mse, mae, huber (default mse); classification archs: cls_rebalanced")
     p.add_argument("--temperature", type=float, default=0.38, help="annealed-mean temperature (classification archs)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    p.add_argument("--batch-size", type=int, default=8, help="default 8, as in the study")
-    p.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
-    p.add_argument("--size", type=int, default=64, help="training image size in px (default 64)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="default 8, as in the study")
+    p.add_argument("--epochs", type=positive_int, default=5, help="epochs (default 5)")
+    p.add_argument("--size", type=positive_int, default=64, help="training image size in px (default 64)")
     p.add_argument("--output-activation", default="original", choices=["original", "sigmoid", "linear"],
                    help="regression output layer: the study's own (original), sigmoid or linear")
     p.add_argument("--monitor", default="delta_e", help="metric for early stopping and the best checkpoint")
     p.add_argument("--augment", action="store_true", help="random crop/flip of the fixed crops (with --samples-per-epoch 0)")
-    p.add_argument("--samples-per-epoch", type=int, default=1024, metavar="N",
+    p.add_argument("--samples-per-epoch", type=non_negative_int, default=1024, metavar="N",
                    help="an epoch is N random crops (random scale, position, flip) of the training photos kept "
                         "whole (default 1024); 0: one pass over the fixed centre crops, as the study did")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and crops (default 0)")
@@ -393,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list architectures with parameter counts")
-    p.add_argument("--size", type=int, default=128, help="image size in px (default 128)")
+    p.add_argument("--size", type=positive_int, default=128, help="image size in px (default 128)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     p.set_defaults(func=cmd_models)
 
@@ -401,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="data_command", required=True)
     pi = dsub.add_parser("inspect", help="counts, sizes and every skipped file with its reason")
     pi.add_argument("path", nargs="+", help="image folder(s) or 'demo'")
-    pi.add_argument("--size", type=int, default=128, help="image size in px (default 128)")
+    pi.add_argument("--size", type=positive_int, default=128, help="image size in px (default 128)")
     pi.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
     pi.add_argument("--json", action="store_true", help="print the result as JSON on stdout (messages stay on stderr)")
     pi.set_defaults(func=cmd_data_inspect)

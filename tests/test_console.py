@@ -120,3 +120,17 @@ def test_naming_commands_do_not_load_the_backend(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "LOADED []"
     assert "unet_cls" in done.stdout and "auto" in done.stdout
+
+
+def test_bad_numbers_are_rejected_while_parsing_before_any_heavy_import(capsys):
+    import pytest
+
+    from search.cli import main
+
+    for argv, message in ((["run", "smoke", "--trials", "-3"], "argument --trials: must be 1 or more, got -3"),
+                          (["train", "--epochs", "two"], "argument --epochs: expected a whole number, got 'two'"),
+                          (["run", "smoke", "--samples-per-epoch", "-1"], "must be 0 or more, got -1")):
+        with pytest.raises(SystemExit) as excinfo:
+            main(argv)
+        assert excinfo.value.code == 2
+        assert message in capsys.readouterr().err
