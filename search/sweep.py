@@ -98,13 +98,18 @@ class SweepResult:
     def table(self, top: int | None = None) -> list[dict]:
         """Rows of the ranking: rank, trial, status, hyperparameters and best validation metrics."""
         rows = []
+        try:  # hyperparameters a space fixes are not in the trials' sampled params: show them too
+            fixed = dict((load_sweep_info(self.run_dir).get("space") or {}).get("fixed") or {})
+        except (OSError, ValueError):
+            fixed = {}
         for rank, record in enumerate(self.records[:top] if top else self.records, start=1):
             best = record.best(self.metric, self.mode) or {}
+            hparams = {**fixed, **record.params}
             rows.append({
                 "rank": rank,
                 "trial_id": record.trial_id,
                 "status": record.status_text(),
-                **{k: record.params.get(k) for k in ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation") if k in record.params},
+                **{k: hparams.get(k) for k in ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation") if k in hparams},
                 "epochs": record.epochs,
                 "best_epoch": best.get("epoch"),
                 **{name: best.get(name) for name in metric_defs.METRICS},
