@@ -904,6 +904,35 @@ def _table_columns(rep: _Report) -> list[tuple[str, str]]:
             or any(row.get(k) is not None for row in rep.rows)]
 
 
+#: Columns the HTML ranking table leaves to the per-trial details table below it, so that the ranking
+#: fits a 1,366-px laptop screen (the Markdown table keeps every column).
+_DETAIL_COLUMNS = ("output_activation", "params", "peak_memory_mb", "train_time_s", "node_id", "gpu_ids",
+                   "gpu_share", "retry_of")
+_HYPERPARAMETER_COLUMNS = ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation")
+
+
+def _same_in_every_trial(rep: _Report) -> dict[str, Any]:
+    """Hyperparameter columns that hold one value in every trial (e.g. ``auto`` fixes the architecture):
+    the HTML shows them once above the ranking instead of in every row."""
+    if len(rep.rows) < 2:
+        return {}
+    same = {}
+    for key in _HYPERPARAMETER_COLUMNS:
+        values = {json.dumps(row.get(key), default=str) for row in rep.rows}
+        if len(values) == 1 and rep.rows[0].get(key) is not None:
+            same[key] = rep.rows[0][key]
+    return same
+
+
+def _html_ranking_columns(rep: _Report) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(ranking columns, details columns) of the HTML report."""
+    same = _same_in_every_trial(rep)
+    columns = _table_columns(rep)
+    ranking = [(k, h) for k, h in columns if k not in _DETAIL_COLUMNS and k not in same]
+    details = [(k, h) for k, h in columns if k in ("rank", "trial_id") or k in _DETAIL_COLUMNS]
+    return ranking, details
+
+
 def _cell(row: dict, key: str) -> str:
     """A ranked-table cell as text (``epochs_best``: epochs trained, best epoch in brackets)."""
     if key == "epochs_best":
@@ -1161,7 +1190,7 @@ th,td{padding:5px 6px;border-bottom:1px solid #e6eaef;text-align:right;white-spa
 th{background:#f0f3f6;font-weight:600;position:sticky;top:0;white-space:normal;vertical-align:bottom}
 th.l,td.l{text-align:left}
 th.key,td.key{background:rgba(255,214,102,.18);font-weight:700}
-td.status{white-space:normal;min-width:160px;max-width:300px;text-align:left}
+td.status{white-space:normal;min-width:140px;max-width:220px;text-align:left}
 tr:last-child td{border-bottom:none}
 tr.best td{background:var(--best);font-weight:600}
 tr.best td:first-child{box-shadow:inset 4px 0 0 var(--bestline)}
@@ -1228,8 +1257,12 @@ def _render_html(rep: _Report) -> str:
     parts.append("</dl>")
 
     # Ranked table
-    columns = _table_columns(rep)
+    columns, detail_columns = _html_ranking_columns(rep)
     parts.append(f"<h2>Ranking: every trial by validation {_e(rep.metric)} ({rep.better} is better)</h2>")
+    same = _same_in_every_trial(rep)
+    if same:
+        parts.append("<p class='legend'>Same in every trial: " + ", ".join(
+            f"{_e(dict(_table_columns(rep)).get(k, k))} <b>{_e(_cell(rep.rows[0], k))}</b>" for k in same) + ".</p>")
     parts.append("<div class='scroll'><table class='ranking'><thead><tr>")
     for key, header in columns:
         cls = " ".join(c for c in ("l" if key in _LEFT else "", "key" if key == rep.metric else "") if c)
@@ -1285,6 +1318,15 @@ def _render_html(rep: _Report) -> str:
                 parts.append(f"<td class='{cls}'>{_e(text)}</td>")
             parts.append("</tr>")
     parts.append("</tbody></table></div>")
+    if len(detail_columns) > 2:
+        parts.append("<details class='trial-details'><summary>Per trial: " + ", ".join(
+            _e(h) for k, h in detail_columns[2:]) + "</summary><div class='scroll'><table><thead><tr>")
+        parts += [f"<th class='{'l' if k in _LEFT else ''}'>{_e(h)}</th>" for k, h in detail_columns]
+        parts.append("</tr></thead><tbody>")
+        for row in rep.rows:
+            parts.append("<tr>" + "".join(f"<td class='{'l' if k in _LEFT else ''}'>{_e(_cell(row, k))}</td>"
+                                          for k, _ in detail_columns) + "</tr>")
+        parts.append("</tbody></table></div></details>")
     parts.append(
         "<p class='legend'>Green row: the best trial. Blue dashed rows: baselines on the same validation split, placed "
         "where they rank — trials below them do worse than a trivial prediction. Metrics are each trial's best epoch "

@@ -401,3 +401,18 @@ def test_markdown_report_escapes_a_hostile_run_name_like_the_html(run_copy):
     for fmt in ("md", "html"):
         text = written[fmt].read_text()
         assert "<img src=x" not in text and "&lt;img src=x" in text, fmt
+
+
+def test_html_ranking_keeps_to_the_columns_that_rank_and_folds_the_rest(finished_run):
+    """The ranking table fits a laptop screen: resources (parameters, memory, time, GPU) move to a
+    per-trial details table below it; the Markdown table keeps every column."""
+    html_text = finished_run["html"]
+    ranking = html_text.split("<table class='ranking'>", 1)[1].split("</table>", 1)[0]
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", ranking.split("</thead>", 1)[0])
+    assert "time&nbsp;(s)" not in headers and "params" not in headers
+    assert len(headers) <= 16, headers
+    details = html_text.split("<details class='trial-details'>", 1)[1].split("</details>", 1)[0]
+    assert "time (s)" in details and "params" in details
+    for trial_id in TRIALS:
+        assert trial_id in details
+    assert "time (s)" in finished_run["md"]
