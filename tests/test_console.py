@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -123,8 +125,6 @@ def test_naming_commands_do_not_load_the_backend(tmp_path):
 
 
 def test_bad_numbers_are_rejected_while_parsing_before_any_heavy_import(capsys):
-    import pytest
-
     from search.cli import main
 
     for argv, message in ((["run", "smoke", "--trials", "-3"], "argument --trials: must be 1 or more, got -3"),
@@ -134,3 +134,27 @@ def test_bad_numbers_are_rejected_while_parsing_before_any_heavy_import(capsys):
             main(argv)
         assert excinfo.value.code == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_small_sweep_prints_only_colorsweep_lines(tmp_path):
+    """Issue 18's check: the stderr of a two-trial sweep holds no line from TensorFlow, absl, XLA or
+    Ray, and no trial count but the one asked for."""
+    import re
+
+    env = {**os.environ, "COLORSWEEP_CACHE": str(tmp_path / "cache")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "search.cli", "run", "smoke", "--data", "demo", "--size", "16", "--trials", "2",
+             "--max-epochs", "1", "--storage", str(tmp_path / "runs"), "--num-cpus", "2"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the sweep did not finish in 10 minutes")
+    assert done.returncode == 0, done.stderr[-3000:]
+    foreign = [line for line in done.stderr.splitlines()
+               if re.search(r"^[IWEF]\d{4} |absl|tensorflow|oneDNN|cuda|XLA|xla|WARNING|ray|Ray", line)
+               and "colorsweep" not in line and "run directory" not in line and "resume" not in line]
+    assert not foreign, foreign
+    counts = {int(n) for n in re.findall(r"(\d+) trials?\b", done.stderr + done.stdout)}
+    assert counts <= {2}, counts
