@@ -7,6 +7,7 @@ directory. A trial that raises is recorded with its traceback and the sweep goes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -483,6 +484,34 @@ def _callbacks(monitor: SweepMonitor) -> list:
     return [monitor, _no_ray_tensorboard()]
 
 
+#: Ray's own log messages during a run or resume (Python logging of ``ray`` and ``ray.tune``), instead
+#: of the console: ``RUN_DIR/logs/ray.log``.
+RAY_LOG = Path("logs") / "ray.log"
+
+
+@contextlib.contextmanager
+def _ray_messages_to(path: Path):
+    """Inside the block, Ray's Python log records (WARNING and above) go to ``path`` instead of
+    Ray's console handler; the handlers are put back after. Yields the file handler."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ray_logger = logging.getLogger("ray")
+    console = [h for h in ray_logger.handlers  # Ray's PlainRayHandler is a StreamHandler on stderr
+               if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    for h in console:
+        ray_logger.removeHandler(h)
+    ray_logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        ray_logger.removeHandler(handler)
+        handler.close()
+        for h in console:
+            ray_logger.addHandler(h)
+
+
 def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: SweepMonitor | None = None) -> _Outcome:
     """Run the tuner; whatever happens, record what ended, write the report and say how to resume.
 
@@ -499,7 +528,8 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
         with stop:
             stop.in_loop = True
             try:
-                tuner.fit()
+                with _ray_messages_to(run_dir / RAY_LOG):
+                    tuner.fit()
             except Exception as exc:  # noqa: BLE001 - re-raised unless the disk is full
                 # A full disk also surfaces as Ray failing to read back what it could not write
                 # (e.g. UnpicklingError of a truncated error file while building its ResultGrid).
@@ -530,6 +560,14 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
     finally:
         if report and not outcome.disk_full:
             _write_report(run_dir, live=live)
+        ray_log = run_dir / RAY_LOG
+        try:
+            logged = sum(1 for line in ray_log.read_text(encoding="utf-8", errors="replace").splitlines()
+                         if " WARNING " in line or " ERROR " in line or " CRITICAL " in line)
+        except OSError:
+            logged = 0
+        if live and logged:
+            print(f"Ray logged {logged} warning(s) or error(s): {ray_log}", file=sys.stderr)
         try:
             unfinished = [r for r in load_records(run_dir) if r.status in LIVE_STATUSES + ("interrupted",)]
         except (OSError, ValueError):

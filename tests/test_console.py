@@ -158,3 +158,23 @@ def test_a_small_sweep_prints_only_colorsweep_lines(tmp_path):
     assert not foreign, foreign
     counts = {int(n) for n in re.findall(r"(\d+) trials?\b", done.stderr + done.stdout)}
     assert counts <= {2}, counts
+
+
+def test_rays_log_records_during_a_sweep_go_to_the_run_directory(tmp_path, capfd):
+    import logging
+
+    from search.sweep import RAY_LOG, _ray_messages_to
+
+    ray_logger = logging.getLogger("ray")
+    console = logging.StreamHandler()  # what Ray installs on its logger
+    ray_logger.addHandler(console)
+    try:
+        with _ray_messages_to(tmp_path / RAY_LOG):
+            logging.getLogger("ray.tune.tune").warning("something Ray says")
+        assert "something Ray says" in (tmp_path / RAY_LOG).read_text()
+        assert "something Ray says" not in capfd.readouterr().err
+        assert console in ray_logger.handlers  # put back after the sweep
+        logging.getLogger("ray.tune.tune").warning("after the sweep")
+        assert "after the sweep" in capfd.readouterr().err
+    finally:
+        ray_logger.removeHandler(console)
