@@ -309,18 +309,21 @@ def _best_model_path(run_dir: Path, record: TrialRecord) -> Path | None:
 
 
 def _grid_indices(names: Sequence[str], count: int) -> list[int]:
-    """A deterministic choice of validation images: by name, one per source image first."""
+    """A deterministic choice of ``count`` validation images for the picture grid: one per source
+    photo (demo tiles of one photo share a stem), spread evenly over the sorted names so that every
+    part of the data set shows (its folders sort together), in name order."""
     order = sorted(range(len(names)), key=lambda i: names[i])
-    chosen, seen = [], set()
+    first_of_stem: dict[str, int] = {}
     for i in order:
-        stem = names[i].split("#", 1)[0]
-        if stem not in seen:
-            chosen.append(i)
-            seen.add(stem)
-        if len(chosen) == count:
-            return chosen
+        first_of_stem.setdefault(names[i].split("#", 1)[0], i)
+    stems = list(first_of_stem.values())
+    if len(stems) >= count:
+        positions = np.unique(np.linspace(0, len(stems) - 1, count).round().astype(int))
+        chosen = [stems[p] for p in positions]
+    else:
+        chosen = list(stems)
     rest = [i for i in order if i not in chosen]
-    return sorted(chosen + rest[: count - len(chosen)], key=lambda i: names[i])
+    return sorted(chosen + rest[: max(0, count - len(chosen))], key=lambda i: names[i])
 
 
 def _eval_max_pixels() -> int | None:

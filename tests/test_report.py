@@ -416,3 +416,16 @@ def test_html_ranking_keeps_to_the_columns_that_rank_and_folds_the_rest(finished
     for trial_id in TRIALS:
         assert trial_id in details
     assert "time (s)" in finished_run["md"]
+
+
+def test_picture_grid_spreads_over_the_data_set_one_image_per_photo():
+    from search.report import _grid_indices
+
+    names = [f"fish/{i:02d}.jpg" for i in range(10)] + [f"monuments/{i:02d}.jpg" for i in range(10)] + \
+            [f"renewable/{i:02d}.jpg" for i in range(10)]
+    chosen = [names[i] for i in _grid_indices(names, 6)]
+    assert {name.split("/")[0] for name in chosen} == {"fish", "monuments", "renewable"}
+    assert chosen == sorted(chosen) and len(set(chosen)) == 6
+    tiles = [f"astronaut#tile{i:03d}" for i in range(5)] + [f"coffee#tile{i:03d}" for i in range(5)]
+    chosen = [tiles[i] for i in _grid_indices(tiles, 4)]
+    assert {"astronaut#tile000", "coffee#tile000"} <= set(chosen) and len(chosen) == 4
