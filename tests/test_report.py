@@ -429,3 +429,37 @@ def test_picture_grid_spreads_over_the_data_set_one_image_per_photo():
     tiles = [f"astronaut#tile{i:03d}" for i in range(5)] + [f"coffee#tile{i:03d}" for i in range(5)]
     chosen = [tiles[i] for i in _grid_indices(tiles, 4)]
     assert {"astronaut#tile000", "coffee#tile000"} <= set(chosen) and len(chosen) == 4
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_html_ranking_fits_a_1366_px_screen_in_chromium(finished_run, tmp_path):
+    """Rendered in headless Chromium at 1,366 x 768, the page needs no horizontal scrolling and the
+    ranking table is no wider than the window (skips where Chromium is not installed)."""
+    import subprocess
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("headless Chromium is not installed on this machine")
+    probe = ("<script>window.addEventListener('load', () => {"
+             "const t = document.querySelector('table.ranking');"
+             "document.body.setAttribute('data-page-width', document.documentElement.scrollWidth);"
+             "document.body.setAttribute('data-table-width', t ? Math.ceil(t.getBoundingClientRect().width) : 0);"
+             "});</script>")
+    page = tmp_path / "report.html"
+    page.write_text(finished_run["html"].replace("</body>", probe + "</body>"))
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1366,768",
+                           "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page_width = int(re.search(r'data-page-width="(\d+)"', done.stdout).group(1))
+    table_width = int(re.search(r'data-table-width="(\d+)"', done.stdout).group(1))
+    assert page_width <= 1366 and 0 < table_width <= 1366, (page_width, table_width)
