@@ -450,7 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not for users
     args = build_parser().parse_args(argv)
-    if args.func not in (cmd_spaces, cmd_models, cmd_data_inspect):  # these name things; they train nothing
+    names_only = args.func in (cmd_spaces, cmd_models, cmd_data_inspect)  # they name things, train nothing
+    report_without_models = args.func.__name__ == "cmd_report" and getattr(args, "no_models", False)
+    if not (names_only or report_without_models):
         from colorize_core._backend import import_backend_quietly
         from colorize_core.data import default_cache_dir
 
