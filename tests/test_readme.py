@@ -244,9 +244,10 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
         elif argv[1] == "auto":  # its first trial is the space's first known-good configuration
             (auto_run,) = (in_tmp / "colorsweep-runs").glob("auto-*")
             (record,) = load_records(auto_run)
-            assert {k: record.params[k] for k in ("arch", "loss", "batch_size")} == {"arch": "unet", "loss": "mae", "batch_size": 16}
+            config = {**load_sweep_info(auto_run)["space"]["fixed"], **record.params}
+            assert {k: config[k] for k in ("arch", "loss", "batch_size")} == {"arch": "unet", "loss": "mae", "batch_size": 16}
             assert load_sweep_info(auto_run)["space"]["fixed"]["samples_per_epoch"] == 512
-            first_row = next(line for line in out.splitlines() if line.startswith("1 "))
+            first_row = next(line for line in out.splitlines() if re.match(r"1\s+[0-9a-f]{8}\s", line))
             assert " unet " in first_row and " adam " in first_row  # fixed by the space, shown in the table
             assert load_sweep_info(auto_run)["time_budget_s"] == 900
 
