@@ -115,8 +115,8 @@ class TrainConfig:
         from colorize_core.classification import DECODE_MODES
         from colorize_core.losses import LOSS_KINDS, list_losses, loss_kind
         from colorize_core.models import is_model, list_models, model_info
-        from colorize_core.suggest import did_you_mean
         from colorize_core.optimizers import list_optimizers
+        from colorize_core.suggest import did_you_mean
 
         if not is_model(self.arch):
             raise ValueError(f"arch must be one of {list_models()}, got {self.arch!r}{did_you_mean(self.arch, list_models())}")
@@ -296,7 +296,7 @@ def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None):
 
 
 def _crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch, target=None):
-    """``ceil(samples / batch_size)`` batches a epoch of random crops of ``pool``'s photos
+    """``ceil(samples / batch_size)`` batches per epoch of random crops of ``pool``'s photos
     (:func:`colorize_core.sampling.sample_crops`), as a Keras PyDataset of (encoded L, target).
 
     Every batch is full (the same shape every step: no retracing). Batch ``i`` of epoch ``e`` is
