@@ -241,7 +241,11 @@ def _peak_rss_mb() -> float | None:
 
 
 def _without_epochs(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k != "epochs"}
+    """``config`` without ``epochs``, with the defaults of fields it lacks (a checkpoint written before
+    a field existed, e.g. ``samples_per_epoch``, still matches a configuration that leaves it default)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    defaults["model_options"] = {}
+    return {k: v for k, v in {**defaults, **config}.items() if k != "epochs"}
 
 
 def _regularization_penalty(model) -> float:

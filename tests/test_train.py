@@ -155,3 +155,18 @@ def test_fit_with_augmentation_trains(demo16):
     seen = []
     fit({"arch": "basic", "epochs": 1, "batch_size": 32, "augment": True}, demo16, lambda e, v: seen.append(v))
     assert len(seen) == 1 and np.isfinite(seen[0]["delta_e"])
+
+
+def test_a_checkpoint_written_before_a_config_field_existed_still_resumes(demo16, tmp_path):
+    """An older colorsweep's state.json lacks newer TrainConfig fields (samples_per_epoch); a fit that
+    leaves them at their defaults resumes it instead of calling it another configuration."""
+    config = {"arch": "basic", "epochs": 1, "batch_size": 32}
+    fit(config, demo16, workdir=tmp_path)
+    state = json.loads((tmp_path / "state.json").read_text())
+    del state["config"]["samples_per_epoch"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    seen = []
+    fit({**config, "epochs": 2}, demo16, lambda e, v: seen.append(e), workdir=tmp_path)
+    assert seen == [2]
+    with pytest.raises(ValueError, match="different configuration"):
+        fit({**config, "epochs": 3, "samples_per_epoch": 64}, demo16, workdir=tmp_path)
