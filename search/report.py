@@ -280,7 +280,8 @@ def _reload_data(info: dict, notes: list[str]):
     if data.get("cache_path") and Path(data["cache_path"]).parent.is_dir():
         cache_dir = Path(data["cache_path"]).parent
     try:
-        dataset = load_dataset(parts, size=int(size), lab_mode=data.get("lab_mode", "float"), cache_dir=cache_dir)
+        dataset = load_dataset(parts, size=int(size), lab_mode=data.get("lab_mode", "float"), cache_dir=cache_dir,
+                               pool_side=data.get("pool_side"))  # as recorded (None: a run made before pools)
     except (OSError, ValueError) as exc:
         notes.append(
             f"could not reload the sweep's images from {source!r} ({exc}): test metrics and the image grid "

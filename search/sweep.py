@@ -769,6 +769,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         "run_dir": str(run_dir),
         "space": space.to_dict(),
         "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "size": size,
+                 "pool_side": dataset.pool.side if dataset.pool is not None else None,
                  "lab_mode": dataset.lab_mode, "split": [len(dataset.train), len(dataset.val), len(dataset.test)],
                  "skipped": len(dataset.skipped), "cache_path": dataset.cache_path},
         "trials": trials, "time_budget_s": budget_s, "max_epochs": max_epochs, "metric": metric, "mode": mode,
@@ -857,8 +858,10 @@ def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: 
 def _reload_data(info: dict, *, cache_dir=None) -> LabDataset:
     """The sweep's data set again, from its recorded source, checked against its fingerprint."""
     data_info = info["data"]
+    # runs made before the photo pool existed recorded no pool_side: reload them without one (same fingerprint)
     dataset = load_dataset(data_source(data_info["source"]), size=data_info["size"],
-                           lab_mode=data_info.get("lab_mode", "float"), cache_dir=cache_dir)
+                           lab_mode=data_info.get("lab_mode", "float"), cache_dir=cache_dir,
+                           pool_side=data_info.get("pool_side"))
     if dataset.fingerprint != data_info["fingerprint"]:
         raise ValueError(
             f"the images under {data_info['source']} changed since the sweep started (fingerprint "

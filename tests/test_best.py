@@ -47,6 +47,7 @@ def run_dir(tmp_path_factory, demo16):
     info = {
         "name": "fake", "run_dir": str(root), "space": space.to_dict(),
         "data": {"source": "demo", "fingerprint": demo16.fingerprint, "size": 16, "lab_mode": demo16.lab_mode,
+                 "pool_side": demo16.pool.side,
                  "split": [len(demo16.train), len(demo16.val), len(demo16.test)], "skipped": 0,
                  "cache_path": demo16.cache_path},
         "trials": 2, "max_epochs": 2, "metric": "delta_e", "mode": "min", "seed": 0,

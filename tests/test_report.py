@@ -94,7 +94,7 @@ def _write_trial(run_dir: Path, trial_id: str, params: dict, status: str, delta_
 def _sweep_info(run_dir: Path, data, *, finished: bool) -> dict:
     info = {
         "name": run_dir.name, "run_dir": str(run_dir), "space": copy.deepcopy(SMOKE_SPACE),
-        "data": {"source": "demo", "fingerprint": data.fingerprint, "size": 16, "lab_mode": "float",
+        "data": {"source": "demo", "fingerprint": data.fingerprint, "size": 16, "lab_mode": "float", "pool_side": data.pool.side,
                  "split": [len(data.train), len(data.val), len(data.test)], "skipped": 0, "cache_path": data.cache_path},
         "trials": 4, "max_epochs": 3, "metric": "delta_e", "mode": "min", "seed": 0,
         "scheduler": {"name": "asha", "time_attr": "epoch", "grace_period": 1, "reduction_factor": 2, "max_t": 3},

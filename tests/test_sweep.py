@@ -320,3 +320,19 @@ def test_bad_search_options_fail_before_anything_is_written(tmp_path, option, va
     with pytest.raises(ValueError, match=message):
         run_sweep("smoke", data="demo", storage=tmp_path, name="x", live=False, **{option: value})
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_recorded_before_photo_pools_reloads_its_data_with_the_same_fingerprint(cache_dir):
+    """Runs of the previous version recorded no pool_side and a fingerprint without one: resuming them
+    must not say the images changed."""
+    from colorize_core.data import load_dataset
+    from search.sweep import _reload_data
+
+    old = load_dataset("demo", size=16, cache_dir=cache_dir, pool_side=None)  # what the old version made
+    info = {"data": {"source": "demo", "fingerprint": old.fingerprint, "size": 16, "lab_mode": "float"}}
+    assert _reload_data(info, cache_dir=cache_dir).fingerprint == old.fingerprint
+    new = load_dataset("demo", size=16, cache_dir=cache_dir)
+    info = {"data": {"source": "demo", "fingerprint": new.fingerprint, "size": 16, "lab_mode": "float",
+                     "pool_side": new.pool.side}}
+    reloaded = _reload_data(info, cache_dir=cache_dir)
+    assert reloaded.fingerprint == new.fingerprint and reloaded.pool is not None
