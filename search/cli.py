@@ -51,26 +51,25 @@ def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1, checked before anything heavy is imported."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+def int_at_least(minimum: int):
+    """An argparse type: a whole number >= ``minimum``, checked while parsing (before anything heavy
+    is imported), with a message that says what was wrong."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"  # what argparse names in its own errors
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
 
 
 def _emit(args, payload: Any, text: str) -> None:
@@ -191,8 +190,7 @@ def _baseline_rows(values: dict, baselines: dict, metric_names) -> list[dict]:
 
 
 def _samples_per_epoch(value: int) -> int | None:
-    if value < 0:
-        raise UserError(f"--samples-per-epoch must be >= 0 (0: one pass over the fixed centre crops), got {value}")
+    """``--samples-per-epoch``: 0 (one pass over the fixed centre crops) means None in TrainConfig."""
     return value or None
 
 
