@@ -68,6 +68,13 @@ class TrainConfig:
     :mod:`colorize_core.sampling`), rounded up to whole batches, so an epoch is the same amount of
     training whatever the number of photos. ``augment`` then adds nothing and is ignored.
 
+    ``rebalance`` (in [0, 1], unitless): class rebalancing for regression losses, so that rare,
+    saturated colours are not averaged away to grey. Each pixel's loss is weighted by ``w_q ** rebalance``,
+    ``w`` Zhang et al.'s rebalancing weights (:func:`colorize_core.classification.class_weights_for`,
+    λ = ½) of the bin of its true colour, normalised to mean 1 per batch. 0 (the default) trains
+    unweighted; 1 uses the full weights. Ignored by classification models (their loss is always
+    rebalanced).
+
     ``precision``: None or ``"float32"`` (full precision), ``"mixed_bfloat16"`` or ``"mixed_float16"``
     (Keras mixed precision: 16-bit activations and float32 weights; the ab output head stays float32;
     ``mixed_float16`` also scales the loss). :func:`fit` sets the global dtype policy for the fit only.
@@ -94,6 +101,7 @@ class TrainConfig:
     decode: str = "annealed_mean"
     precision: str | None = None
     samples_per_epoch: int | None = None
+    rebalance: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs"):
@@ -105,6 +113,9 @@ class TrainConfig:
         spe = self.samples_per_epoch
         if spe is not None and not (isinstance(spe, (int, np.integer)) and not isinstance(spe, bool) and spe > 0):
             raise ValueError(f"samples_per_epoch must be a positive int or None, got {spe!r}")
+        rebalance = self.rebalance
+        if isinstance(rebalance, bool) or not isinstance(rebalance, (int, float)) or not 0 <= rebalance <= 1:
+            raise ValueError(f"rebalance must be a number in [0, 1] (0: unweighted loss), got {rebalance!r}")
         for name in ("early_stopping_patience", "reduce_lr_patience"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 0):
@@ -268,12 +279,14 @@ def _save_model_atomic(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None):
+def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None, weights=None):
     """Shuffled mini-batches of (x, target(y)) as a Keras PyDataset, reshuffled every epoch.
 
     ``augment`` applies a random flip + crop to each batch (the same to x and y); ``target`` maps a
     batch of y to what the loss wants (classification: soft-encoded ab at the model's output size,
-    computed per batch because for a whole split at 128 px it would take GBs).
+    computed per batch because for a whole split at 128 px it would take GBs). ``weights`` (regression
+    only, y encoded ab) maps a batch of ab in Lab units to per-pixel loss weights ``(N, H, W)``, added
+    as Keras sample weights (:func:`_pixel_weighting`).
     """
     import keras
 
@@ -291,6 +304,8 @@ def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None):
             x_batch, y_batch = x[idx], y[idx]
             if augment:
                 x_batch, y_batch = augment_batch(x_batch, y_batch, rng=self.rng)
+            if weights is not None:
+                return x_batch, y_batch, weights(color.decode_ab(y_batch))
             return x_batch, (target(y_batch) if target is not None else y_batch)
 
         def on_epoch_end(self):
@@ -299,13 +314,14 @@ def _shuffled_batches(x, y, *, batch_size, seed, augment, target=None):
     return _Seq()
 
 
-def _crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch, target=None):
+def _crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch, target=None, weights=None):
     """``ceil(samples / batch_size)`` batches per epoch of random crops of ``pool``'s photos
     (:func:`colorize_core.sampling.sample_crops`), as a Keras PyDataset of (encoded L, target).
 
     Every batch is full (the same shape every step: no retracing). Batch ``i`` of epoch ``e`` is
     drawn from ``default_rng([seed, e, i])``: the same samples whatever the loader's threads, and a
-    resumed fit (``first_epoch``) continues the sequence it would have drawn.
+    resumed fit (``first_epoch``) continues the sequence it would have drawn. ``weights``: as in
+    :func:`_shuffled_batches`.
     """
     import keras
 
@@ -322,12 +338,29 @@ def _crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoc
         def __getitem__(self, index):
             rng = np.random.default_rng([seed, self.epoch, index])
             lightness, ab = sample_crops(pool, batch_size, size, rng=rng, lab_mode=lab_mode)
+            if weights is not None:
+                return color.encode_l(lightness), color.encode_ab(ab), weights(ab)
             return color.encode_l(lightness), (target(ab) if target is not None else color.encode_ab(ab))
 
         def on_epoch_end(self):
             self.epoch += 1
 
     return _Crops()
+
+
+def _pixel_weighting(class_weights: np.ndarray, strength: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The per-pixel loss weights of ``TrainConfig.rebalance``: a function from a batch of ab
+    ``(N, H, W, 2)`` in Lab units to ``(N, H, W)`` float32 weights ``w[nearest bin] ** strength``,
+    normalised to mean 1 over the batch (so the loss keeps its scale and the learning rate its meaning)."""
+    from colorize_core.classification import nearest_bin
+
+    table = np.asarray(class_weights, dtype=np.float64) ** float(strength)
+
+    def weigh(ab: np.ndarray) -> np.ndarray:
+        pixel = table[nearest_bin(ab)]
+        return (pixel / pixel.mean()).astype(np.float32)
+
+    return weigh
 
 
 def _build_model(cfg: TrainConfig, size: int, class_weights=None):
@@ -547,7 +580,12 @@ def fit(
             callbacks.append(tb)
 
     if state["epoch"] < cfg.epochs and not state["stopped_early"]:
-        target = None
+        target = weights = None
+        if cfg.rebalance > 0 and not is_classifier:
+            from colorize_core.classification import class_weights_for
+
+            source = "pool" if cfg.samples_per_epoch is not None else "train"
+            weights = _pixel_weighting(class_weights_for(data, source=source), cfg.rebalance)
         if is_classifier:
             from colorize_core.classification import soft_encode
 
@@ -556,11 +594,11 @@ def fit(
         if cfg.samples_per_epoch is not None:
             batches = _crop_batches(data.pool, size=data.size, samples=cfg.samples_per_epoch,
                                     batch_size=cfg.batch_size, seed=cfg.seed, lab_mode=data.lab_mode,
-                                    first_epoch=state["epoch"], target=target)
+                                    first_epoch=state["epoch"], target=target, weights=weights)
             model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
-        elif is_classifier or cfg.augment:
+        elif is_classifier or cfg.augment or weights is not None:
             batches = _shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
-                                        augment=cfg.augment, target=target)
+                                        augment=cfg.augment, target=target, weights=weights)
             model.fit(batches, epochs=cfg.epochs, initial_epoch=state["epoch"], verbose=verbose, callbacks=callbacks)
         else:
             model.fit(

@@ -72,6 +72,17 @@ positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
+def _unit_interval(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
+    return value
+
+
 def _emit(args, payload: Any, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(payload, indent=1, default=str))
@@ -203,7 +214,7 @@ def cmd_train(args) -> int:
         arch=args.arch, optimizer=args.optimizer, loss=args.loss, learning_rate=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
         seed=args.seed, augment=args.augment, monitor=args.monitor, temperature=args.temperature,
-        samples_per_epoch=_samples_per_epoch(args.samples_per_epoch),
+        samples_per_epoch=_samples_per_epoch(args.samples_per_epoch), rebalance=args.rebalance,
     )
     _apply_max_megapixels(args)
     data = load_dataset(_data_arg(args.data), size=args.size)
@@ -249,10 +260,14 @@ def _print_sweep(args, result) -> int:
                "finished_trials": result.finished_trials,
                "interrupted": None if result.interrupted is None else _signal_name(result.interrupted),
                "disk_full": result.disk_full, "trials": rows, "baselines": result.baselines}
+    others = [o.metric for o in result.objectives[1:]]
     columns = ["rank", "trial_id", "status", "arch", "optimizer", "loss", "learning_rate", "batch_size",
-               "epochs", result.metric, "gain_vs_gray", "train_time_s"]
+               "epochs", result.metric, *others, "gain_vs_gray", "train_time_s"]
+    if result.constraints:
+        columns.append("meets_constraints")
     base_rows = [{"rank": "-", "trial_id": f"baseline: {k}", result.metric: v.get(result.metric),
-                  "gain_vs_gray": v.get("gain_vs_gray")} for k, v in result.baselines.items()]
+                  **{m: v.get(m) for m in others}, "gain_vs_gray": v.get("gain_vs_gray")}
+                 for k, v in result.baselines.items()]
     shown = rows[:_SHOWN_TRIALS]
     more = f" ({len(rows) - len(shown)} more in the report)" if len(rows) > len(shown) else ""
     budget = ""
@@ -260,6 +275,13 @@ def _print_sweep(args, result) -> int:
         used = result.budget_used_s if result.budget_used_s is not None else result.wall_time_s
         budget = (f"\ntime budget {_duration(result.budget_s)}: the trials used {_duration(used)} "
                   f"({_duration(result.wall_time_s)} in all, with start-up and report)")
+    if others:
+        payload["objectives"] = [o.to_dict() for o in result.objectives]
+        more += (f"; objectives {', '.join(o.metric for o in result.objectives)}: the report's Pareto section shows "
+                 f"the trade-off")
+    if result.constraints:
+        payload["constraints"] = [c.text for c in result.constraints]
+        more += f"; constraints {', '.join(c.text for c in result.constraints)}: trials that violate one rank last"
     if result.complete:
         head = f"\n{_count(len(rows), 'trial')} ranked by validation {result.metric}{more}"
     else:
@@ -331,6 +353,7 @@ def cmd_run(args) -> int:
         overwrite=args.overwrite, live=not args.json, num_cpus=args.num_cpus,
         gpu_memory=args.gpu_memory, fit_batch=args.fit_batch, time_budget=args.time_budget,
         samples_per_epoch=args.samples_per_epoch, searcher=args.searcher, scheduler=args.scheduler,
+        constraints=args.constraint,
         command_line="colorsweep " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     return _print_sweep(args, result)
@@ -357,8 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an epoch is N random crops of the training photos (default: the space's; 0: one pass "
                         "over the fixed centre crops)")
     p.add_argument("--size", type=positive_int, help="training image size in px, multiple of 8 (default: the space's)")
-    p.add_argument("--metric", default="delta_e", help="validation metric that ranks trials (default delta_e)")
-    p.add_argument("--mode", choices=["min", "max"], help="default: the metric's own direction")
+    p.add_argument("--metric", action="append", metavar="METRIC",
+                   help="validation metric that ranks trials (default: the space's, else delta_e); give it twice, "
+                        "e.g. --metric delta_e --metric colorfulness_gap, to search both and get a Pareto front")
+    p.add_argument("--mode", choices=["min", "max"], help="default: the metric's own direction (one --metric only)")
+    p.add_argument("--constraint", action="append", metavar="RULE",
+                   help="e.g. 'peak_memory_mb<=3500', 'train_time_s<=120', 'params<=2e6': trials that violate it are "
+                        "marked and never ranked best (repeatable; default: the space's)")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher and every trial (default 0)")
     p.add_argument("--concurrency", type=positive_int, help="trials running at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPU cores Ray reserves for each trial (default 1)")
@@ -405,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples-per-epoch", type=non_negative_int, default=1024, metavar="N",
                    help="an epoch is N random crops (random scale, position, flip) of the training photos kept "
                         "whole (default 1024); 0: one pass over the fixed centre crops, as the study did")
+    p.add_argument("--rebalance", type=_unit_interval, default=0.0, metavar="S",
+                   help="regression models: weight each pixel's loss by its colour's rarity to the power S, in "
+                        "[0, 1] (default 0: unweighted; 1: Zhang et al.'s full class rebalancing)")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and crops (default 0)")
     p.add_argument("--data", nargs="+", default=["demo"], help="image folder(s), or 'demo' (built-in photos)")
     p.add_argument("--out", help="folder for checkpoints and result.json")

@@ -18,7 +18,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from search.memory import is_out_of_memory
 from search.rundir import write_json_atomic
@@ -35,6 +35,8 @@ __all__ = [
     "driver_alive",
     "data_source",
     "trial_path",
+    "trial_point",
+    "meets_constraints",
 ]
 
 SWEEP_FILE = "sweep.json"
@@ -329,11 +331,34 @@ def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) 
     return records
 
 
-def rank_records(records: list[TrialRecord], *, metric: str, mode: str) -> list[TrialRecord]:
-    """Records ordered best first by their best epoch's ``metric``; trials without one go last."""
+def trial_point(record: TrialRecord, metric: str, mode: str) -> dict[str, Any]:
+    """A trial's values at its best epoch on ``metric`` (every metric, and its resources:
+    :func:`spaces.objectives.trial_values`); ``{}`` when no epoch has a finite ``metric``."""
+    from spaces.objectives import trial_values
+
+    best = record.best(metric, mode)
+    return trial_values(record.history, best.get("epoch")) if best is not None else {}
+
+
+def meets_constraints(record: TrialRecord, constraints: Sequence[Any], *, metric: str, mode: str) -> bool:
+    """Whether the trial, at its best epoch on ``metric``, satisfies every constraint (True when
+    there are none)."""
+    from spaces.objectives import is_feasible
+
+    return not constraints or is_feasible(trial_point(record, metric, mode), constraints)
+
+
+def rank_records(records: list[TrialRecord], *, metric: str, mode: str,
+                 constraints: Sequence[Any] = ()) -> list[TrialRecord]:
+    """Records ordered best first by their best epoch's ``metric``; with ``constraints``
+    (:class:`spaces.objectives.Constraint`), the trials that violate one come after every trial that
+    meets them all (never ranked best); trials without a value go last."""
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     with_value = [r for r in records if r.best_value(metric, mode) is not None]
     without = [r for r in records if r.best_value(metric, mode) is None]
     with_value.sort(key=lambda r: r.best_value(metric, mode), reverse=(mode == "max"))
+    if constraints:
+        feasible = [r for r in with_value if meets_constraints(r, constraints, metric=metric, mode=mode)]
+        with_value = feasible + [r for r in with_value if r not in feasible]
     return with_value + without

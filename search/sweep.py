@@ -44,6 +44,16 @@ from search.records import (
 from search.rundir import RunLock, check_trusted, clear_run_dir, is_disk_full_error, run_dir_for, write_json_atomic
 from search.signals import Interrupted, StopSignals
 from spaces import SearchSpace, fit_batch_sizes_to_data, list_spaces, load_space, validate_for_data, with_fixed
+from spaces.objectives import (
+    TRADEOFF,
+    Constraint,
+    Objective,
+    check_normalisable,
+    parse_constraints,
+    parse_objectives,
+    trial_values,
+    violations,
+)
 
 __all__ = ["SweepResult", "run_sweep", "resume_sweep", "resume_command", "reuse_workers", "DEFAULT_STORAGE",
            "package_versions", "baseline_metrics_for"]
@@ -77,6 +87,8 @@ class SweepResult:
     budget_used_s: float | None = None   # seconds from the budget's start to the end of the trials
     interrupted: int | None = None       # the signal that stopped it (SIGINT 2, SIGTERM 15), else None
     disk_full: str | None = None         # the message when it stopped because the disk was full
+    objectives: list = field(default_factory=list)   # spaces.objectives.Objective; [] or one: ``metric``
+    constraints: list = field(default_factory=list)  # spaces.objectives.Constraint
 
     @property
     def finished_trials(self) -> int:
@@ -93,7 +105,11 @@ class SweepResult:
 
     @property
     def best(self) -> TrialRecord | None:
-        ranked = [r for r in self.records if r.best_value(self.metric, self.mode) is not None]
+        """The best trial on ``metric`` that meets the constraints, or None."""
+        from search.records import meets_constraints
+
+        ranked = [r for r in self.records if r.best_value(self.metric, self.mode) is not None
+                  and meets_constraints(r, self.constraints, metric=self.metric, mode=self.mode)]
         return ranked[0] if ranked else None
 
     def table(self, top: int | None = None) -> list[dict]:
@@ -117,6 +133,11 @@ class SweepResult:
                 "train_time_s": round(record.train_time_s, 2),
                 "node_id": (record.node_id or "")[:8] or None,
             })
+            if self.constraints:
+                from search.records import meets_constraints
+
+                rows[-1]["meets_constraints"] = meets_constraints(record, self.constraints, metric=self.metric,
+                                                                  mode=self.mode) if best else None
         return rows
 
 
@@ -313,11 +334,46 @@ def compile_cache_dir(run_dir: Path) -> str | None:
     return str(Path(chosen).expanduser().resolve()) if chosen else str(Path(run_dir) / COMPILE_CACHE_DIR)
 
 
+def resolve_objectives(space: SearchSpace, metric: str | Sequence[str] | None, mode: str | None,
+                       constraints: Sequence[str] | None) -> tuple[list[Objective], list[Constraint]]:
+    """The sweep's objectives and constraints: the arguments, else the space's ``defaults.metrics`` /
+    ``defaults.constraints``, else ``[delta_e]`` and none. ``mode`` applies to a single metric only.
+    ValueError (spaces.objectives.ObjectiveError) before anything starts."""
+    from spaces.objectives import ObjectiveError
+
+    metrics = metric if metric else space.defaults.get("metrics")
+    names = [metrics] if isinstance(metrics, str) else list(metrics or ["delta_e"])
+    if mode is not None and len(names) > 1:
+        raise ObjectiveError("--mode applies to a single --metric; with several, each metric keeps its own direction")
+    objectives = parse_objectives(names, modes=[mode] if mode is not None else None)
+    check_normalisable(objectives)
+    return objectives, parse_constraints(constraints if constraints is not None else space.defaults.get("constraints"))
+
+
+def objectives_of(info: dict) -> list[Objective]:
+    """The objectives ``sweep.json`` records (a one-metric sweep records only ``metric``/``mode``)."""
+    recorded = info.get("objectives")
+    if recorded:
+        return [Objective(str(o["metric"]), str(o["mode"])) for o in recorded]
+    return [Objective(info.get("metric") or "delta_e", info.get("mode") or metric_defs.metric_mode(info.get("metric") or "delta_e"))]
+
+
+def constraints_of(info: dict) -> list[Constraint]:
+    """The constraints ``sweep.json`` records (none for most sweeps)."""
+    return parse_constraints(info.get("constraints"))
+
+
 def _trial_settings(info: dict, run_dir: Path, fail_when=None, inject_oom_batch: int | None = None) -> dict:
+    objectives = objectives_of(info)
+    grey = {}
+    if len(objectives) > 1 and (run_dir / BASELINES_FILE).is_file():
+        grey = json.loads((run_dir / BASELINES_FILE).read_text()).get("gray", {})
     return {"space": info["space"], "max_epochs": info["max_epochs"], "seed": info["seed"],
             "metric": info["metric"], "cpus_per_trial": info["resources"]["cpus_per_trial"],
             "gpus_per_trial": info["resources"]["gpus_per_trial"], "compile_cache_dir": compile_cache_dir(run_dir),
-            "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch}
+            "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch,
+            "objectives": [o.to_dict() for o in objectives] if len(objectives) > 1 else None,
+            "constraints": [c.to_dict() for c in constraints_of(info)] or None, "grey": grey}
 
 
 def _trainable(dataset: LabDataset, settings: dict):
@@ -394,52 +450,87 @@ SCHEDULERS = ("asha", "none")
 
 def _scheduler_from(info: dict):
     """The trial scheduler recorded in ``sweep.json`` (``info["scheduler"]``): ASHA on epochs, or
-    Ray's FIFO scheduler (no early stopping) for ``name == "none"``."""
+    Ray's FIFO scheduler (no early stopping) for ``name == "none"``. A several-objective sweep's ASHA
+    ranks on ``tradeoff`` (``scheduler.metric``; :func:`spaces.objectives.tradeoff_score`); otherwise
+    it takes the sweep's metric from the Tuner."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     scheduler = info["scheduler"]
     if scheduler.get("name", "asha") == "none":
         return FIFOScheduler()
+    own = {"metric": TRADEOFF, "mode": "min"} if scheduler.get("metric") == TRADEOFF else {}
     return ASHAScheduler(time_attr="epoch", max_t=int(scheduler["max_t"]), grace_period=int(scheduler["grace_period"]),
-                         reduction_factor=scheduler["reduction_factor"])
+                         reduction_factor=scheduler["reduction_factor"], **own)
 
 
-def _optuna_searcher(space: SearchSpace, *, metric: str, mode: str, seed: int, evaluated: list | None = None,
-                     sampler_name: str = "tpe"):
+def _tune_metric(info: dict) -> dict:
+    """The Tuner's ``metric``/``mode``: the sweep's metric, or none for a several-objective sweep (its
+    scheduler and searcher carry their own; Ray refuses both at once)."""
+    if info["scheduler"].get("metric") == TRADEOFF:
+        return {}
+    return {"metric": info["metric"], "mode": info["mode"]}
+
+
+def searcher_metrics(objectives: Sequence[Objective]) -> tuple[str | list[str], str | list[str]]:
+    """The ``metric``/``mode`` OptunaSearch is built with: the metric itself for one objective (as
+    always), ``[at_best_<m>, ...]`` with their directions for several."""
+    from search.optuna_search import AT_BEST_PREFIX
+
+    if len(objectives) == 1:
+        return objectives[0].metric, objectives[0].mode
+    return [AT_BEST_PREFIX + o.metric for o in objectives], [o.mode for o in objectives]
+
+
+
+
+
+def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], seed: int, constrained: bool = False,
+                     evaluated: list | None = None, sampler_name: str = "tpe"):
     """Ray's OptunaSearch over ``space`` with TPE (or, ``sampler_name="random"``, Optuna's random
-    sampler, the baseline a search must beat); ``evaluated`` = [(params, value)] warm-starts it.
+    sampler, the baseline a search must beat). One objective: told the metric as always; several:
+    Optuna's multi-objective TPE, told ``at_best_<metric>`` for each (:func:`searcher_metrics`).
+    ``constrained``: TPE learns from ``constraint_excess`` (:class:`ConstrainedOptunaSearch`).
+    ``evaluated`` = [(params, values, excess)] warm-starts it (``values`` one per objective).
 
     Ray's ``evaluated_rewards`` does not work with a define-by-run space, so earlier results go into
     an Optuna study prepared here (public ``create_trial`` / ``add_trial``), which OptunaSearch loads
     by name from the same in-memory storage.
     """
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+
+    from search.optuna_search import CONSTRAINT_EXCESS, ConstrainedOptunaSearch, constraint_excess
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if sampler_name not in SEARCHERS:
         raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {sampler_name!r}")
-    sampler = (optuna.samplers.RandomSampler(seed=seed) if sampler_name == "random"
-               else optuna.samplers.TPESampler(seed=seed))
+    if sampler_name == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=constraint_excess if constrained else None)
+    metric, mode = searcher_metrics(objectives)
     if not evaluated:  # a new sweep: the space's known-good configurations first (Optuna's enqueued trials)
         # (not for random search: it is the baseline that knows only the space's ranges)
         first = [dict(c) for c in space.start_with] if sampler_name == "tpe" else []
-        return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler,
-                            points_to_evaluate=first or None)
+        return ConstrainedOptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler,
+                                       points_to_evaluate=first or None)
     storage = optuna.storages.InMemoryStorage()
     study_name = f"colorsweep-{space.name}"
     study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
-                                direction="minimize" if mode == "min" else "maximize")
+                                directions=["minimize" if o.mode == "min" else "maximize" for o in objectives])
     distributions = optuna_distributions(space)
-    for params, value in evaluated:
+    for params, values, excess in evaluated:
         known = {k: v for k, v in params.items() if k in distributions}
+        attrs = {CONSTRAINT_EXCESS: float(excess)} if constrained and excess is not None else {}
+        # (a trial the sampler ran gets "constraints" from its after_trial; an added one is given it here)
+        system = {"constraints": (attrs[CONSTRAINT_EXCESS],)} if attrs else None
         try:
             study.add_trial(optuna.trial.create_trial(
-                params=known, distributions={k: distributions[k] for k in known}, value=float(value)))
+                params=known, distributions={k: distributions[k] for k in known},
+                values=[float(v) for v in values], user_attrs=attrs, system_attrs=system))
         except ValueError:  # outside the space (e.g. a batch size shrunk to fit memory): not a prior
             continue
-    return OptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler, storage=storage,
-                        study_name=study_name)
+    return ConstrainedOptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler, storage=storage,
+                                   study_name=study_name)
 
 
 def resume_command(run_dir: Path) -> str:
@@ -627,7 +718,7 @@ def run_sweep(
     trials: int | None = None,
     max_epochs: int | None = None,
     size: int | None = None,
-    metric: str = "delta_e",
+    metric: str | Sequence[str] | None = None,
     mode: str | None = None,
     seed: int = 0,
     concurrency: int | None = None,
@@ -651,13 +742,19 @@ def run_sweep(
     samples_per_epoch: int | None = None,
     searcher: str = "tpe",
     scheduler: str = "asha",
+    constraints: Sequence[str] | None = None,
 ) -> SweepResult:
     """Run a sweep and return its ranked trials. Mirrors ``colorsweep run``.
 
     ``space`` is a built-in name (``colorsweep spaces``), a YAML path or a :class:`SearchSpace`.
-    ``data`` is ``"demo"`` or image folder(s). ``metric``/``mode`` rank trials (default ``delta_e``,
-    lower is better); ASHA stops trials on it at epoch milestones (``grace_period``,
-    ``reduction_factor``, ``max_t = max_epochs``). ``address`` joins an existing Ray cluster
+    ``data`` is ``"demo"`` or image folder(s). ``metric``/``mode`` rank trials (default: the space's
+    ``defaults.metrics``, else ``delta_e``, lower is better); ASHA stops trials on it at epoch
+    milestones (``grace_period``, ``reduction_factor``, ``max_t = max_epochs``). A list of metrics
+    makes a several-objective sweep (:mod:`spaces.objectives`): Optuna's TPE proposes for all of them,
+    ASHA ranks on their ``tradeoff`` score, the report shows the Pareto front; each keeps its own
+    direction (``mode`` is for a single metric). ``constraints`` (texts like ``"params<=2e6"``;
+    default: the space's ``defaults.constraints``) mark the trials that violate them infeasible: never
+    ranked best, and the sampler learns to avoid them. ``address`` joins an existing Ray cluster
     (``auto`` or ``ray://host:port``; also ``RAY_ADDRESS``). ``num_cpus``/``num_gpus`` size a local
     Ray instance. ``report`` writes the ranked report into ``RUN_DIR/report/`` at the end (also
     after Ctrl-C). ``fail_when=(param, value)`` makes trials with that value raise (a test hook for
@@ -683,10 +780,8 @@ def run_sweep(
             raise ValueError(f"samples_per_epoch must be an int >= 0 (0: one pass over the fixed crops), "
                              f"got {samples_per_epoch!r}")
         space = with_fixed(space, samples_per_epoch=samples_per_epoch or None)
-    mode = mode or metric_defs.metric_mode(metric)
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    metric_defs.metric_mode(metric)
+    objectives, constraint_list = resolve_objectives(space, metric, mode, constraints)
+    metric, mode = objectives[0].metric, objectives[0].mode
     if searcher not in SEARCHERS:
         raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
     if scheduler not in SCHEDULERS:
@@ -738,8 +833,8 @@ def run_sweep(
         if existing:  # --overwrite, and everything checked: only now is the old run deleted
             clear_run_dir(run_dir)
         return _run_locked(space, run_dir=run_dir, name=name, dataset=dataset, data=data, size=size,
-                           trials=trials, max_epochs=max_epochs, metric=metric, mode=mode, seed=seed,
-                           concurrency=concurrency, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                           trials=trials, max_epochs=max_epochs, objectives=objectives,
+                           constraints=constraint_list, seed=seed, concurrency=concurrency, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                            address=address, grace_period=grace_period, reduction_factor=reduction_factor,
                            searcher=searcher, scheduler_name=scheduler,
                            live=live, num_cpus=num_cpus, num_gpus=num_gpus, report=report,
@@ -750,13 +845,15 @@ def run_sweep(
 
 
 def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDataset, data, size: int,
-                trials: int, max_epochs: int, metric: str, mode: str, seed: int, concurrency, cpus_per_trial,
+                trials: int, max_epochs: int, objectives: list[Objective], constraints: list[Constraint],
+                seed: int, concurrency, cpus_per_trial,
                 gpus_per_trial, address, grace_period, reduction_factor, live: bool, num_cpus, num_gpus,
                 searcher: str = "tpe", scheduler_name: str = "asha",
                 report: bool, command_line: str, fail_when, memory_plan: dict, inject_oom_batch,
                 started: float, budget_s: float | None = None) -> SweepResult:
     """The part of :func:`run_sweep` that runs with the run directory locked and everything checked."""
     storage = run_dir.parent
+    metric, mode = objectives[0].metric, objectives[0].mode
     if live:
         cache = "from cache" if dataset.cache_hit else "decoded"
         print(
@@ -784,6 +881,11 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         "command_line": command_line,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if len(objectives) > 1:  # a one-metric sweep's sweep.json is as it always was
+        info["objectives"] = [o.to_dict() for o in objectives]
+        info["scheduler"]["metric"] = TRADEOFF
+    if constraints:
+        info["constraints"] = [c.to_dict() for c in constraints]
     write_json_atomic(run_dir / SWEEP_FILE, info)
     baselines = baseline_metrics_for(dataset)
     write_json_atomic(run_dir / BASELINES_FILE, baselines)
@@ -799,7 +901,8 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
     if space.is_grid:  # every combination once, through the memory plan like any proposal
         inner = GridSearcher(space.grid(), metric=metric, mode=mode)
     else:
-        inner = _optuna_searcher(space, metric=metric, mode=mode, seed=seed, sampler_name=searcher)
+        inner = _optuna_searcher(space, objectives=objectives, constrained=bool(constraints), seed=seed,
+                                 sampler_name=searcher)
     deadline = time.time() + budget_s if budget_s else None
     search_alg = _memory_searcher(inner, info, run_dir, trials=None if space.is_grid else trials, live=live,
                                   deadline=deadline)
@@ -810,7 +913,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         _trainable(dataset, settings),
         param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
+            **_tune_metric(info), search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
             max_concurrent_trials=concurrency, reuse_actors=reuse_workers(gpus_per_trial),
             trial_dirname_creator=_trial_dirname,
         ),
@@ -831,12 +934,14 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
 def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: float, outcome: "_Outcome",
             resumed: bool = False, record: bool = True) -> SweepResult:
     """The ranked result of a run or resume, with its wall time recorded in ``sweep.json``."""
-    records = rank_records(load_records(run_dir), metric=metric, mode=mode)
+    info = load_sweep_info(run_dir)
+    constraints = constraints_of(info)
+    records = rank_records(load_records(run_dir), metric=metric, mode=mode, constraints=constraints)
     for record in records:  # Ray's loop has ended: nothing of this sweep runs any more
         if record.status in LIVE_STATUSES:
             record.status = "interrupted"
-    info = load_sweep_info(run_dir)
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
+                         objectives=objectives_of(info), constraints=constraints,
                          wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
                          budget_s=info.get("time_budget_s"),
                          interrupted=outcome.signal, disk_full=outcome.disk_full)
@@ -1014,13 +1119,21 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
     from ray.tune.schedulers import ASHAScheduler
 
     metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    objectives, constraints = objectives_of(info), constraints_of(info)
     evaluated = []
     for record in load_records(run_dir):
-        value = record.best_value(metric, mode)
-        if record.status in ("completed", "stopped") and value is not None:
-            evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, value))
+        best = record.best(metric, mode)
+        if record.status not in ("completed", "stopped") or best is None:
+            continue
+        values = trial_values(record.history, best.get("epoch"))
+        point = [values.get(o.metric) for o in objectives]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in point):
+            continue
+        excess = max(violations(values, constraints)) if constraints else None
+        evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, point, excess))
     searcher = _memory_searcher(
-        _optuna_searcher(space, metric=metric, mode=mode, seed=int(info["seed"]) + len(evaluated), evaluated=evaluated,
+        _optuna_searcher(space, objectives=objectives, constrained=bool(constraints),
+                         seed=int(info["seed"]) + len(evaluated), evaluated=evaluated,
                          sampler_name="random" if info.get("searcher") == "optuna-random" else "tpe"),
         info, run_dir, trials=extra_trials, live=live)
     finished = sum(1 for r in load_records(run_dir) if r.status in ("completed", "stopped", "error", "oom"))
@@ -1038,7 +1151,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
     tuner = tune.Tuner(
         _trainable(dataset, settings),
         tune_config=tune.TuneConfig(
-            metric=metric, mode=mode, num_samples=2 * extra_trials,
+            **_tune_metric(info), num_samples=2 * extra_trials,
             reuse_actors=reuse_workers(info["resources"]["gpus_per_trial"]),
             search_alg=searcher,
             scheduler=_scheduler_from({"scheduler": {**scheduler, "max_t": max_epochs}}),

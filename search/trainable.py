@@ -104,6 +104,7 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
                 peak = accelerator_peak_memory_bytes()
                 if peak is not None:
                     metrics["gpu_peak_memory_mb"] = peak / (1 << 20)
+            metrics.update(_objective_values(metrics, workdir, settings))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(workdir)))
 
         try:
@@ -117,3 +118,35 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
                 f"GPU share {share:g}, GPUs [{gpu_ids}]): {first[:300]}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _objective_values(metrics: dict, workdir: Path, settings: dict) -> dict:
+    """What a several-objective or constrained sweep adds to an epoch's report (nothing otherwise):
+    ``tradeoff`` (what ASHA ranks on) and ``at_best_<metric>`` per objective (what the searcher is
+    told), and ``constraint_excess`` (<= 0: feasible so far). Values at the trial's best epoch come
+    from the ``state.json`` ``fit`` wrote just before reporting (it holds every epoch, also those
+    trained before a resume)."""
+    objectives, constraints = settings.get("objectives"), settings.get("constraints")
+    if not objectives and not constraints:
+        return {}
+    import json
+
+    from colorize_core.train import STATE_FILE
+    from search.optuna_search import AT_BEST_PREFIX, CONSTRAINT_EXCESS
+    from spaces.objectives import parse_constraints, parse_objectives, tradeoff_score, trial_values, violations
+
+    try:
+        history = list(json.loads((workdir / STATE_FILE).read_text()).get("history") or [])
+    except (OSError, ValueError):
+        history = []
+    history = [row for row in history if row.get("epoch") != metrics.get("epoch")] + [metrics]
+    values = trial_values(history, metrics.get("best_epoch"))
+    out: dict = {}
+    if objectives:
+        parsed = parse_objectives([o["metric"] for o in objectives], modes=[o["mode"] for o in objectives])
+        out["tradeoff"] = tradeoff_score(metrics, parsed, settings.get("grey") or {})
+        for objective in parsed:
+            out[AT_BEST_PREFIX + objective.metric] = values.get(objective.metric)
+    if constraints:
+        out[CONSTRAINT_EXCESS] = min(max(violations(values, parse_constraints(constraints))), 1e12)
+    return out

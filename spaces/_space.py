@@ -18,7 +18,7 @@ __all__ = ["SearchSpace", "FrozenMapping", "MODEL_OPTIONS_PREFIX", "DEFAULT_KEYS
 #: Prefix of a key that sets one option of ``TrainConfig.model_options``.
 MODEL_OPTIONS_PREFIX = "model_options."
 #: The keys a space's ``defaults`` may hold.
-DEFAULT_KEYS = ("max_epochs", "size", "trials", "time_budget", "grace_period")
+DEFAULT_KEYS = ("max_epochs", "size", "trials", "time_budget", "grace_period", "metrics", "constraints")
 
 
 def resolve_loss(config: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +87,8 @@ class SearchSpace:
             ``model_options.<option>``.
         fixed: ``TrainConfig`` fields (or ``model_options.<option>``) set for every trial.
         defaults: sweep defaults the command line may override: ``max_epochs``, ``size``, ``trials``,
-            ``time_budget``, ``grace_period`` (ASHA).
+            ``time_budget``, ``grace_period`` (ASHA), ``metrics`` (the objectives: one metric name or a
+            list, :mod:`spaces.objectives`) and ``constraints`` (a list like ``["params<=2e6"]``).
         start_with: configurations (param name -> value, each inside its param; names left out are
             sampled) that the searcher tries first, in order: known-good points of the space.
     """

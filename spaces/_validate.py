@@ -149,12 +149,30 @@ _RULES: dict[str, tuple[tuple[str, ...], Callable[[Any], str | None]]] = {
     "samples_per_epoch": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
     ),
+    "rebalance": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "eval_max_pixels": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
     ),
     "temperature": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and v > 0, "a number > 0"),
     "decode": (CATEGORICAL_KINDS, _one_of(_decode_modes, "decode mode", "decode modes")),
 }
+
+
+def _objective_default(key: str, value: Any) -> list:
+    """``defaults.metrics`` (a metric name or a list of them) or ``defaults.constraints`` (a list of
+    texts like ``"params<=2e6"``), checked with :mod:`spaces.objectives`; the list to keep."""
+    from .objectives import ObjectiveError, parse_constraints, parse_objectives
+
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        example = "[delta_e, colorfulness_gap]" if key == "metrics" else '["peak_memory_mb<=3500"]'
+        raise SpaceError(f"defaults.{key} must be a non-empty list, e.g. {example}; got {value!r}")
+    try:
+        if key == "metrics":
+            return [o.metric for o in parse_objectives(list(items))]
+        return [c.text for c in parse_constraints(items)]
+    except ObjectiveError as exc:
+        raise SpaceError(f"defaults.{key}: {exc}") from None
 
 
 def _check_key(key: Any, *, section: str, fields: list[str]) -> None:
@@ -407,6 +425,10 @@ def space_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> SearchS
             if key in defaults:
                 parse_duration(defaults[key], label="defaults.time_budget")
                 clean_defaults[key] = defaults[key]
+            continue
+        if key in ("metrics", "constraints"):
+            if key in defaults:
+                clean_defaults[key] = _objective_default(key, defaults[key])
             continue
         if key in defaults:
             multiple = SIZE_MULTIPLE if key == "size" else 1

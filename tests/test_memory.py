@@ -285,6 +285,7 @@ def test_infeasible_proposals_reach_optuna_as_failed_trials_which_tpe_ignores(tm
 
     from search.packing import MemorySearcher
     from search.sweep import _optuna_searcher
+    from spaces.objectives import parse_objectives
     from spaces import space_from_dict
 
     space = space_from_dict({"name": "s", "defaults": {"size": 16},
@@ -293,7 +294,7 @@ def test_infeasible_proposals_reach_optuna_as_failed_trials_which_tpe_ignores(tm
                              "fixed": {"batch_size": 16}})
     budget = _budget_between(_est("basic", 16), _est("classic", 16))
     planner = mem.TrialPlanner(space=space.to_dict(), size=16, budget=budget, run_dir=str(tmp_path))
-    searcher = MemorySearcher(_optuna_searcher(space, metric="delta_e", mode="min", seed=0), planner=planner,
+    searcher = MemorySearcher(_optuna_searcher(space, objectives=parse_objectives("delta_e"), seed=0), planner=planner,
                               run_dir=tmp_path, trials=6, live=False)
     for i in range(6):
         config = searcher.suggest(f"t{i}")
@@ -490,12 +491,13 @@ def test_optuna_gets_the_retry_result_for_a_proposal_that_ran_out_of_memory(tmp_
 
     from search.packing import MemorySearcher
     from search.sweep import _optuna_searcher
+    from spaces.objectives import parse_objectives
     from spaces import space_from_dict
 
     space = space_from_dict({"name": "s", "defaults": {"size": 16},
                              "params": {"arch": {"choice": ["basic"]}, "batch_size": {"choice": [8, 16]}}})
     planner = mem.TrialPlanner(space=space.to_dict(), size=16, run_dir=str(tmp_path))
-    searcher = MemorySearcher(_optuna_searcher(space, metric="delta_e", mode="min", seed=0), planner=planner,
+    searcher = MemorySearcher(_optuna_searcher(space, objectives=parse_objectives("delta_e"), seed=0), planner=planner,
                               run_dir=tmp_path, trials=1, live=False)
     first = searcher.suggest("a")
     searcher.on_trial_complete("a", error=True)

@@ -583,10 +583,11 @@ def test_grace_period_default_cannot_exceed_max_epochs():
 
 def test_the_auto_space_tries_its_known_good_configurations_first():
     from search.sweep import _optuna_searcher
+    from spaces.objectives import parse_objectives
 
     space = load_space("auto")
     assert space.defaults["time_budget"] == "15m" and space.defaults["grace_period"] == 4
-    searcher = _optuna_searcher(space, metric="delta_e", mode="min", seed=0)
+    searcher = _optuna_searcher(space, objectives=parse_objectives("delta_e"), seed=0)
     searcher.set_search_properties("delta_e", "min", {})
     first, second = searcher.suggest("t1"), searcher.suggest("t2")
     for config, start in zip((first, second), space.start_with):

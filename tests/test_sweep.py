@@ -300,10 +300,11 @@ def test_recorded_scheduler_is_rebuilt_asha_or_none():
 
 def test_random_search_knows_only_the_ranges_and_tpe_starts_from_the_known_good_configurations():
     from search.sweep import _optuna_searcher
+    from spaces.objectives import parse_objectives
 
     auto = load_space("auto")
-    tpe = _optuna_searcher(auto, metric="delta_e", mode="min", seed=0)
-    random = _optuna_searcher(auto, metric="delta_e", mode="min", seed=0, sampler_name="random")
+    tpe = _optuna_searcher(auto, objectives=parse_objectives("delta_e"), seed=0)
+    random = _optuna_searcher(auto, objectives=parse_objectives("delta_e"), seed=0, sampler_name="random")
     assert len(tpe._points_to_evaluate) == len(auto.start_with) >= 1
     assert not random._points_to_evaluate
     assert type(random._sampler).__name__ == "RandomSampler" and type(tpe._sampler).__name__ == "TPESampler"

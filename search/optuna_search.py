@@ -1,0 +1,43 @@
+"""Ray's OptunaSearch, told about constraints: what a several-objective or constrained sweep adds to
+what its trials report, and the searcher that passes it on to Optuna.
+
+Kept apart from :mod:`search.sweep` so that the class lives at module level (Ray pickles the
+searcher with the experiment state; a resumed sweep unpickles it by name).
+"""
+
+from __future__ import annotations
+
+from ray.tune.search.optuna import OptunaSearch
+
+__all__ = ["AT_BEST_PREFIX", "CONSTRAINT_EXCESS", "ConstrainedOptunaSearch", "constraint_excess"]
+
+#: Reported each epoch by a several-objective sweep's trials: every objective at the trial's best
+#: epoch so far (``at_best_delta_e``, ...): what the searcher is told when the trial ends.
+AT_BEST_PREFIX = "at_best_"
+#: Reported each epoch by a constrained sweep's trials: how far the trial is beyond its constraints,
+#: the largest excess over them (<= 0: feasible; :func:`spaces.objectives.violations`).
+CONSTRAINT_EXCESS = "constraint_excess"
+
+
+def constraint_excess(trial) -> list[float]:
+    """Optuna's ``constraints_func``: the excess a finished trial reported (<= 0 feasible), from its
+    user attribute (set by :class:`ConstrainedOptunaSearch`); a trial without one counts as feasible.
+    Module-level so that the sampler pickles with the searcher."""
+    value = trial.user_attrs.get(CONSTRAINT_EXCESS)
+    return [float(value) if value is not None else 0.0]
+
+
+class ConstrainedOptunaSearch(OptunaSearch):
+    """Ray's OptunaSearch that also hands Optuna each finished trial's ``constraint_excess`` (as a
+    user attribute, before Optuna's ``tell``), so that a sampler with ``constraints_func``
+    (:func:`constraint_excess`) learns which configurations violate the sweep's constraints. Without
+    constraints it behaves exactly as OptunaSearch. Ray's class has no hook for this: it reads
+    ``_ot_trials`` (Tune trial id → Optuna trial), the one private attribute used
+    (tests/test_objectives.py fails if it goes away)."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        excess = (result or {}).get(CONSTRAINT_EXCESS)
+        ot_trial = self._ot_trials.get(trial_id)
+        if excess is not None and ot_trial is not None and trial_id not in self._completed_trials:
+            ot_trial.set_user_attr(CONSTRAINT_EXCESS, float(excess))
+        super().on_trial_complete(trial_id, result=result, error=error)
