@@ -99,6 +99,7 @@ class TrialCheckpoint:
     trial_dir: Path
     checkpoint_dir: Path
     state: dict = field(default_factory=dict)
+    picked_by: str | None = None  # the rule that chose it (--pick, --trial), or None for --rank
 
     @property
     def best_model(self) -> Path:
@@ -147,10 +148,15 @@ def _newest_checkpoint(folder: Path | None) -> Path | None:
     return found[-1] if found else None
 
 
-def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | None = None) -> TrialCheckpoint:
-    """The ``rank``-th best trial of a run directory (by validation ``metric``, default the sweep's)
-    with its newest checkpoint. ValueError when the rank does not exist or the trial has no checkpoint."""
+def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | None = None,
+                 trial_id: str | None = None, pick: str | None = None) -> TrialCheckpoint:
+    """A trial of a run directory with its newest checkpoint: the ``rank``-th best by validation
+    ``metric`` (default the sweep's; trials that violate the sweep's constraints rank after all that
+    meet them), or the trial ``trial_id`` (its id, or a unique prefix), or the one rule ``pick``
+    chooses (:func:`spaces.objectives.parse_pick`: ``knee``, ``"min delta_e where
+    colorfulness_gap<=5"``). ValueError when it does not exist or has no checkpoint."""
     from colorize_core.metrics import metric_mode
+    from search.records import constraints_of
 
     run_dir = Path(run_dir)
     info = load_sweep_info(run_dir)
@@ -158,12 +164,20 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
     metric = metric or info.get("metric", "delta_e")
     mode = info.get("mode") if metric == info.get("metric") and info.get("mode") else metric_mode(metric)
     records = load_records(run_dir)
-    ranked = [r for r in rank_records(records, metric=metric, mode=mode) if r.best_value(metric, mode) is not None]
+    ranked = [r for r in rank_records(records, metric=metric, mode=mode, constraints=constraints_of(info))
+              if r.best_value(metric, mode) is not None]
     if not ranked:
         raise ValueError(
             f"no trial of {run_dir} has reported a validation {metric} yet ({len(records)} trial(s) recorded); "
             f"wait for the sweep to finish an epoch, or resume it with `colorsweep resume {run_dir}`"
         )
+    picked_by = None
+    if trial_id is not None or pick is not None:
+        chosen = _chosen_trial(run_dir, info, records, trial_id=trial_id, pick=pick)
+        position = next((i for i, r in enumerate(ranked) if r.trial_id == chosen), None)
+        if position is None:
+            raise ValueError(f"trial {chosen} has no validation {metric} value: it cannot be exported")
+        rank, picked_by = position + 1, (f"trial {chosen}" if pick is None else pick)
     if rank > len(ranked):
         raise ValueError(
             f"rank {rank} does not exist: {run_dir} has {len(ranked)} ranked trial(s) by validation {metric} "
@@ -187,7 +201,32 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
         except json.JSONDecodeError:
             state = {}
     return TrialCheckpoint(run_dir=run_dir, info=info, record=record, rank=rank, metric=metric, mode=mode,
-                           trial_dir=folder, checkpoint_dir=checkpoint, state=state)
+                           trial_dir=folder, checkpoint_dir=checkpoint, state=state, picked_by=picked_by)
+
+
+def _chosen_trial(run_dir: Path, info: dict, records: list[TrialRecord], *, trial_id: str | None,
+                  pick: str | None) -> str:
+    """The id of the trial ``--trial`` names (an id or a unique prefix) or ``--pick`` chooses."""
+    if trial_id is not None and pick is not None:
+        raise ValueError("give --trial or --pick, not both")
+    if trial_id is not None:
+        matches = [r.trial_id for r in records if r.trial_id == trial_id] or \
+                  [r.trial_id for r in records if r.trial_id.startswith(str(trial_id))]
+        if len(matches) != 1:
+            known = ", ".join(sorted(r.trial_id for r in records)[:12])
+            raise ValueError(f"{'no' if not matches else 'more than one'} trial of {run_dir} matches {trial_id!r}; "
+                             f"trials: {known}{' ...' if len(records) > 12 else ''}")
+        return matches[0]
+    from search import pareto
+    from search.records import constraints_of, objectives_of
+    from spaces.objectives import choose, parse_pick
+
+    rule = parse_pick(pick)
+    objectives, constraints = objectives_of(info), constraints_of(info)
+    standing = pareto.standings(records, objectives, constraints)
+    rows = [{**s.values, "trial_id": s.trial_id, "pareto_rank": s.pareto_rank,
+             "feasible": s.meets_constraints is not False} for s in standing.values() if s.values]
+    return str(choose(rows, rule, objectives)["trial_id"])
 
 
 # -- serialisation check ---------------------------------------------------------------------------------
@@ -382,7 +421,8 @@ def _card_markdown(card: dict) -> str:
         f"- model file: `{card.get('model_file')}` (input {card.get('input_size')}x{card.get('input_size')}, "
         f"{card.get('parameters')} parameters)",
         f"- source: run `{src.get('run_dir')}`, trial `{src.get('trial_id')}`, rank {src.get('rank')} by "
-        f"{src.get('ranked_by', {}).get('metric')}" if src.get("trial_id") else f"- source: {src.get('path')}",
+        f"{src.get('ranked_by', {}).get('metric')}" + (f", picked by `{src['picked_by']}`" if src.get("picked_by") else "")
+        if src.get("trial_id") else f"- source: {src.get('path')}",
         f"- epochs trained: {card.get('epochs_trained')}, weights of epoch {card.get('best_epoch')} "
         f"(best validation {cfg.get('monitor')})",
         "", "## Validation metrics (best epoch) beside the baselines", "",
@@ -461,17 +501,23 @@ def export_model(
     out: str | os.PathLike | None = None,
     metric: str | None = None,
     overwrite: bool = False,
+    trial_id: str | None = None,
+    pick: str | None = None,
 ) -> Path:
-    """Export the ``rank``-th best trial of ``run_dir`` (by validation ``metric``, default the sweep's).
+    """Export the ``rank``-th best trial of ``run_dir`` (by validation ``metric``, default the sweep's),
+    or the trial ``trial_id``, or the one rule ``pick`` chooses (``"knee"``, ``"min delta_e where
+    colorfulness_gap<=5"``; see :func:`select_trial`).
 
     Writes ``OUT/model.keras`` (the trial's ``best.keras``), ``OUT/model_card.json`` and
-    ``OUT/model_card.md``; ``out`` defaults to ``RUN_DIR/best/rank-K``. Returns ``OUT``.
+    ``OUT/model_card.md`` (which records the rule); ``out`` defaults to ``RUN_DIR/best/rank-K``, or
+    ``RUN_DIR/best/trial-ID`` for a trial chosen by id or rule. Returns ``OUT``.
     """
     from colorize_core.predict import model_input_size
 
-    trial = select_trial(run_dir, rank=rank, metric=metric)
+    trial = select_trial(run_dir, rank=rank, metric=metric, trial_id=trial_id, pick=pick)
     _check_serializable(trial.best_model)
-    out = _prepare_out(out if out is not None else Path(run_dir) / "best" / f"rank-{trial.rank}", overwrite=overwrite)
+    default_out = f"rank-{trial.rank}" if trial.picked_by is None else f"trial-{trial.record.trial_id}"
+    out = _prepare_out(out if out is not None else Path(run_dir) / "best" / default_out, overwrite=overwrite)
     _copy_atomic(trial.best_model, out / MODEL_FILE)
     model = _load_keras(out / MODEL_FILE)  # proves the copy loads, and gives its input size
     size = model_input_size(model)
@@ -494,6 +540,7 @@ def export_model(
             "trial_id": trial.record.trial_id,
             "rank": trial.rank,
             "ranked_by": {"metric": trial.metric, "mode": trial.mode, "value": trial.record.best_value(trial.metric, trial.mode)},
+            "picked_by": trial.picked_by,
             "status": trial.record.status_text(),
             "trial_dir": str(trial.trial_dir),
             "checkpoint": str(trial.checkpoint_dir),
@@ -931,13 +978,17 @@ def _comparison_table(rows: list[dict]) -> str:
 
 
 def cmd_export(args) -> int:
-    out = export_model(args.run_dir, rank=args.rank, out=args.out, metric=args.metric, overwrite=args.overwrite)
+    if args.rank is not None and (args.trial is not None or args.pick is not None):
+        raise ValueError("give one of --rank, --trial and --pick")
+    out = export_model(args.run_dir, rank=args.rank or 1, out=args.out, metric=args.metric, overwrite=args.overwrite,
+                       trial_id=args.trial, pick=args.pick)
     card = json.loads((out / CARD_JSON).read_text())
     val = card["validation"]
     rows = [{"prediction": "model (best epoch)", **val["metrics"]}]
     rows += [{"prediction": f"baseline: {k}", **v} for k, v in (val.get("baselines") or {}).items()]
+    picked = f"picked by {card['source']['picked_by']}; " if card["source"].get("picked_by") else ""
     text = (
-        f"exported trial {card['source']['trial_id']} (rank {card['source']['rank']} by {card['source']['ranked_by']['metric']}, "
+        f"exported trial {card['source']['trial_id']} ({picked}rank {card['source']['rank']} by {card['source']['ranked_by']['metric']}, "
         f"{card['config']['arch']}, epoch {card['best_epoch']} of {card['epochs_trained']}) to {out}\n"
         f"validation metrics:\n{_comparison_table(rows)}\n\n"
         f"model: {out / MODEL_FILE}\ncard:  {out / CARD_MD}\n"
@@ -980,8 +1031,12 @@ def add_commands(subparsers) -> None:
     """Register ``colorsweep export``, ``colorsweep colorize`` and ``colorsweep finetune``."""
     p = subparsers.add_parser("export", help="export the best (or K-th) model of a sweep with a model card")
     p.add_argument("run_dir", help="run directory of a sweep")
-    p.add_argument("--rank", type=int, default=1, help="K-th best trial (default 1)")
-    p.add_argument("--out", help="output folder (default RUN_DIR/best/rank-K)")
+    p.add_argument("--rank", type=int, help="K-th best trial (default 1)")
+    p.add_argument("--trial", metavar="ID", help="the trial with this id (or a unique prefix of it)")
+    p.add_argument("--pick", metavar="RULE",
+                   help="'knee' (the Pareto front's knee of a several-objective sweep), 'min METRIC', or "
+                        "'min delta_e where colorfulness_gap<=5' (conditions joined with 'and')")
+    p.add_argument("--out", help="output folder (default RUN_DIR/best/rank-K, or RUN_DIR/best/trial-ID with --trial/--pick)")
     p.add_argument("--metric", help="validation metric that ranks trials (default: the sweep's)")
     p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     p.add_argument("--json", action="store_true")

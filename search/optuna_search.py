@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ray.tune.search.optuna import OptunaSearch
 
-__all__ = ["AT_BEST_PREFIX", "CONSTRAINT_EXCESS", "ConstrainedOptunaSearch", "constraint_excess"]
+__all__ = ["AT_BEST_PREFIX", "CONSTRAINT_EXCESS", "ConstrainedOptunaSearch"]
 
 #: Reported each epoch by a several-objective sweep's trials: every objective at the trial's best
 #: epoch so far (``at_best_delta_e``, ...): what the searcher is told when the trial ends.
@@ -19,25 +19,17 @@ AT_BEST_PREFIX = "at_best_"
 CONSTRAINT_EXCESS = "constraint_excess"
 
 
-def constraint_excess(trial) -> list[float]:
-    """Optuna's ``constraints_func``: the excess a finished trial reported (<= 0 feasible), from its
-    user attribute (set by :class:`ConstrainedOptunaSearch`); a trial without one counts as feasible.
-    Module-level so that the sampler pickles with the searcher."""
-    value = trial.user_attrs.get(CONSTRAINT_EXCESS)
-    return [float(value) if value is not None else 0.0]
-
-
 class ConstrainedOptunaSearch(OptunaSearch):
-    """Ray's OptunaSearch that also hands Optuna each finished trial's ``constraint_excess`` (as a
-    user attribute, before Optuna's ``tell``), so that a sampler with ``constraints_func``
-    (:func:`constraint_excess`) learns which configurations violate the sweep's constraints. Without
-    constraints it behaves exactly as OptunaSearch. Ray's class has no hook for this: it reads
-    ``_ot_trials`` (Tune trial id → Optuna trial), the one private attribute used
+    """Ray's OptunaSearch that also hands Optuna each finished trial's ``constraint_excess`` (Optuna's
+    ``Trial.set_constraint``, before its ``tell``), so that TPE, which reads every trial's constraints,
+    learns which configurations violate the sweep's constraints (it samples from the feasible ones'
+    good region). Without constraints it behaves exactly as OptunaSearch. Ray's class has no hook for
+    this: it reads ``_ot_trials`` (Tune trial id → Optuna trial), the one private attribute used
     (tests/test_objectives.py fails if it goes away)."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         excess = (result or {}).get(CONSTRAINT_EXCESS)
         ot_trial = self._ot_trials.get(trial_id)
         if excess is not None and ot_trial is not None and trial_id not in self._completed_trials:
-            ot_trial.set_user_attr(CONSTRAINT_EXCESS, float(excess))
+            ot_trial.set_constraint(CONSTRAINT_EXCESS, float(excess))
         super().on_trial_complete(trial_id, result=result, error=error)

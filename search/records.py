@@ -36,6 +36,8 @@ __all__ = [
     "data_source",
     "trial_path",
     "trial_point",
+    "objectives_of",
+    "constraints_of",
     "meets_constraints",
 ]
 
@@ -329,6 +331,29 @@ def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) 
                 record.error = (folder / "error.txt").read_text()
         records.append(record)
     return records
+
+
+def objectives_of(info: dict) -> list[Any]:
+    """The objectives ``sweep.json`` records (a one-metric sweep records only ``metric``/``mode``)."""
+    from spaces.objectives import Objective
+
+    recorded = info.get("objectives")
+    if recorded:
+        return [Objective(str(o["metric"]), str(o["mode"])) for o in recorded]
+    return [Objective(info.get("metric") or "delta_e", info.get("mode") or _metric_mode(info.get("metric") or "delta_e"))]
+
+
+def constraints_of(info: dict) -> list[Any]:
+    """The constraints ``sweep.json`` records (none for most sweeps)."""
+    from spaces.objectives import parse_constraints
+
+    return parse_constraints(info.get("constraints"))
+
+
+def _metric_mode(metric: str) -> str:
+    from colorize_core.metrics import metric_mode
+
+    return metric_mode(metric)
 
 
 def trial_point(record: TrialRecord, metric: str, mode: str) -> dict[str, Any]:

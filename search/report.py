@@ -53,12 +53,15 @@ import numpy as np
 
 from colorize_core import metrics as metric_defs
 from colorize_core.train import BEST_MODEL
+from search import pareto
 from search.records import (
     TrialRecord,
+    constraints_of,
     data_source,
     first_error_line,
     load_records,
     load_sweep_info,
+    objectives_of,
     rank_records,
     trial_path,
 )
@@ -67,6 +70,7 @@ __all__ = [
     "REPORT_DIR",
     "FORMATS",
     "COLUMNS",
+    "OBJECTIVE_COLUMNS",
     "FIGURES",
     "write_report",
     "report_rows",
@@ -89,6 +93,8 @@ FIGURES = {
     "learning_curves": "learning_curves.png",
     "metric_vs_hparams": "metric_vs_hparams.png",
     "param_importances": "param_importances.png",
+    "pareto_front": "pareto_front.png",
+    "pareto_pictures": "pareto_pictures.png",
 }
 """Figure name → PNG file name in ``RUN_DIR/report/``."""
 
@@ -96,6 +102,7 @@ _FORMAT_FILES = {"md": "report.md", "html": "report.html", "csv": "trials.csv", 
 _DPI = 90
 _GRID_IMAGES = 6
 _GRID_MODELS = 3
+_FRONT_PICTURES = 8  # front trials shown side by side (the best on the first objective first)
 
 
 def _metric_column_doc(name: str) -> str:
@@ -133,6 +140,17 @@ COLUMNS: dict[str, str] = {
 }
 """Columns of ``trials.csv`` and of each row of ``trials.json``'s ``"trials"``, in order."""
 
+OBJECTIVE_COLUMNS: dict[str, str] = {
+    "pareto_rank": "several-objective sweeps only: 1 = on the Pareto front of the objectives (no other trial is at "
+                   "least as good on all and better on one), 2 = on the front once those are removed, ...; empty for "
+                   "trials that violate a constraint or have no value. Points are each trial's values at its best "
+                   "epoch on the first objective",
+    "meets_constraints": "constrained sweeps only: whether the trial (at its best epoch on the first objective) "
+                         "satisfies every constraint; trials that do not are never ranked best",
+}
+"""Columns added after ``best_epoch`` for a sweep with several objectives (``pareto_rank``) or with
+constraints (``meets_constraints``); a one-metric, unconstrained sweep's files have :data:`COLUMNS` only."""
+
 _STATUS_ORDER = ("completed", "stopped", "running", "pending", "interrupted", "error", "oom", "infeasible")
 
 
@@ -162,6 +180,28 @@ class _Report:
     notes: list[str] = field(default_factory=list)
     tensorboard_dir: Path | None = None
     generated: str = ""
+    objectives: list = field(default_factory=list)     # spaces.objectives.Objective (one: the classic sweep)
+    constraints: list = field(default_factory=list)    # spaces.objectives.Constraint
+    standing: dict = field(default_factory=dict)       # trial id -> search.pareto.TrialStanding
+    knee_id: str | None = None
+    importances_by_objective: dict = field(default_factory=dict)
+
+    @property
+    def several(self) -> bool:
+        """Whether the sweep has several objectives (a Pareto front)."""
+        return len(self.objectives) > 1
+
+    def columns(self) -> dict[str, str]:
+        """:data:`COLUMNS` without the columns that do not apply to this sweep (``pareto_rank`` for one
+        objective, ``meets_constraints`` without constraints): a one-metric sweep's files are as before."""
+        extra = {k: v for k, v in OBJECTIVE_COLUMNS.items()
+                 if (k == "pareto_rank" and self.several) or (k == "meets_constraints" and self.constraints)}
+        out: dict[str, str] = {}
+        for key, text in COLUMNS.items():
+            out[key] = text
+            if key == "best_epoch":
+                out.update(extra)
+        return out
 
     @property
     def better(self) -> str:
@@ -534,6 +574,256 @@ def _importances(rep: _Report) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Several objectives: the Pareto front
+
+
+def _mark_standing(rep: _Report) -> None:
+    """Each row's ``pareto_rank`` (several objectives) and ``meets_constraints`` (constraints), and
+    the knee of the front."""
+    if not rep.several and not rep.constraints:
+        return
+    rep.standing = pareto.standings(rep.records, rep.objectives, rep.constraints)
+    for row in rep.rows:
+        standing = rep.standing.get(row["trial_id"])
+        if rep.several:
+            row["pareto_rank"] = standing.pareto_rank if standing else None
+        if rep.constraints:
+            row["meets_constraints"] = standing.meets_constraints if standing else None
+    if rep.several:
+        knee = pareto.knee(rep.standing, rep.objectives)
+        rep.knee_id = knee.trial_id if knee else None
+
+
+def _front_rows(rep: _Report) -> list[dict]:
+    """The rows of the front's trials, best first on the first objective."""
+    by_id = {row["trial_id"]: row for row in rep.rows}
+    return [by_id[s.trial_id] for s in pareto.front(rep.standing, rep.objectives) if s.trial_id in by_id]
+
+
+def _predict_front(rep: _Report, dataset, grid_idx: list[int], progress) -> list[tuple[dict, np.ndarray]]:
+    """The front's trials' colorizations of the picture-grid images (their best.keras), at most
+    :data:`_FRONT_PICTURES` of them."""
+    import keras
+
+    import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
+    from colorize_core.losses import register_custom_objects
+    from colorize_core.train import predict_ab
+
+    register_custom_objects()
+    by_id = {r.trial_id: r for r in rep.records}
+    out = []
+    for row in _front_rows(rep)[:_FRONT_PICTURES]:
+        path = _best_model_path(rep.run_dir, by_id[row["trial_id"]])
+        if path is None:
+            rep.notes.append(f"front trial {row['trial_id']}: no best.keras, so no pictures.")
+            continue
+        if progress:
+            progress(f"predicting with front trial {row['trial_id']}")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # noqa: BLE001 - a checkpoint being written, another version, ...
+            rep.notes.append(f"front trial {row['trial_id']}: could not load {path.name} ({first_error_line(str(exc))}).")
+            continue
+        out.append((row, predict_ab(model, dataset.val.lightness[grid_idx])))
+        del model
+        gc.collect()
+    return out
+
+
+def _importances_per_objective(rep: _Report) -> None:
+    """fANOVA importances of the hyperparameters for each objective, over the trials with a point."""
+    import optuna
+
+    finished = [r for r in rep.records if r.status in ("completed", "stopped")
+                and (rep.standing.get(r.trial_id) and rep.standing[r.trial_id].point is not None)]
+    distributions = _distributions(rep.info.get("space") or {})
+    varying = [name for name in distributions
+               if len({json.dumps(r.params.get(name), default=str) for r in finished}) > 1]
+    if len(finished) < 3 or len(varying) < 2:
+        rep.notes.append("importances per objective need at least 3 finished trials and two varying hyperparameters.")
+        return
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for k, objective in enumerate(rep.objectives):
+        study = optuna.create_study(direction="minimize" if objective.mode == "min" else "maximize")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for record in finished:
+                try:
+                    study.add_trial(optuna.trial.create_trial(
+                        params={name: record.params[name] for name in distributions}, distributions=distributions,
+                        value=rep.standing[record.trial_id].point[k]))
+                except (KeyError, ValueError):
+                    continue
+            if len(study.trials) < 3:
+                continue
+            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+            values = optuna.importance.get_param_importances(study, evaluator=evaluator, params=varying)
+        rep.importances_by_objective[objective.metric] = {name: float(v) for name, v in values.items()}
+
+
+def _truth_colorfulness(rep: _Report) -> float | None:
+    """The validation truth's mean colourfulness: grey's colorfulness_gap (grey's colourfulness is 0)."""
+    value = (rep.baselines.get("gray") or {}).get("colorfulness_gap")
+    return float(value) if _finite(value) else None
+
+
+def _figure_pareto(rep: _Report) -> None:
+    """Every trial on the first two objectives: the front highlighted and joined, infeasible trials
+    crossed out, the baselines marked, and where the truth lies on a colourfulness axis."""
+    from matplotlib.figure import Figure
+
+    x_obj, y_obj = rep.objectives[0], rep.objectives[1]
+    points = [(tid, s) for tid, s in rep.standing.items() if s.values and _finite(s.values.get(x_obj.metric))
+              and _finite(s.values.get(y_obj.metric))]
+    if not points:
+        rep.notes.append("no Pareto plot: no trial has values of both objectives yet.")
+        return
+    fig = Figure(figsize=(7.2, 5.0))
+    ax = fig.subplots()
+    x = lambda s: s.values[x_obj.metric]  # noqa: E731
+    y = lambda s: s.values[y_obj.metric]  # noqa: E731
+    feasible = [s for _, s in points if s.meets_constraints is not False and s.pareto_rank != 1]
+    infeasible = [s for _, s in points if s.meets_constraints is False]
+    front = [s for s in pareto.front(rep.standing, rep.objectives)]
+    ax.scatter([x(s) for s in feasible], [y(s) for s in feasible], s=28, color="#9aa5b1", label="trial", zorder=2)
+    if infeasible:
+        ax.scatter([x(s) for s in infeasible], [y(s) for s in infeasible], s=34, marker="x", color="#c0392b",
+                   label="violates a constraint", zorder=2)
+    if front:
+        ordered = sorted(front, key=x)
+        ax.plot([x(s) for s in ordered], [y(s) for s in ordered], color="#1a7f37", linewidth=1.2, zorder=3,
+                drawstyle="steps-post" if x_obj.mode == y_obj.mode == "min" else "default")
+        ax.scatter([x(s) for s in ordered], [y(s) for s in ordered], s=60, color="#1a7f37", edgecolor="black",
+                   label="Pareto front", zorder=4)
+        for s in ordered:
+            ax.annotate(s.trial_id[:8], (x(s), y(s)), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        knee = rep.standing.get(rep.knee_id) if rep.knee_id else None
+        if knee is not None:
+            ax.scatter([x(knee)], [y(knee)], s=180, facecolor="none", edgecolor="#1a7f37", linewidth=2,
+                       label="knee (export --pick knee)", zorder=5)
+    styles = {"gray": ("s", "#555555", "grey baseline"), "train_mean": ("D", "#8a6d3b", "train-mean baseline")}
+    for name, values in rep.baselines.items():
+        if _finite(values.get(x_obj.metric)) and _finite(values.get(y_obj.metric)):
+            marker, color, label = styles.get(name, ("o", "#999999", f"{name} baseline"))
+            ax.scatter([values[x_obj.metric]], [values[y_obj.metric]], s=70, marker=marker, color=color, label=label,
+                       zorder=4)
+    truth = _truth_colorfulness(rep)
+    for axis, objective in (("x", x_obj), ("y", y_obj)):
+        if objective.metric == "colorfulness_gap":
+            line = ax.axvline if axis == "x" else ax.axhline
+            line(0.0, color="#4f5fbf", linestyle=":", linewidth=1.2,
+                 label="as colourful as the truth" + (f" (M = {truth:.1f})" if truth is not None else ""))
+    ax.set_xlabel(f"validation {x_obj.metric} ({'lower' if x_obj.mode == 'min' else 'higher'} is better)")
+    ax.set_ylabel(f"validation {y_obj.metric} ({'lower' if y_obj.mode == 'min' else 'higher'} is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    rep.figures["pareto_front"] = _png(fig)
+    rep.captions["pareto_front"] = (
+        f"Every trial with both values, at its best epoch on {x_obj.metric} (the model its best.keras holds): "
+        f"{len(front)} on the Pareto front (green; no other trial is at least as good on both and better on one)"
+        + (f", {len(infeasible)} violating a constraint (red crosses)" if infeasible else "")
+        + ". Squares: the baselines on the same validation split."
+        + (" The dotted line is the truth's colourfulness (gap 0)." if "colorfulness_gap" in (x_obj.metric, y_obj.metric) else "")
+        + (f" Circled: the knee, nearest to the best of both once each is scaled to the front's range." if rep.knee_id else "")
+    )
+
+
+def _figure_front_pictures(rep: _Report, dataset, grid_idx: list[int], front_grid: list[tuple[dict, np.ndarray]]) -> None:
+    models = []
+    for row, ab in front_grid:
+        values = " / ".join(f"{_fmt(row.get(o.metric))}" for o in rep.objectives)
+        knee = " (knee)" if row["trial_id"] == rep.knee_id else ""
+        models.append((f"{row['trial_id']}{knee}\n{values}", ab))
+    rep.figures["pareto_pictures"] = _draw_pictures(rep, dataset, grid_idx, models)
+    rep.captions["pareto_pictures"] = (
+        f"The same {len(grid_idx)} validation images coloured by each trial on the Pareto front (best "
+        f"{rep.objectives[0].metric} first; beside each label: {' / '.join(o.metric for o in rep.objectives)})."
+    )
+
+
+def _front_table(rep: _Report) -> tuple[list[str], list[list[str]]]:
+    """The front's trials: trial, hyperparameters, every objective, gain_vs_gray, colourfulness."""
+    keys = ["trial_id", "arch", "loss", "learning_rate", "batch_size"]
+    metrics = [o.metric for o in rep.objectives] + [m for m in ("gain_vs_gray", "colorfulness")
+                                                   if m not in [o.metric for o in rep.objectives]]
+    headers = ["trial", "arch", "loss", "lr", "batch"] + [f"{m} {_arrow(m)}" for m in metrics] + ["pick"]
+    rows = []
+    for row in _front_rows(rep):
+        pick = "knee" if row["trial_id"] == rep.knee_id else ""
+        if row["rank"] == 1:
+            pick = (pick + ", " if pick else "") + f"best {rep.metric}"
+        rows.append([_fmt(row.get(k), k) for k in keys] + [_fmt(row.get(m)) for m in metrics] + [pick])
+    return headers, rows
+
+
+def _pareto_md(rep: _Report) -> list[str]:
+    if not rep.several:
+        return []
+    names = " and ".join(o.metric for o in rep.objectives)
+    out = [f"## Pareto front: {names}", ""]
+    headers, rows = _front_table(rep)
+    if not rows:
+        return out + ["_No trial is on a front yet (none has values of every objective"
+                      + (" and meets the constraints" if rep.constraints else "") + ")._", ""]
+    truth = _truth_colorfulness(rep)
+    out += [f"{len(rows)} trial(s) no other trial beats on every objective (each at its best epoch on "
+            f"{rep.objectives[0].metric})."
+            + (f" The truth's colourfulness: {truth:.1f}." if truth is not None else "")
+            + " Export one with `colorsweep export RUN --pick knee` or `--trial ID`.", "",
+            _md_table(headers, rows, ["l", "l", "l"] + ["r"] * (len(headers) - 4) + ["l"]), ""]
+    for name, title in (("pareto_front", "Every trial on the objectives"), ("pareto_pictures", "Pictures of the front")):
+        if name in rep.figures:
+            out += [f"### {title}", "", f"![{title}]({FIGURES[name]})", "", rep.captions.get(name, ""), ""]
+    if rep.importances_by_objective:
+        params = sorted({p for v in rep.importances_by_objective.values() for p in v})
+        out += ["### Importances per objective (Optuna fANOVA)", "",
+                _md_table(["hyperparameter"] + list(rep.importances_by_objective),
+                          [[p] + [_fmt(rep.importances_by_objective[m].get(p)) for m in rep.importances_by_objective]
+                           for p in params], ["l"] + ["r"] * len(rep.importances_by_objective)), ""]
+    return out
+
+
+def _pareto_html(rep: _Report) -> str:
+    if not rep.several:
+        return ""
+    names = " and ".join(o.metric for o in rep.objectives)
+    parts = [f"<h2>Pareto front: {_e(names)}</h2>"]
+    headers, rows = _front_table(rep)
+    if not rows:
+        parts.append("<p class='legend'>No trial is on a front yet (none has values of every objective"
+                     + (" and meets the constraints" if rep.constraints else "") + ").</p>")
+        return "".join(parts)
+    truth = _truth_colorfulness(rep)
+    parts.append(f"<p class='legend'>{len(rows)} trial(s) no other trial beats on every objective (each at its best "
+                 f"epoch on {_e(rep.objectives[0].metric)})."
+                 + (f" The truth's colourfulness: {truth:.1f}." if truth is not None else "")
+                 + " Export one with <code>colorsweep export RUN --pick knee</code> or <code>--trial ID</code>.</p>")
+    parts.append("<div class='scroll'><table><thead><tr>"
+                 + "".join(f"<th class='{'l' if i < 3 or i == len(headers) - 1 else ''}'>{_e(h)}</th>"
+                           for i, h in enumerate(headers)) + "</tr></thead><tbody>")
+    for row in rows:
+        cls = "best" if "knee" in row[-1] else ""
+        parts.append(f"<tr class='{cls}'>" + "".join(
+            f"<td class='{'l' if i < 3 or i == len(row) - 1 else ''}'>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>")
+    parts.append("</tbody></table></div>")
+    for name, title in (("pareto_front", "Every trial on the objectives"), ("pareto_pictures", "Pictures of the front")):
+        if name in rep.figures:
+            parts.append(f"<h3>{_e(title)}</h3><figure>{_img(rep.figures[name], title)}"
+                         f"<figcaption>{_e(rep.captions.get(name, ''))}</figcaption></figure>")
+    if rep.importances_by_objective:
+        metrics = list(rep.importances_by_objective)
+        params = sorted({p for v in rep.importances_by_objective.values() for p in v})
+        parts.append("<h3>Importances per objective (Optuna fANOVA)</h3><div class='scroll'><table><thead><tr>"
+                     "<th class='l'>hyperparameter</th>" + "".join(f"<th>{_e(m)}</th>" for m in metrics)
+                     + "</tr></thead><tbody>")
+        for p in params:
+            parts.append(f"<tr><td class='l'>{_e(p)}</td>" + "".join(
+                f"<td>{_e(_fmt(rep.importances_by_objective[m].get(p)))}</td>" for m in metrics) + "</tr>")
+        parts.append("</tbody></table></div>")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Figures
 
 
@@ -555,6 +845,18 @@ def _short(text: str, width: int = 18) -> str:
 
 
 def _figure_image_grid(rep: _Report, dataset, grid_idx: list[int], grid: list[tuple[dict, np.ndarray]]) -> None:
+    rep.figures["image_grid"] = _draw_pictures(
+        rep, dataset, grid_idx, [(f"#{row['rank']} {row['trial_id']}\n{row['arch']}", ab) for row, ab in grid])
+    rep.captions["image_grid"] = (
+        f"{len(grid_idx)} validation images (chosen by name, one per source image first), at the sweep's {dataset.size} px: "
+        f"the grayscale input, the ground truth, and the colorizations of the top {len(grid)} trial(s) "
+        f"(their best.keras). Under each: that image's {rep.metric}."
+    )
+
+
+def _draw_pictures(rep: _Report, dataset, grid_idx: list[int], models: list[tuple[str, np.ndarray]]) -> bytes:
+    """PNG of validation images ``grid_idx``: grayscale input, truth, then one row per (label, predicted
+    ab) of ``models``, each image with its ``rep.metric`` underneath."""
     from matplotlib.figure import Figure
 
     from colorize_core.color import gray_ab, lab_to_rgb, merge_lab
@@ -563,8 +865,7 @@ def _figure_image_grid(rep: _Report, dataset, grid_idx: list[int], grid: list[tu
     lightness, ab_true = val.lightness[grid_idx], val.ab[grid_idx]
     rows = [("grayscale input", lab_to_rgb(merge_lab(lightness, gray_ab(ab_true.shape))), None),
             ("ground truth", lab_to_rgb(merge_lab(lightness, ab_true)), None)]
-    for row, ab_pred in grid:
-        label = f"#{row['rank']} {row['trial_id']}\n{row['arch']}"
+    for label, ab_pred in models:
         per_image = [metric_defs.evaluate(lightness[i:i + 1], ab_true[i:i + 1], ab_pred[i:i + 1],
                                           metrics=[rep.metric])[rep.metric]
                      if np.all(np.isfinite(ab_pred[i])) else None for i in range(len(grid_idx))]
@@ -589,12 +890,7 @@ def _figure_image_grid(rep: _Report, dataset, grid_idx: list[int], grid: list[tu
                 text = "not finite" if values[c] is None else f"{values[c]:.2f}"
                 ax.set_xlabel(f"{rep.metric} {text}", fontsize=7, labelpad=2)
     fig.subplots_adjust(wspace=0.05, hspace=0.32)
-    rep.figures["image_grid"] = _png(fig)
-    rep.captions["image_grid"] = (
-        f"{ncols} validation images (chosen by name, one per source image first), at the sweep's {dataset.size} px: "
-        f"the grayscale input, the ground truth, and the colorizations of the top {len(grid)} trial(s) "
-        f"(their best.keras). Under each: that image's {rep.metric}."
-    )
+    return _png(fig)
 
 
 def _baseline_lines(ax, rep: _Report) -> None:
@@ -896,7 +1192,13 @@ def _table_columns(rep: _Report) -> list[tuple[str, str]]:
     columns = [("rank", "#"), ("trial_id", "trial"), ("status_text", "status"), ("arch", "arch"),
                ("optimizer", "optimizer"), ("loss", "loss"), ("learning_rate", "lr"), ("batch_size", "batch"),
                ("output_activation", "output"), ("epochs_best", "epochs (best)")]
-    columns += [(m, f"{m} {_arrow(m)}") for m in _metric_order(rep.metric)]
+    if rep.several:
+        columns += [("pareto_rank", "Pareto rank")]
+    if rep.constraints:
+        columns += [("meets_constraints", "meets constraints")]
+    metrics = [o.metric for o in rep.objectives if o.metric != rep.metric]
+    columns += [(m, f"{m} {_arrow(m)}") for m in [rep.metric, *metrics] + [m for m in _metric_order(rep.metric)
+                                                                        if m != rep.metric and m not in metrics]]
     columns += [("params", "params")]
     if any(row["peak_memory_mb"] is not None for row in rep.rows):
         columns += [("peak_memory_mb", "peak MiB")]
@@ -1119,6 +1421,8 @@ def _render_md(rep: _Report) -> str:
                 for row in failures]
         out += [""]
 
+    out += _pareto_md(rep)
+
     out += ["## Test split: top trials", ""]
     if rep.tested:
         headers, rows, _ = _test_table(rep)
@@ -1337,6 +1641,8 @@ def _render_html(rep: _Report) -> str:
         f"(on {_e(rep.metric)}); arrows show which way is better.</p>"
     )
 
+    parts.append(_pareto_html(rep))
+
     # Test split
     parts.append("<h2>Test split: top trials</h2>")
     if rep.tested:
@@ -1430,10 +1736,11 @@ def _render_html(rep: _Report) -> str:
 
 def _write_csv(rep: _Report, path: Path) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    columns = rep.columns()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rep.rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in COLUMNS})
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
     _write_text(path, buffer.getvalue())
 
 
@@ -1450,7 +1757,7 @@ def _json_payload(rep: _Report) -> dict:
                                            "resources", "created", "finished", "wall_time_s", "command_line",
                                            "versions")},
         "counts": _counts(rep),
-        "columns": COLUMNS,
+        "columns": rep.columns(),
         "trials": rep.rows,
         "baselines": {"val": rep.baselines, "test": rep.test_baselines},
         "tested": rep.tested,
@@ -1461,6 +1768,10 @@ def _json_payload(rep: _Report) -> dict:
         "tensorboard": {"logdir": str(rep.tensorboard_dir) if rep.tensorboard_dir else None,
                         "commands": tensorboard_commands(rep.run_dir)},
         "notes": rep.notes,
+        **({"objectives": [o.to_dict() for o in rep.objectives], "knee": rep.knee_id,
+            "front": [pareto.as_dict(s) for s in pareto.front(rep.standing, rep.objectives)],
+            "importances_by_objective": rep.importances_by_objective} if rep.several else {}),
+        **({"constraints": [c.text for c in rep.constraints]} if rep.constraints else {}),
     }
 
 
@@ -1528,7 +1839,8 @@ def write_report(
         raise ValueError(f"top must be a positive int, got {top!r}")
     formats = _check_formats(formats)
 
-    records = rank_records(load_records(run_dir), metric=metric, mode=mode)
+    objectives, constraints = objectives_of(info), constraints_of(info)
+    records = rank_records(load_records(run_dir), metric=metric, mode=mode, constraints=constraints)
     baselines_path = run_dir / BASELINES_FILE
     baselines = json.loads(baselines_path.read_text()) if baselines_path.exists() else {}
     finished = "finished" in info
@@ -1537,8 +1849,9 @@ def write_report(
         records=records, baselines=baselines, state="finished" if finished else "running or interrupted",
         rows=report_rows(records, metric=metric, mode=mode, fixed=dict((info.get("space") or {}).get("fixed") or {}),
                          finished=finished),
-        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"), objectives=objectives, constraints=constraints,
     )
+    _mark_standing(rep)
     if not baselines:
         rep.notes.append(f"no {BASELINES_FILE} in the run directory: no baseline rows.")
     if not records:
@@ -1547,16 +1860,20 @@ def write_report(
     _comparison(rep)
 
     want_figures = figures and ({"md", "html"} & set(formats))
-    dataset = grid = None
+    dataset = grid = front_grid = None
     grid_idx: list[int] = []
     if models and any(row[metric] is not None for row in rep.rows):
         dataset = _reload_data(info, rep.notes)
         if dataset is not None:
             grid_idx = _grid_indices(dataset.val.names, _GRID_IMAGES) if len(dataset.val) else []
             grid = _guard(rep, "test metrics and pictures", _evaluate_models, rep, dataset, grid_idx, progress)
+            if rep.several and grid_idx:
+                front_grid = _guard(rep, "pictures of the Pareto front", _predict_front, rep, dataset, grid_idx, progress)
     if models:
         _guard(rep, "parameter counts", _fill_param_counts, rep)
     _guard(rep, "parameter importances", _importances, rep)
+    if rep.several:
+        _guard(rep, "importances per objective", _importances_per_objective, rep)
 
     written: dict[str, Path] = {}
     if want_figures:
@@ -1572,6 +1889,10 @@ def write_report(
         _guard(rep, "the hyperparameter plots", _figure_metric_vs_hparams, rep)
         if rep.importances:
             _guard(rep, "the importance plot", _figure_importances, rep)
+        if rep.several:
+            _guard(rep, "the Pareto plot", _figure_pareto, rep)
+            if front_grid:
+                _guard(rep, "the Pareto pictures", _figure_front_pictures, rep, dataset, grid_idx, front_grid)
         for name, data in rep.figures.items():
             path = rep.out_dir / FIGURES[name]
             path.write_bytes(data)
@@ -1644,8 +1965,11 @@ def cmd_report(args) -> int:
             out["tensorboard"] = commands
         print(json.dumps(out, indent=1, default=_json_default))
         return 0
+    objectives = [o.metric for o in objectives_of(info) if o.metric != metric]
+    extra = [m for m in ("gain_vs_gray" if metric != "gain_vs_gray" else "delta_e",) if m not in objectives]
     columns = ["rank", "trial_id", "status_text", "arch", "optimizer", "loss", "learning_rate", "batch_size",
-               "epochs", metric, "gain_vs_gray" if metric != "gain_vs_gray" else "delta_e", "train_time_s"]
+               "epochs", metric, *objectives, *extra, "train_time_s"]
+    columns += [k for k in OBJECTIVE_COLUMNS if any(k in row for row in top_rows)]
     shown = list(top_rows)
     for name, values in sorted(baselines.items()):  # baselines where they rank (else at the end)
         value = values.get(metric)

@@ -38,6 +38,8 @@ from search.records import (
     load_trial_entries,
     TrialRecord,
     load_records,
+    constraints_of,
+    objectives_of,
     rank_records,
     trial_path,
 )
@@ -350,19 +352,6 @@ def resolve_objectives(space: SearchSpace, metric: str | Sequence[str] | None, m
     return objectives, parse_constraints(constraints if constraints is not None else space.defaults.get("constraints"))
 
 
-def objectives_of(info: dict) -> list[Objective]:
-    """The objectives ``sweep.json`` records (a one-metric sweep records only ``metric``/``mode``)."""
-    recorded = info.get("objectives")
-    if recorded:
-        return [Objective(str(o["metric"]), str(o["mode"])) for o in recorded]
-    return [Objective(info.get("metric") or "delta_e", info.get("mode") or metric_defs.metric_mode(info.get("metric") or "delta_e"))]
-
-
-def constraints_of(info: dict) -> list[Constraint]:
-    """The constraints ``sweep.json`` records (none for most sweeps)."""
-    return parse_constraints(info.get("constraints"))
-
-
 def _trial_settings(info: dict, run_dir: Path, fail_when=None, inject_oom_batch: int | None = None) -> dict:
     objectives = objectives_of(info)
     grey = {}
@@ -489,7 +478,7 @@ def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], see
     """Ray's OptunaSearch over ``space`` with TPE (or, ``sampler_name="random"``, Optuna's random
     sampler, the baseline a search must beat). One objective: told the metric as always; several:
     Optuna's multi-objective TPE, told ``at_best_<metric>`` for each (:func:`searcher_metrics`).
-    ``constrained``: TPE learns from ``constraint_excess`` (:class:`ConstrainedOptunaSearch`).
+    ``constrained``: TPE learns from ``constraint_excess`` (:class:`search.optuna_search.ConstrainedOptunaSearch`).
     ``evaluated`` = [(params, values, excess)] warm-starts it (``values`` one per objective).
 
     Ray's ``evaluated_rewards`` does not work with a define-by-run space, so earlier results go into
@@ -498,7 +487,7 @@ def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], see
     """
     import optuna
 
-    from search.optuna_search import CONSTRAINT_EXCESS, ConstrainedOptunaSearch, constraint_excess
+    from search.optuna_search import CONSTRAINT_EXCESS, ConstrainedOptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if sampler_name not in SEARCHERS:
@@ -506,7 +495,7 @@ def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], see
     if sampler_name == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=constraint_excess if constrained else None)
+        sampler = optuna.samplers.TPESampler(seed=seed)  # it reads each trial's constraints (Trial.set_constraint)
     metric, mode = searcher_metrics(objectives)
     if not evaluated:  # a new sweep: the space's known-good configurations first (Optuna's enqueued trials)
         # (not for random search: it is the baseline that knows only the space's ranges)
@@ -520,13 +509,12 @@ def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], see
     distributions = optuna_distributions(space)
     for params, values, excess in evaluated:
         known = {k: v for k, v in params.items() if k in distributions}
-        attrs = {CONSTRAINT_EXCESS: float(excess)} if constrained and excess is not None else {}
-        # (a trial the sampler ran gets "constraints" from its after_trial; an added one is given it here)
-        system = {"constraints": (attrs[CONSTRAINT_EXCESS],)} if attrs else None
         try:
-            study.add_trial(optuna.trial.create_trial(
-                params=known, distributions={k: distributions[k] for k in known},
-                values=[float(v) for v in values], user_attrs=attrs, system_attrs=system))
+            trial = optuna.trial.create_trial(params=known, distributions={k: distributions[k] for k in known},
+                                              values=[float(v) for v in values])
+            if constrained and excess is not None:
+                trial.set_constraint(CONSTRAINT_EXCESS, float(excess))
+            study.add_trial(trial)
         except ValueError:  # outside the space (e.g. a batch size shrunk to fit memory): not a prior
             continue
     return ConstrainedOptunaSearch(OptunaSpace(space), metric=metric, mode=mode, sampler=sampler, storage=storage,
