@@ -67,17 +67,36 @@ def _run(label: str, space: str, extra: list[str], args, storage: Path) -> Path:
     return storage / name
 
 
-def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None) -> dict:
-    """Export the best trial of ``run_dir`` and score it (test split, unseen demo photos)."""
+def _tradeoff(run_dir: Path, info: dict, records) -> dict:
+    """What the run's trials offer on accuracy and colour, whatever it optimised: the front its trials
+    form on (delta_e, colorfulness_gap) at validation, the best of each, and the knee."""
+    from search import pareto
+    from spaces.objectives import parse_objectives
+
+    objectives = parse_objectives(["delta_e", "colorfulness_gap"])
+    standing = pareto.standings(records, objectives)
+    points = [s.point for s in standing.values() if s.point is not None]
+    knee = pareto.knee(standing, objectives)
+    return {"front_size": len(pareto.front(standing, objectives)),
+            "best_val_delta_e": min((p[0] for p in points), default=None),
+            "best_val_gap": min((p[1] for p in points), default=None),
+            "knee_val": knee.point if knee else None}
+
+
+def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None, pick: str | None = None) -> dict:
+    """Export the best trial of ``run_dir`` (or the one ``pick`` chooses) and score it (test split,
+    unseen demo photos)."""
     from colorize_core.data import load_dataset
-    from search.best import export_model, load_exported
-    from search.records import data_source, load_records, load_sweep_info, rank_records
+    from search.best import export_model, load_exported, select_trial
+    from search.records import constraints_of, data_source, load_records, load_sweep_info, rank_records
 
     info = load_sweep_info(run_dir)
-    records = rank_records(load_records(run_dir), metric=info["metric"], mode=info["mode"])
-    best = records[0]
+    records = rank_records(load_records(run_dir), metric=info["metric"], mode=info["mode"],
+                           constraints=constraints_of(info))
+    best = records[0] if pick is None else select_trial(run_dir, pick=pick).record
     config = best.params
-    exported = export_model(run_dir, rank=1, out=out / "quality-models" / run_dir.name, overwrite=True)
+    exported = export_model(run_dir, rank=1, pick=pick, overwrite=True,
+                            out=out / "quality-models" / (run_dir.name + ("-" + pick if pick else "")))
     model = load_exported(exported)
     kwargs = {"temperature": float(config.get("temperature", 0.38)), "decode": config.get("decode", "annealed_mean")}
     data = load_dataset(data_source(info["data"]["source"]), size=int(info["data"]["size"]))
@@ -88,14 +107,20 @@ def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None) -> dic
     if picture is not None:
         from colorfulness import _picture  # bench/colorfulness.py: grey | truth | models, from the original files
 
-        names = _picture({"prediction": model}, data, 5, picture, kwargs["temperature"], kwargs["decode"])
+        try:
+            names = _picture({"prediction": model}, data, 5, picture, kwargs["temperature"], kwargs["decode"])
+        except (IndexError, OSError) as exc:  # the picture reads the original files: built-in demo tiles have none
+            print(f"no picture: {type(exc).__name__}: {exc}", file=sys.stderr)
     statuses: dict[str, int] = {}
     for record in records:
         statuses[record.status] = statuses.get(record.status, 0) + 1
     return {
         "label": label, "run_dir": str(run_dir), "command": info.get("command_line"), "trials": len(records),
         "statuses": statuses, "wall_time_s": info.get("wall_time_s"), "best": best.trial_id, "params": config,
-        "val": best.best_value(info["metric"], info["mode"]), "metric": info["metric"],
+        "val": best.best_value(info["metric"], info["mode"]), "metric": info["metric"], "pick": pick,
+        "val_gap": (best.best(info["metric"], info["mode"]) or {}).get("colorfulness_gap"),
+        "objectives": [o["metric"] for o in info.get("objectives") or []] or [info["metric"]],
+        "tradeoff": _tradeoff(run_dir, info, records),
         "test": test, "test_grey": test_grey, "test_truth": test_truth, "n_test": len(data.test),
         "unseen": unseen, "unseen_grey": unseen_grey, "unseen_truth": unseen_truth,
         "n_unseen": len(demo.test) or len(demo.val), "picture_names": names,
@@ -140,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     for index, (label, space, extra) in enumerate(variants):
         run_dir = Path(given[label]) if label in given else _run(label, space, extra, args, Path(args.storage))
         rows.append(_evaluate(label, run_dir, out, out / "quality.png" if index == 0 else None))
+        if len(rows[-1]["objectives"]) > 1:  # a several-objective sweep: also what `export --pick knee` hands out
+            rows.append(_evaluate(f"{label}: its knee", run_dir, out, None, pick="knee"))
 
     first = rows[0]
     lines = [
@@ -151,16 +178,29 @@ def main(argv: list[str] | None = None) -> int:
         f"unseen: {first['n_unseen']} demo tiles (truth {first['unseen_truth']:.1f}). Grey on the test split: "
         f"delta_e {first['test_grey']['delta_e']:.2f}.",
         "",
-        "| variant | trials | val delta_e | test gain_vs_gray | test delta_e | test colourfulness (gap) | "
-        "unseen gain_vs_gray | unseen colourfulness (gap) | best configuration |",
+        "| variant | trials | val delta_e (gap) | test gain_vs_gray | test delta_e | test colourfulness (gap) | "
+        "unseen gain_vs_gray | unseen colourfulness (gap) | exported configuration |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         test, unseen = row["test"], row["unseen"]
+        gap = f" ({row['val_gap']:.1f})" if row.get("val_gap") is not None else ""
         lines.append(
-            f"| {row['label']} | {row['trials']} | {row['val']:.3f} | {test['gain_vs_gray']:.3f} | {test['delta_e']:.2f} "
+            f"| {row['label']} | {row['trials']} | {row['val']:.3f}{gap} | {test['gain_vs_gray']:.3f} | {test['delta_e']:.2f} "
             f"| {test['colorfulness']:.1f} ({test['colorfulness_gap']:.1f}) | {unseen['gain_vs_gray']:.3f} "
             f"| {unseen['colorfulness']:.1f} ({unseen['colorfulness_gap']:.1f}) | {_short(row['params'])} |")
+    lines += ["", "What each sweep's trials offer on validation (every trial at its best epoch on delta_e; the front "
+              "on delta_e and colorfulness_gap, whatever the sweep optimised):", "",
+              "| variant | objectives | trials | wall (min) | front size | best delta_e | best colourfulness gap | knee (delta_e, gap) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["label"].endswith(": its knee"):
+            continue
+        t = row["tradeoff"]
+        knee = f"{t['knee_val'][0]:.2f}, {t['knee_val'][1]:.1f}" if t["knee_val"] else "–"
+        wall = f"{row['wall_time_s'] / 60:.1f}" if row.get("wall_time_s") else "–"
+        lines.append(f"| {row['label']} | {', '.join(row['objectives'])} | {row['trials']} | {wall} | {t['front_size']} "
+                     f"| {t['best_val_delta_e']:.3f} | {t['best_val_gap']:.1f} | {knee} |")
     lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in rows if r.get("command")), "",
               f"Picture: `quality.png` (grey input | truth | prediction of `{first['label']}`; "
               f"{', '.join(first['picture_names'])})."]

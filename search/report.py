@@ -72,6 +72,7 @@ __all__ = [
     "COLUMNS",
     "OBJECTIVE_COLUMNS",
     "FIGURES",
+    "PARETO_FIGURES",
     "write_report",
     "report_rows",
     "tensorboard_commands",
@@ -93,10 +94,15 @@ FIGURES = {
     "learning_curves": "learning_curves.png",
     "metric_vs_hparams": "metric_vs_hparams.png",
     "param_importances": "param_importances.png",
+}
+"""Figure name → PNG file name in ``RUN_DIR/report/``."""
+
+PARETO_FIGURES = {
     "pareto_front": "pareto_front.png",
     "pareto_pictures": "pareto_pictures.png",
 }
-"""Figure name → PNG file name in ``RUN_DIR/report/``."""
+"""The figures a sweep with several objectives adds (name → PNG file name)."""
+_ALL_FIGURES = {**FIGURES, **PARETO_FIGURES}
 
 _FORMAT_FILES = {"md": "report.md", "html": "report.html", "csv": "trials.csv", "json": "trials.json"}
 _DPI = 90
@@ -773,7 +779,7 @@ def _pareto_md(rep: _Report) -> list[str]:
             _md_table(headers, rows, ["l", "l", "l"] + ["r"] * (len(headers) - 4) + ["l"]), ""]
     for name, title in (("pareto_front", "Every trial on the objectives"), ("pareto_pictures", "Pictures of the front")):
         if name in rep.figures:
-            out += [f"### {title}", "", f"![{title}]({FIGURES[name]})", "", rep.captions.get(name, ""), ""]
+            out += [f"### {title}", "", f"![{title}]({PARETO_FIGURES[name]})", "", rep.captions.get(name, ""), ""]
     if rep.importances_by_objective:
         params = sorted({p for v in rep.importances_by_objective.values() for p in v})
         out += ["### Importances per objective (Optuna fANOVA)", "",
@@ -1764,7 +1770,7 @@ def _json_payload(rep: _Report) -> dict:
         "comparison": rep.comparison,
         "best_per_arch": rep.best_per_arch,
         "importances": rep.importances,
-        "figures": {name: FIGURES[name] for name in rep.figures},
+        "figures": {name: _ALL_FIGURES[name] for name in rep.figures},
         "tensorboard": {"logdir": str(rep.tensorboard_dir) if rep.tensorboard_dir else None,
                         "commands": tensorboard_commands(rep.run_dir)},
         "notes": rep.notes,
@@ -1877,7 +1883,7 @@ def write_report(
 
     written: dict[str, Path] = {}
     if want_figures:
-        for filename in FIGURES.values():  # never leave a stale figure beside the new report
+        for filename in _ALL_FIGURES.values():  # never leave a stale figure beside the new report
             (rep.out_dir / filename).unlink(missing_ok=True)
         if progress:
             progress("drawing figures")
@@ -1894,7 +1900,7 @@ def write_report(
             if front_grid:
                 _guard(rep, "the Pareto pictures", _figure_front_pictures, rep, dataset, grid_idx, front_grid)
         for name, data in rep.figures.items():
-            path = rep.out_dir / FIGURES[name]
+            path = rep.out_dir / _ALL_FIGURES[name]
             path.write_bytes(data)
             written[name] = path
     if tensorboard:
@@ -1983,7 +1989,7 @@ def cmd_report(args) -> int:
     for key in ("html", "md", "csv", "json"):
         if key in written:
             print(f"{key:>5}: {written[key]}")
-    figures = [str(written[k]) for k in FIGURES if k in written]
+    figures = [str(written[k]) for k in _ALL_FIGURES if k in written]
     if figures:
         print(f"figures: {', '.join(Path(f).name for f in figures)} (in {run_dir / REPORT_DIR})")
     if args.tensorboard:

@@ -49,6 +49,10 @@ RUN_BY = {
     "colorsweep spaces show wide": "test_readme_commands_that_need_no_sweep",
     "colorsweep spaces show seed": "test_readme_commands_that_need_no_sweep",
     "colorsweep run my-space.yaml --data ~/photos": "test_readme_sweep_commands",
+    'colorsweep run auto --data ~/photos --metric delta_e --metric colorfulness_gap --constraint "peak_memory_mb<=3500"':
+        "test_readme_two_objective_commands",
+    "colorsweep export ./colorsweep-runs/auto-20261129-090000 --pick knee --out balanced-model":
+        "test_readme_two_objective_commands",
     "colorsweep run zhang --data ~/photos": "test_readme_grid_commands",
     "ray start --head --port=6379": "test_readme_cluster_commands",
     "ray start --address=HEAD_IP:6379": "test_readme_cluster_commands",
@@ -250,6 +254,31 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             first_row = next(line for line in out.splitlines() if re.match(r"1\s+[0-9a-f]{8}\s", line))
             assert " unet " in first_row and " adam " in first_row  # fixed by the space, shown in the table
             assert load_sweep_info(auto_run)["time_budget_s"] == 900
+
+
+@pytest.mark.slow
+def test_readme_two_objective_commands(in_tmp, capsys, ray_with_a_logical_gpu):
+    """A two-objective, constrained auto sweep (2 trials, 1 epoch, 16 px), then export of its knee."""
+    from search.records import load_sweep_info
+
+    run_dir = None
+    for command in commands_of("test_readme_two_objective_commands"):
+        argv = tiny_argv(command.replace("./colorsweep-runs/auto-20261129-090000", str(run_dir)))
+        if argv[0] == "run":
+            argv[argv.index("--trials") + 1] = "2"
+        code, out, err = _main(argv, capsys)
+        assert code == 0, (command, err[-3000:])
+        if argv[0] == "run":
+            (run_dir,) = (in_tmp / "colorsweep-runs").glob("auto-*")
+            info = load_sweep_info(run_dir)
+            assert [o["metric"] for o in info["objectives"]] == ["delta_e", "colorfulness_gap"]
+            assert info["constraints"][0]["text"] == "peak_memory_mb<=3500"
+            assert "colorfulness_gap" in out.splitlines()[2] and "meets_constraints" in out
+            assert "## Pareto front: delta_e and colorfulness_gap" in (run_dir / "report" / "report.md").read_text()
+        else:
+            card = json.loads((in_tmp / "balanced-model" / "model_card.json").read_text())
+            knee = json.loads((run_dir / "report" / "trials.json").read_text())["knee"]
+            assert card["source"]["picked_by"] == "knee" and card["source"]["trial_id"] == knee
 
 
 @pytest.mark.slow
