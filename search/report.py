@@ -747,19 +747,22 @@ def _figure_front_pictures(rep: _Report, dataset, grid_idx: list[int], front_gri
     )
 
 
-def _front_table(rep: _Report) -> tuple[list[str], list[list[str]]]:
+def _front_table(rep: _Report) -> tuple[list[str], list[list[str]], list[str]]:
     """The front's trials: trial, hyperparameters, every objective, gain_vs_gray, colourfulness."""
-    keys = ["trial_id", "arch", "loss", "learning_rate", "batch_size"]
+    searched = list((rep.info.get("space") or {}).get("params") or {})  # what the search varied, in space order
+    keys = ["trial_id"] + (searched or ["arch", "loss", "learning_rate", "batch_size"])
     metrics = [o.metric for o in rep.objectives] + [m for m in ("gain_vs_gray", "colorfulness")
                                                    if m not in [o.metric for o in rep.objectives]]
-    headers = ["trial", "arch", "loss", "lr", "batch"] + [f"{m} {_arrow(m)}" for m in metrics] + ["pick"]
+    short = {"trial_id": "trial", "learning_rate": "lr", "batch_size": "batch"}
+    headers = [short.get(k, k) for k in keys] + [f"{m} {_arrow(m)}" for m in metrics] + ["pick"]
     rows = []
     for row in _front_rows(rep):
         pick = "knee" if row["trial_id"] == rep.knee_id else ""
         if row["rank"] == 1:
             pick = (pick + ", " if pick else "") + f"best {rep.metric}"
-        rows.append([_fmt(row.get(k), k) for k in keys] + [_fmt(row.get(m)) for m in metrics] + [pick])
-    return headers, rows
+        params = json.loads(row.get("config") or "{}")
+        rows.append([_fmt(row.get(k, params.get(k)), k) for k in keys] + [_fmt(row.get(m)) for m in metrics] + [pick])
+    return headers, rows, ["l"] * len(keys) + ["r"] * len(metrics) + ["l"]
 
 
 def _pareto_md(rep: _Report) -> list[str]:
@@ -767,7 +770,7 @@ def _pareto_md(rep: _Report) -> list[str]:
         return []
     names = " and ".join(o.metric for o in rep.objectives)
     out = [f"## Pareto front: {names}", ""]
-    headers, rows = _front_table(rep)
+    headers, rows, align = _front_table(rep)
     if not rows:
         return out + ["_No trial is on a front yet (none has values of every objective"
                       + (" and meets the constraints" if rep.constraints else "") + ")._", ""]
@@ -776,7 +779,7 @@ def _pareto_md(rep: _Report) -> list[str]:
             f"{rep.objectives[0].metric})."
             + (f" The truth's colourfulness: {truth:.1f}." if truth is not None else "")
             + " Export one with `colorsweep export RUN --pick knee` or `--trial ID`.", "",
-            _md_table(headers, rows, ["l", "l", "l"] + ["r"] * (len(headers) - 4) + ["l"]), ""]
+            _md_table(headers, rows, align), ""]
     for name, title in (("pareto_front", "Every trial on the objectives"), ("pareto_pictures", "Pictures of the front")):
         if name in rep.figures:
             out += [f"### {title}", "", f"![{title}]({PARETO_FIGURES[name]})", "", rep.captions.get(name, ""), ""]
@@ -794,7 +797,7 @@ def _pareto_html(rep: _Report) -> str:
         return ""
     names = " and ".join(o.metric for o in rep.objectives)
     parts = [f"<h2>Pareto front: {_e(names)}</h2>"]
-    headers, rows = _front_table(rep)
+    headers, rows, align = _front_table(rep)
     if not rows:
         parts.append("<p class='legend'>No trial is on a front yet (none has values of every objective"
                      + (" and meets the constraints" if rep.constraints else "") + ").</p>")
@@ -805,12 +808,12 @@ def _pareto_html(rep: _Report) -> str:
                  + (f" The truth's colourfulness: {truth:.1f}." if truth is not None else "")
                  + " Export one with <code>colorsweep export RUN --pick knee</code> or <code>--trial ID</code>.</p>")
     parts.append("<div class='scroll'><table><thead><tr>"
-                 + "".join(f"<th class='{'l' if i < 3 or i == len(headers) - 1 else ''}'>{_e(h)}</th>"
-                           for i, h in enumerate(headers)) + "</tr></thead><tbody>")
+                 + "".join(f"<th class='{a if a == 'l' else ''}'>{_e(h)}</th>" for h, a in zip(headers, align))
+                 + "</tr></thead><tbody>")
     for row in rows:
         cls = "best" if "knee" in row[-1] else ""
         parts.append(f"<tr class='{cls}'>" + "".join(
-            f"<td class='{'l' if i < 3 or i == len(row) - 1 else ''}'>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>")
+            f"<td class='{a if a == 'l' else ''}'>{_e(c)}</td>" for c, a in zip(row, align)) + "</tr>")
     parts.append("</tbody></table></div>")
     for name, title in (("pareto_front", "Every trial on the objectives"), ("pareto_pictures", "Pictures of the front")):
         if name in rep.figures:

@@ -43,7 +43,12 @@ def describe_space(space: SearchSpace) -> str:
     if space.defaults:
         parts = []
         for key, value in space.defaults.items():
-            parts.append(f"size {value} px" if key == "size" else f"{key} {value}")
+            if key == "size":
+                parts.append(f"size {value} px")
+            elif isinstance(value, (list, tuple)):  # metrics, constraints
+                parts.append(f"{key} [{', '.join(map(str, value))}]")
+            else:
+                parts.append(f"{key} {value}")
         lines.append("defaults: " + ", ".join(parts))
     return "\n".join(lines)
 

@@ -86,6 +86,22 @@ def test_run_directory_records_the_sweep(smoke_sweep):
     assert "baseline" in html and all(r.trial_id in html for r in smoke_sweep.records)
 
 
+def test_a_one_metric_sweep_writes_what_it_always_wrote(smoke_sweep):
+    """Several objectives and constraints add keys, columns and report sections; a sweep with one
+    metric and no constraint gets none of them (issue 16: its outputs are unchanged)."""
+    from search.report import COLUMNS
+
+    info = load_sweep_info(smoke_sweep.run_dir)
+    assert "objectives" not in info and "constraints" not in info and "metric" not in info["scheduler"]
+    rows = [row for r in smoke_sweep.records for row in r.history]
+    assert rows and not any(k in row for row in rows for k in ("tradeoff", "at_best_delta_e", "constraint_excess"))
+    report = smoke_sweep.run_dir / "report"
+    assert (report / "trials.csv").read_text().splitlines()[0].split(",") == list(COLUMNS)
+    payload = json.loads((report / "trials.json").read_text())
+    assert not {"objectives", "front", "knee", "constraints"} & set(payload)
+    assert "Pareto" not in (report / "report.md").read_text() and not (report / "pareto_front.png").exists()
+
+
 def test_existing_run_name_is_refused(tmp_path, cache_dir):
     from search.sweep import run_sweep
 
