@@ -42,19 +42,32 @@ def test_rebalance_is_checked():
     assert TrainConfig(rebalance=0.5).to_dict()["rebalance"] == 0.5
 
 
-@pytest.mark.parametrize("samples_per_epoch", [None, 64])
-def test_fit_with_rebalance_trains_on_weighted_pixels(demo16, samples_per_epoch):
+def test_fit_with_rebalance_trains_on_weighted_pixels(demo16):
     """The same configuration with and without rebalancing: the first epoch's training loss
     differs (the pixels are weighted) while the validation metrics stay comparable numbers."""
     from colorize_core.train import fit
 
-    base = {"arch": "basic", "epochs": 1, "batch_size": 8, "loss": "mae", "samples_per_epoch": samples_per_epoch,
+    base = {"arch": "basic", "epochs": 1, "batch_size": 8, "loss": "mae", "samples_per_epoch": 64,
             "early_stopping_patience": None}
     plain = fit(base, demo16)
     weighted = fit({**base, "rebalance": 1.0}, demo16)
     assert np.isfinite(weighted.history[0]["train_loss"]) and np.isfinite(weighted.best_metrics["delta_e"])
     assert weighted.history[0]["train_loss"] != pytest.approx(plain.history[0]["train_loss"], rel=1e-4)
     assert weighted.config.rebalance == 1.0
+
+
+def test_centre_crop_batches_carry_pixel_weights_too(demo16):
+    """Without random crops (samples_per_epoch None), the shuffled batches of the fixed crops carry the
+    weights as Keras sample weights, computed from the (augmented) targets."""
+    from colorize_core import color
+    from colorize_core.train import _pixel_weighting, _shuffled_batches
+
+    weigh = _pixel_weighting(_weights_table(), 1.0)
+    batches = _shuffled_batches(color.encode_l(demo16.train.lightness), color.encode_ab(demo16.train.ab),
+                                batch_size=4, seed=0, augment=True, weights=weigh)
+    x, y, w = batches[0]
+    assert w.shape == y.shape[:3] and w.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(w, weigh(color.decode_ab(y)))
 
 
 def test_a_space_may_search_rebalance_in_the_unit_interval():
