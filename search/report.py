@@ -595,6 +595,9 @@ def _mark_standing(rep: _Report) -> None:
             row["pareto_rank"] = standing.pareto_rank if standing else None
         if rep.constraints:
             row["meets_constraints"] = standing.meets_constraints if standing else None
+            if standing and standing.meets_constraints is False:
+                broken = [c.text for c in rep.constraints if c.violation(standing.values.get(c.name)) > 0]
+                row["status_text"] += f"; violates {', '.join(broken)}"
     if rep.several:
         knee = pareto.knee(rep.standing, rep.objectives)
         rep.knee_id = knee.trial_id if knee else None
@@ -1300,8 +1303,12 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
     """(label, text) facts for the top of the report."""
     info, data = rep.info, rep.info.get("data") or {}
     facts = []
-    best = next((row for row in rep.rows if row[rep.metric] is not None), None)
-    if best:
+    best = next((row for row in rep.rows if row[rep.metric] is not None and row.get("meets_constraints") is not False),
+                None)
+    if best is None and any(row.get("meets_constraints") is False for row in rep.rows):
+        facts.append(("best trial", "none: no trial meets the constraints "
+                                    + ", ".join(c.text for c in rep.constraints) + " (see the ranking)"))
+    elif best:
         facts.append(("best trial", f"{best['trial_id']}: {best['arch']}, {best['optimizer']}, {best['loss']}, "
                                     f"lr {_fmt(best['learning_rate'], 'learning_rate')}, batch {best['batch_size']} — "
                                     f"{rep.metric} {_fmt(best[rep.metric])}"))
@@ -1334,7 +1341,13 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
     else:
         facts.append(("sweep", f"started {info.get('created', '?')}; no end recorded: still running, or was interrupted "
                                f"(resume with `colorsweep resume {rep.run_dir}`)"))
-    facts.append(("ranked on", f"validation {rep.metric} at each trial's best epoch ({rep.better} is better)"))
+    facts.append(("ranked on", f"validation {rep.metric} at each trial's best epoch ({rep.better} is better)"
+                   + (f"; trials that violate {', '.join(c.text for c in rep.constraints)} rank after the rest"
+                      if rep.constraints else "")))
+    if rep.several:
+        front = pareto.front(rep.standing, rep.objectives)
+        facts.append(("objectives", f"{', '.join(o.metric for o in rep.objectives)}: {len(front)} trial(s) on the "
+                                    f"Pareto front" + (f", knee {rep.knee_id}" if rep.knee_id else "")))
     return facts
 
 
