@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ASHA on {first.metric}": lambda row: sign * row.get(first.metric, float("inf")),
         "ASHA on tradeoff": lambda row: tradeoff_score(row, objectives, grey),
     }
-    lines = [f"## ASHA replay on `{run_dir.name}` ({len(records)} trials run to their end, grace {grace}, "
+    lines = [f"## ASHA replay on `{run_dir.name}` ({len(records)} trials, none stopped by ASHA; grace {grace}, "
              f"reduction {args.reduction}, max {info['max_epochs']} epochs)", "",
              f"Final front on {', '.join(o.metric for o in objectives)}: {len(front)} trial(s): {', '.join(sorted(front))}.", "",
              "| ranking | trials stopped early | front trials stopped early | epochs saved |", "|---|---|---|---|"]

@@ -253,7 +253,7 @@ def two_objective_sweep(tmp_path_factory, cache_dir):
     from search.sweep import run_sweep
 
     space = space_from_dict({
-        "name": "mo", "defaults": {"max_epochs": 2, "size": 16, "trials": 5, "grace_period": 1},
+        "name": "mo", "defaults": {"max_epochs": 1, "size": 16, "trials": 3, "grace_period": 1},
         "params": {"arch": {"choice": ["basic", "unet"]}, "loss": {"choice": ["mse", "mae"]},
                    "learning_rate": {"loguniform": [1e-3, 1e-2]}},
         "fixed": {"batch_size": 8, "output_activation": "sigmoid"},
