@@ -340,7 +340,10 @@ def objectives_of(info: dict) -> list[Any]:
     recorded = info.get("objectives")
     if recorded:
         return [Objective(str(o["metric"]), str(o["mode"])) for o in recorded]
-    return [Objective(info.get("metric") or "delta_e", info.get("mode") or _metric_mode(info.get("metric") or "delta_e"))]
+    from colorize_core.metrics import metric_mode
+
+    metric = info.get("metric") or "delta_e"
+    return [Objective(metric, info.get("mode") or metric_mode(metric))]
 
 
 def constraints_of(info: dict) -> list[Any]:
@@ -348,12 +351,6 @@ def constraints_of(info: dict) -> list[Any]:
     from spaces.objectives import parse_constraints
 
     return parse_constraints(info.get("constraints"))
-
-
-def _metric_mode(metric: str) -> str:
-    from colorize_core.metrics import metric_mode
-
-    return metric_mode(metric)
 
 
 def trial_point(record: TrialRecord, metric: str, mode: str) -> dict[str, Any]:
@@ -384,6 +381,6 @@ def rank_records(records: list[TrialRecord], *, metric: str, mode: str,
     without = [r for r in records if r.best_value(metric, mode) is None]
     with_value.sort(key=lambda r: r.best_value(metric, mode), reverse=(mode == "max"))
     if constraints:
-        feasible = [r for r in with_value if meets_constraints(r, constraints, metric=metric, mode=mode)]
-        with_value = feasible + [r for r in with_value if r not in feasible]
+        meets = {id(r): meets_constraints(r, constraints, metric=metric, mode=mode) for r in with_value}
+        with_value = [r for r in with_value if meets[id(r)]] + [r for r in with_value if not meets[id(r)]]
     return with_value + without

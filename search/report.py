@@ -534,44 +534,62 @@ def _distributions(space: dict) -> dict:
     return out
 
 
-def _importances(rep: _Report) -> None:
+def _fanova(rep: _Report, records: Sequence[TrialRecord], value_of: Callable[[TrialRecord], float],
+            mode: str, distributions: dict, varying: list[str]) -> tuple[dict[str, float], int, int]:
+    """Optuna fANOVA importances of the ``varying`` hyperparameters for ``value_of(record)`` over
+    ``records``: (importances, trials used, trials left out as outside the recorded space); empty
+    importances with fewer than 3 usable trials."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
+    skipped = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for record in records:
+            try:
+                study.add_trial(optuna.trial.create_trial(
+                    params={k: record.params[k] for k in distributions},
+                    distributions=distributions, value=value_of(record),
+                ))
+            except (KeyError, ValueError):  # a value outside the recorded space (space edited, resumed)
+                skipped += 1
+        if len(study.trials) < 3:
+            return {}, len(study.trials), skipped
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator, params=varying)
+    return {k: float(v) for k, v in importances.items()}, len(study.trials), skipped
+
+
+def _varying(rep: _Report, records: Sequence[TrialRecord]) -> tuple[dict, list[str]]:
+    """The space's Optuna distributions, and the names of those that vary over ``records``."""
+    distributions = _distributions(rep.info.get("space") or {})
+    varying = [name for name in distributions
+               if len({json.dumps(r.params.get(name), default=str) for r in records}) > 1]
+    return distributions, varying
+
+
+def _importances(rep: _Report) -> None:
     finished = [r for r in rep.records if r.status in ("completed", "stopped")
                 and r.best_value(rep.metric, rep.mode) is not None]
     if len(finished) < 3:
         rep.notes.append(f"parameter importances need at least 3 finished trials with a {rep.metric} value; "
                          f"this sweep has {len(finished)}.")
         return
-    distributions = _distributions(rep.info.get("space") or {})
-    varying = [name for name, dist in distributions.items()
-               if len({json.dumps(r.params.get(name), default=str) for r in finished}) > 1]
+    distributions, varying = _varying(rep, finished)
     if len(varying) < 2:
         rep.notes.append("parameter importances need at least two hyperparameters that vary over the finished "
                          f"trials; varying here: {', '.join(varying) or 'none'}.")
         return
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="minimize" if rep.mode == "min" else "maximize")
-    skipped = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for record in finished:
-            try:
-                study.add_trial(optuna.trial.create_trial(
-                    params={k: record.params[k] for k in distributions},
-                    distributions=distributions, value=record.best_value(rep.metric, rep.mode),
-                ))
-            except (KeyError, ValueError):  # a value outside the recorded space (space edited, resumed)
-                skipped += 1
-        if len(study.trials) < 3:
-            rep.notes.append("parameter importances skipped: fewer than 3 finished trials match the recorded space.")
-            return
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator, params=varying)
-    rep.importances = {k: float(v) for k, v in importances.items()}
+    importances, used, skipped = _fanova(rep, finished, lambda r: r.best_value(rep.metric, rep.mode), rep.mode,
+                                         distributions, varying)
+    if not importances:
+        rep.notes.append("parameter importances skipped: fewer than 3 finished trials match the recorded space.")
+        return
+    rep.importances = importances
     stopped = sum(r.status == "stopped" for r in finished)
     rep.captions["param_importances"] = (
-        f"Optuna fANOVA importances of the hyperparameters for validation {rep.metric}, over {len(study.trials)} "
+        f"Optuna fANOVA importances of the hyperparameters for validation {rep.metric}, over {used} "
         f"finished trials (best epoch of each"
         + (f"; {stopped} stopped early by ASHA, so scored on fewer epochs" if stopped else "")
         + (f"; {skipped} left out: outside the recorded space" if skipped else "") + "). "
@@ -641,33 +659,17 @@ def _predict_front(rep: _Report, dataset, grid_idx: list[int], progress) -> list
 
 def _importances_per_objective(rep: _Report) -> None:
     """fANOVA importances of the hyperparameters for each objective, over the trials with a point."""
-    import optuna
-
     finished = [r for r in rep.records if r.status in ("completed", "stopped")
                 and (rep.standing.get(r.trial_id) and rep.standing[r.trial_id].point is not None)]
-    distributions = _distributions(rep.info.get("space") or {})
-    varying = [name for name in distributions
-               if len({json.dumps(r.params.get(name), default=str) for r in finished}) > 1]
+    distributions, varying = _varying(rep, finished)
     if len(finished) < 3 or len(varying) < 2:
         rep.notes.append("importances per objective need at least 3 finished trials and two varying hyperparameters.")
         return
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     for k, objective in enumerate(rep.objectives):
-        study = optuna.create_study(direction="minimize" if objective.mode == "min" else "maximize")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for record in finished:
-                try:
-                    study.add_trial(optuna.trial.create_trial(
-                        params={name: record.params[name] for name in distributions}, distributions=distributions,
-                        value=rep.standing[record.trial_id].point[k]))
-                except (KeyError, ValueError):
-                    continue
-            if len(study.trials) < 3:
-                continue
-            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-            values = optuna.importance.get_param_importances(study, evaluator=evaluator, params=varying)
-        rep.importances_by_objective[objective.metric] = {name: float(v) for name, v in values.items()}
+        importances, _, _ = _fanova(rep, finished, lambda r, k=k: rep.standing[r.trial_id].point[k], objective.mode,
+                                    distributions, varying)
+        if importances:
+            rep.importances_by_objective[objective.metric] = importances
 
 
 def _truth_colorfulness(rep: _Report) -> float | None:

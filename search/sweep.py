@@ -470,9 +470,6 @@ def searcher_metrics(objectives: Sequence[Objective]) -> tuple[str | list[str], 
     return [AT_BEST_PREFIX + o.metric for o in objectives], [o.mode for o in objectives]
 
 
-
-
-
 def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], seed: int, constrained: bool = False,
                      evaluated: list | None = None, sampler_name: str = "tpe"):
     """Ray's OptunaSearch over ``space`` with TPE (or, ``sampler_name="random"``, Optuna's random
