@@ -1,0 +1,7 @@
+"""``python -m search.cli``: the ``colorsweep`` command."""
+
+import sys
+
+from search.cli import main
+
+sys.exit(main())
