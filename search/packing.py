@@ -42,7 +42,7 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 from ray.tune.search import Searcher
 
 from search.memory import TrialPlanner
-from search.records import TRIALS_FILE, write_json_atomic
+from search.rundir import FAILED_STATUSES, TRIALS_FILE, TrialStatus, write_json_atomic
 
 __all__ = ["MemorySearcher", "GridSearcher", "TrialResources", "MEMORY_KEY"]
 
@@ -246,7 +246,7 @@ class MemorySearcher(Searcher):
         return {k: v for k, v in config.items() if k != MEMORY_KEY}
 
     def _record_infeasible(self, record_id: str, proposal: dict, decision) -> None:
-        entry = {"params": dict(proposal), "status": "infeasible", "note": decision.note,
+        entry = {"params": dict(proposal), "status": TrialStatus.INFEASIBLE, "note": decision.note,
                  "memory": decision.memory_info(), "max_epochs": self.max_epochs}
         add_trial_entries(self.run_dir, {record_id: entry})
         self._say(f"configuration {record_id} not launched: {decision.note} ({_brief(proposal)})")
@@ -274,7 +274,7 @@ class MemorySearcher(Searcher):
             return
         entries = self._statuses()
         for trial_id in sorted(self.running):
-            if entries.get(trial_id, {}).get("status") in ("error", "oom"):
+            if entries.get(trial_id, {}).get("status") in FAILED_STATUSES:
                 self.on_trial_complete(trial_id, error=True)
 
     def _resolve_errors(self, patience_s: float = 30.0) -> None:
@@ -283,12 +283,12 @@ class MemorySearcher(Searcher):
         entries = self._statuses()
         for trial_id, since in list(self.errored.items()):
             status = entries.get(trial_id, {}).get("status")
-            if status not in ("oom", "error") and time.time() - since < patience_s:
+            if status not in FAILED_STATUSES and time.time() - since < patience_s:
                 continue  # the monitor has not written it yet
             del self.errored[trial_id]
             config = self.configs[trial_id]
             memory = config.get(MEMORY_KEY) or {}
-            if status == "oom" and not memory.get("retry_of") and int(memory.get("batch_size", 1)) > 1:
+            if status == TrialStatus.OOM and not memory.get("retry_of") and int(memory.get("batch_size", 1)) > 1:
                 self._retry(trial_id, config)
             else:
                 self._tell_inner(trial_id, None, error=True)

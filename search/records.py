@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from search.memory import is_out_of_memory
-from search.rundir import write_json_atomic
+from search.rundir import (FINAL_STATUSES, LIVE_STATUSES, SWEEP_FILE, TRIALS_FILE, TrialStatus,
+                           write_json_atomic)
 
 __all__ = [
     "SWEEP_FILE",
@@ -41,11 +42,6 @@ __all__ = [
     "meets_constraints",
 ]
 
-SWEEP_FILE = "sweep.json"
-TRIALS_FILE = "trials.json"
-FINAL_STATUSES = ("completed", "stopped", "error", "oom", "infeasible")
-#: Statuses of a trial whose training may still go on (a driver holds the run directory).
-LIVE_STATUSES = ("running", "pending")
 
 
 def data_source(value: Any) -> Any:
@@ -120,17 +116,17 @@ class TrialRecord:
 
     def status_text(self) -> str:
         """Human status, e.g. ``stopped early by ASHA at epoch 2`` or ``error: ValueError: ...``."""
-        if self.status == "stopped":
+        if self.status == TrialStatus.STOPPED:
             if self.note == "time budget":
                 return f"stopped at epoch {self.epochs}: the time budget ran out"
             return f"stopped early by ASHA at epoch {self.epochs}"
-        if self.status == "completed" and self.history and self.history[-1].get("early_stopped"):
+        if self.status == TrialStatus.COMPLETED and self.history and self.history[-1].get("early_stopped"):
             return f"completed (early stopping at epoch {self.epochs})"
-        if self.status in ("error", "oom") and self.error:
+        if self.status in (TrialStatus.ERROR, TrialStatus.OOM) and self.error:
             return f"{self.status}: {first_error_line(self.error)}"
-        if self.status == "infeasible" and self.note:
+        if self.status == TrialStatus.INFEASIBLE and self.note:
             return f"infeasible ({self.note})"
-        if self.status == "interrupted":
+        if self.status == TrialStatus.INTERRUPTED:
             why = f"{self.note}; " if self.note else ""
             return f"interrupted at epoch {self.epochs} ({why}continues on resume)"
         return self.status
@@ -285,15 +281,23 @@ def rebuild_trial_entries(run_dir: str | os.PathLike) -> dict[str, dict]:
         finished = rows and (len(rows) >= max_epochs > 0 or rows[-1].get("early_stopped"))
         if error_file.exists():
             entry["error"] = error_file.read_text(errors="replace")
-            entry["status"] = "oom" if is_out_of_memory(entry["error"]) else "error"
+            entry["status"] = TrialStatus.OOM if is_out_of_memory(entry["error"]) else TrialStatus.ERROR
         elif finished:
-            entry["status"] = "completed"
+            entry["status"] = TrialStatus.COMPLETED
         elif ray_status.get(trial_id) == "TERMINATED":
-            entry["status"] = "stopped"
+            entry["status"] = TrialStatus.STOPPED
         else:
-            entry["status"] = "interrupted"
+            entry["status"] = TrialStatus.INTERRUPTED
         entries[trial_id] = entry
     return entries
+
+
+def _status(text: str) -> TrialStatus | str:
+    """A recorded status as a :class:`TrialStatus`; text this version does not know stays text."""
+    try:
+        return TrialStatus(text)
+    except ValueError:
+        return text
 
 
 def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) -> list[TrialRecord]:
@@ -310,8 +314,8 @@ def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) 
         record = TrialRecord(
             trial_id=trial_id,
             params=entry.get("params", {}),
-            status=("interrupted" if orphaned and entry.get("status", "pending") in LIVE_STATUSES
-                    else entry.get("status", "pending")),
+            status=(TrialStatus.INTERRUPTED if orphaned and entry.get("status", "pending") in LIVE_STATUSES
+                    else _status(entry.get("status", "pending"))),
             error=entry.get("error"),
             trial_dir=entry.get("trial_dir"),
             node_id=entry.get("node_id"),

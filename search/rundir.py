@@ -8,6 +8,9 @@
 * :func:`write_json_atomic` is the one way the project writes a JSON file: a temporary file in the
   same folder, fsync, rename. Readers see the old file or the new one, never half of one, and no
   temporary file is left behind, also when the disk is full.
+* The names of the files a run directory holds (:data:`SWEEP_FILE`, :data:`TRIALS_FILE`,
+  :data:`BASELINES_FILE`, :data:`LOCK_FILE`), a trial's statuses (:class:`TrialStatus`), and the
+  readers every module shares: :func:`load_baselines`, :func:`newest_checkpoint`, :func:`resolve_metric`.
 * :func:`check_trusted` refuses to unpickle Ray's experiment state from a folder that someone else
   could have written (a run folder is code: Ray pickles its state).
 """
@@ -22,6 +25,7 @@ import shutil
 import socket
 import stat
 import time
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +33,16 @@ from colorize_core.files import write_atomic
 
 __all__ = [
     "LOCK_FILE",
+    "SWEEP_FILE",
+    "TRIALS_FILE",
+    "BASELINES_FILE",
+    "TrialStatus",
+    "FINAL_STATUSES",
+    "LIVE_STATUSES",
+    "FAILED_STATUSES",
+    "load_baselines",
+    "newest_checkpoint",
+    "resolve_metric",
     "RunLock",
     "RunLockedError",
     "run_dir_for",
@@ -43,8 +57,34 @@ __all__ = [
     "is_disk_full_text",
 ]
 
+#: The run directory's files: the lock the driver holds, how the sweep was launched, one record per
+#: trial (kept up to date by the driver), and the baselines' validation metrics.
 LOCK_FILE = ".colorsweep.lock"
 SWEEP_FILE = "sweep.json"
+TRIALS_FILE = "trials.json"
+BASELINES_FILE = "baselines.json"
+
+
+class TrialStatus(StrEnum):
+    """What became of a trial, as ``trials.json`` and the report write it (members are strings)."""
+
+    PENDING = "pending"          #: proposed, not started
+    RUNNING = "running"          #: training now
+    COMPLETED = "completed"      #: ran to max epochs, or stopped by its own early stopping
+    STOPPED = "stopped"          #: stopped early by the ASHA scheduler
+    INTERRUPTED = "interrupted"  #: the driver died while it ran (``resume`` runs it again)
+    ERROR = "error"              #: raised; the record holds the traceback
+    OOM = "oom"                  #: ran out of accelerator memory
+    INFEASIBLE = "infeasible"    #: never launched: does not fit the memory budget
+
+
+#: Statuses a trial ends in; a trial in one of them is not run again.
+FINAL_STATUSES = frozenset({TrialStatus.COMPLETED, TrialStatus.STOPPED, TrialStatus.ERROR, TrialStatus.OOM,
+                            TrialStatus.INFEASIBLE})
+#: Statuses of a trial whose training may still go on (a driver holds the run directory).
+LIVE_STATUSES = frozenset({TrialStatus.RUNNING, TrialStatus.PENDING})
+#: Statuses of a trial that failed while training.
+FAILED_STATUSES = frozenset({TrialStatus.ERROR, TrialStatus.OOM})
 
 
 class RunLockedError(RuntimeError):
@@ -255,3 +295,33 @@ def check_trusted(run_dir: str | os.PathLike) -> None:
                         f"{item} is writable by other users; Ray runs the code in a run folder's pickles when "
                         f"resuming, so anyone who can write it could run code as you. If you trust it, fix with: "
                         f"chmod go-w {item}")
+
+
+def load_baselines(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """The baselines' validation metrics (``{"gray": {...}, "train_mean": {...}}``) a sweep recorded in
+    ``baselines.json``; ``{}`` when the file is missing (a sweep killed before writing it)."""
+    path = Path(run_dir) / BASELINES_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def newest_checkpoint(trial_dir: str | os.PathLike | None) -> Path | None:
+    """A trial folder's newest ``checkpoint_*`` folder that holds its best epoch's model
+    (:data:`colorize_core.train.BEST_MODEL`); None if none."""
+    from colorize_core.train import BEST_MODEL
+
+    if trial_dir is None or not Path(trial_dir).is_dir():
+        return None
+    found = sorted(p for p in Path(trial_dir).glob("checkpoint_*") if (p / BEST_MODEL).is_file())
+    return found[-1] if found else None
+
+
+def resolve_metric(info: dict, metric: str | None) -> tuple[str, str]:
+    """The metric that ranks trials and its direction: ``metric`` if given (ValueError naming the known
+    metrics when unknown), else the sweep's; the sweep's recorded mode when it is the sweep's metric."""
+    from colorize_core.metrics import metric_mode
+
+    metric = metric or info.get("metric") or "delta_e"
+    mode = metric_mode(metric)
+    if metric == info.get("metric") and info.get("mode") in ("min", "max"):
+        mode = info["mode"]
+    return metric, mode

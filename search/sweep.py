@@ -28,11 +28,9 @@ from colorize_core.data import LabDataset, load_dataset
 from colorize_core.train import LAST_MODEL, STATE_FILE
 from ray.tune import Stopper
 
+from search._optuna_space import OptunaSpace, optuna_distributions  # OptunaSpace: old experiment states pickle it here
 from search.monitor import SweepMonitor
 from search.records import (
-    LIVE_STATUSES,
-    SWEEP_FILE,
-    TRIALS_FILE,
     data_source,
     load_sweep_info,
     load_trial_entries,
@@ -43,7 +41,21 @@ from search.records import (
     rank_records,
     trial_path,
 )
-from search.rundir import RunLock, check_trusted, clear_run_dir, is_disk_full_error, run_dir_for, write_json_atomic
+from search.rundir import (
+    BASELINES_FILE,
+    FINAL_STATUSES,
+    LIVE_STATUSES,
+    SWEEP_FILE,
+    TRIALS_FILE,
+    RunLock,
+    TrialStatus,
+    check_trusted,
+    clear_run_dir,
+    is_disk_full_error,
+    load_baselines,
+    run_dir_for,
+    write_json_atomic,
+)
 from search.signals import Interrupted, StopSignals
 from spaces import SearchSpace, fit_batch_sizes_to_data, list_spaces, load_space, validate_for_data, with_fixed
 from spaces.objectives import (
@@ -67,7 +79,8 @@ DEFAULT_STORAGE = "./colorsweep-runs"
 # memory share, which is fixed when the backend starts. COLORSWEEP_REUSE_WORKERS=off gives every
 # trial a fresh process.
 REUSE_WORKERS_ENV = "COLORSWEEP_REUSE_WORKERS"
-BASELINES_FILE = "baselines.json"
+#: Statuses of a trial that has not reached a final status: resume runs it (again).
+UNFINISHED_STATUSES = LIVE_STATUSES | {TrialStatus.INTERRUPTED}
 # Compiled XLA programs shared by the trials of a run (colorize_core._backend.use_compilation_cache):
 # RUN_DIR/compile_cache, or the folder in COLORSWEEP_COMPILE_CACHE; "off" switches it off.
 COMPILE_CACHE_DIR = "compile_cache"
@@ -95,7 +108,6 @@ class SweepResult:
     @property
     def finished_trials(self) -> int:
         """Trials that ended on their own (completed, stopped by ASHA, failed, infeasible)."""
-        from search.records import FINAL_STATUSES
 
         return sum(1 for r in self.records if r.status in FINAL_STATUSES)
 
@@ -103,7 +115,7 @@ class SweepResult:
     def complete(self) -> bool:
         """Whether the sweep ran to its end (not interrupted, nothing left unfinished)."""
         return self.interrupted is None and self.disk_full is None and not any(
-            r.status in LIVE_STATUSES + ("interrupted",) for r in self.records)
+            r.status in UNFINISHED_STATUSES for r in self.records)
 
     @property
     def best(self) -> TrialRecord | None:
@@ -200,34 +212,6 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = F
             raise ValueError(f"{key} is {value}, more than the {DEFAULT_UPPER_BOUNDS[key]} colorsweep accepts; "
                              f"choose a smaller value")
     return trials, max_epochs, size
-
-
-class OptunaSpace:
-    """Define-by-run Optuna space for a :class:`SearchSpace` (TPE sees the real ranges).
-
-    A module-level class, not a closure, so that Ray can pickle the searcher into its experiment
-    state (that is what makes a sweep resumable).
-    """
-
-    def __init__(self, space: SearchSpace):
-        self.space_dict = space.to_dict()
-
-    def __call__(self, trial) -> dict | None:
-        import optuna.distributions as od
-
-        from spaces import space_from_dict
-
-        space = space_from_dict(self.space_dict)
-        for name, dist in optuna_distributions(space).items():
-            if isinstance(dist, od.CategoricalDistribution):
-                trial.suggest_categorical(name, list(dist.choices))
-            elif isinstance(dist, od.FloatDistribution):
-                trial.suggest_float(name, dist.low, dist.high, log=dist.log)
-            else:
-                trial.suggest_int(name, dist.low, dist.high)
-        constants = {name: (param.values[0] if param.values else param.low)
-                     for name, param in space.params.items() if param.kind == "value"}
-        return constants or None
 
 
 def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
@@ -356,7 +340,7 @@ def _trial_settings(info: dict, run_dir: Path, fail_when=None, inject_oom_batch:
     objectives = objectives_of(info)
     grey = {}
     if len(objectives) > 1 and (run_dir / BASELINES_FILE).is_file():
-        grey = json.loads((run_dir / BASELINES_FILE).read_text()).get("gray", {})
+        grey = load_baselines(run_dir).get("gray", {})
     return {"space": info["space"], "max_epochs": info["max_epochs"], "seed": info["seed"],
             "metric": info["metric"], "cpus_per_trial": info["resources"]["cpus_per_trial"],
             "gpus_per_trial": info["resources"]["gpus_per_trial"], "compile_cache_dir": compile_cache_dir(run_dir),
@@ -405,29 +389,6 @@ def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, li
                            run_dir=str(run_dir))
     return MemorySearcher(inner, planner=planner, run_dir=run_dir, trials=trials, max_epochs=info["max_epochs"],
                           live=live, deadline=deadline)
-
-
-def optuna_distributions(space: SearchSpace) -> dict:
-    """The Optuna distribution of every searched parameter of ``space`` (``value`` kinds are constants,
-    not searched). The one space -> Optuna conversion of the sweep: :class:`OptunaSpace` suggests from it."""
-    import optuna.distributions as od
-
-    out = {}
-    for name, param in space.params.items():
-        if param.kind == "choice":
-            out[name] = od.CategoricalDistribution(list(param.values))
-        elif param.kind == "uniform":
-            out[name] = od.FloatDistribution(param.low, param.high)
-        elif param.kind == "loguniform":
-            out[name] = od.FloatDistribution(param.low, param.high, log=True)
-        elif param.kind == "int":
-            out[name] = od.IntDistribution(int(param.low), int(param.high))
-        elif param.kind == "pow2":
-            out[name] = od.CategoricalDistribution(
-                [2 ** k for k in range(int(math.log2(param.low)), int(math.log2(param.high)) + 1)])
-        elif param.kind != "value":  # pragma: no cover - spaces validates kinds
-            raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
-    return out
 
 
 #: ``colorsweep run --searcher``: how configurations are proposed (grid spaces always run their grid).
@@ -645,7 +606,7 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
         if live and logged:
             print(f"Ray logged {logged} warning(s) or error(s): {ray_log}", file=sys.stderr)
         try:
-            unfinished = [r for r in load_records(run_dir) if r.status in LIVE_STATUSES + ("interrupted",)]
+            unfinished = [r for r in load_records(run_dir) if r.status in UNFINISHED_STATUSES]
         except (OSError, ValueError):
             unfinished = []
         if unfinished:
@@ -673,7 +634,7 @@ def _mark_interrupted(run_dir: Path) -> None:
     changed = False
     for entry in entries.values():
         if entry.get("status") in LIVE_STATUSES:
-            entry["status"] = "interrupted"
+            entry["status"] = TrialStatus.INTERRUPTED
             changed = True
     if changed:
         write_json_atomic(run_dir / TRIALS_FILE, entries)
@@ -924,7 +885,7 @@ def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: 
     records = rank_records(load_records(run_dir), metric=metric, mode=mode, constraints=constraints)
     for record in records:  # Ray's loop has ended: nothing of this sweep runs any more
         if record.status in LIVE_STATUSES:
-            record.status = "interrupted"
+            record.status = TrialStatus.INTERRUPTED
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                          objectives=objectives_of(info), constraints=constraints,
                          wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
@@ -1037,7 +998,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     # Trials recorded as started that Ray's saved state never knew (the driver was killed before Ray
     # saved it): they cannot be continued; the searcher, restored to that same moment, proposes anew.
     for trial_id, entry in entries.items():
-        if entry.get("status") in LIVE_STATUSES + ("interrupted",) and trial_id not in ray_status and ray_status:
+        if entry.get("status") in UNFINISHED_STATUSES and trial_id not in ray_status and ray_status:
             entry["status"] = "abandoned"
             entry["note"] = ("the sweep was killed before Ray saved this trial, so it cannot be continued; "
                              "its epochs stay in its folder and a new trial takes its place")
@@ -1046,7 +1007,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
         write_json_atomic(run_dir / TRIALS_FILE, entries)
 
     # Failed on a full disk: recorded so by the monitor, or so full that not even the error was written.
-    disk_full_trials = [k for k, e in entries.items() if e.get("status") == "interrupted" and e.get("note") == "the disk was full"]
+    disk_full_trials = [k for k, e in entries.items() if e.get("status") == TrialStatus.INTERRUPTED and e.get("note") == "the disk was full"]
     disk_full_trials += [k for k in _trials_with_unwritten_errors(run_dir) if ray_status.get(k) == "ERROR"]
     unfinished_in_ray = [k for k, v in ray_status.items() if v not in _RAY_DONE] + disk_full_trials
     errored = [k for k, v in ray_status.items() if v == "ERROR"] if retry_errored else []
@@ -1054,7 +1015,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     if not extra_trials and not restore_pass:
         print(f"colorsweep: nothing to resume: the sweep's {len(ray_status)} trial(s) have all ended; add trials "
               f"with `colorsweep resume {shlex.quote(str(run_dir))} --trials +N`", file=sys.stderr)
-        baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
+        baselines = load_baselines(run_dir)
         return _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=_Outcome(),
                        record=False)
     if not extra_trials and not tune.Tuner.can_restore(str(run_dir)):
@@ -1066,7 +1027,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     dataset = _reload_data(info, cache_dir=cache_dir)
     _init_ray(address or info.get("address"), num_cpus=num_cpus, num_gpus=num_gpus)
     settings = _trial_settings(info, run_dir)
-    baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
+    baselines = load_baselines(run_dir)
     outcome = _Outcome()
 
     if restore_pass and tune.Tuner.can_restore(str(run_dir)):
@@ -1108,7 +1069,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
     evaluated = []
     for record in load_records(run_dir):
         best = record.best(metric, mode)
-        if record.status not in ("completed", "stopped") or best is None:
+        if record.status not in (TrialStatus.COMPLETED, TrialStatus.STOPPED) or best is None:
             continue
         values = trial_values(record.history, best.get("epoch"))
         point = [values.get(o.metric) for o in objectives]
@@ -1121,7 +1082,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
                          seed=int(info["seed"]) + len(evaluated), evaluated=evaluated,
                          sampler_name="random" if info.get("searcher") == "optuna-random" else "tpe"),
         info, run_dir, trials=extra_trials, live=live)
-    finished = sum(1 for r in load_records(run_dir) if r.status in ("completed", "stopped", "error", "oom"))
+    finished = sum(1 for r in load_records(run_dir) if r.status in FINAL_STATUSES - {TrialStatus.INFEASIBLE})
     info["trials"] = int(info["trials"] if info.get("trials") is not None else finished) + extra_trials
     info.setdefault("extensions", []).append({"extra_trials": extra_trials, "warm_start": len(evaluated),
                                               "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
