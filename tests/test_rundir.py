@@ -367,3 +367,57 @@ def test_ray_notices_about_our_own_stops_are_left_to_our_table():
                                 "Stop signal received (e.g. via SIGINT/Ctrl+C), ending Ray Tune run.", None, None)
     kept = logging.LogRecord("ray.tune.tune", logging.WARNING, __file__, 1, "something else went wrong", None, None)
     assert not tune_logger.filter(dropped) and tune_logger.filter(kept)
+
+
+# -- the run directory's typed API: statuses, baselines, checkpoints, the ranking metric --------------------
+def test_statuses_are_strings_in_files_and_members_in_code(tmp_path):
+    from search.rundir import FAILED_STATUSES, FINAL_STATUSES, LIVE_STATUSES, TrialStatus
+
+    assert TrialStatus.OOM == "oom" and TrialStatus("stopped") is TrialStatus.STOPPED
+    write_json_atomic(tmp_path / "t.json", {"a": {"status": TrialStatus.OOM}})
+    assert json.loads((tmp_path / "t.json").read_text()) == {"a": {"status": "oom"}}
+    assert FAILED_STATUSES <= FINAL_STATUSES and not (LIVE_STATUSES & FINAL_STATUSES)
+    assert TrialStatus.INTERRUPTED not in FINAL_STATUSES | LIVE_STATUSES  # resume runs it again
+    with pytest.raises(ValueError):
+        TrialStatus("exploded")
+
+
+def test_records_keep_a_status_this_version_does_not_know(tmp_path):
+    from search.rundir import SWEEP_FILE, TRIALS_FILE, TrialStatus
+
+    write_json_atomic(tmp_path / SWEEP_FILE, {"metric": "delta_e", "mode": "min", "max_epochs": 2})
+    write_json_atomic(tmp_path / TRIALS_FILE, {"a": {"params": {}, "status": "oom"},
+                                               "b": {"params": {}, "status": "from-the-future"}})
+    statuses = {r.trial_id: r.status for r in load_records(tmp_path)}
+    assert statuses == {"a": TrialStatus.OOM, "b": "from-the-future"}
+    assert isinstance(statuses["a"], TrialStatus)
+
+
+def test_load_baselines_is_empty_without_the_file(tmp_path):
+    from search.rundir import BASELINES_FILE, load_baselines
+
+    assert load_baselines(tmp_path) == {}
+    write_json_atomic(tmp_path / BASELINES_FILE, {"gray": {"delta_e": 11.8}})
+    assert load_baselines(tmp_path) == {"gray": {"delta_e": 11.8}}
+
+
+def test_newest_checkpoint_is_the_newest_with_a_model(tmp_path):
+    from search.rundir import newest_checkpoint
+
+    assert newest_checkpoint(None) is None and newest_checkpoint(tmp_path / "missing") is None
+    for name, with_model in (("checkpoint_000001", True), ("checkpoint_000002", True), ("checkpoint_000003", False)):
+        (tmp_path / name).mkdir()
+        if with_model:
+            (tmp_path / name / "best.keras").write_bytes(b"x")
+    assert newest_checkpoint(tmp_path) == tmp_path / "checkpoint_000002"  # 3 has no model (cut short)
+
+
+def test_resolve_metric_keeps_the_sweeps_mode_and_names_unknown_metrics():
+    from search.rundir import resolve_metric
+
+    info = {"metric": "delta_e", "mode": "min"}
+    assert resolve_metric(info, None) == ("delta_e", "min")
+    assert resolve_metric(info, "gain_vs_gray") == ("gain_vs_gray", "max")
+    assert resolve_metric({}, None) == ("delta_e", "min")
+    with pytest.raises(ValueError, match="delta_e"):
+        resolve_metric(info, "accuracy")
