@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from search.memory import is_out_of_memory
+from search.memory.oom import is_out_of_memory
 from search.records import TRIALS_FILE, first_error_line, write_json_atomic
 from search.rundir import is_disk_full_error, is_disk_full_text
 

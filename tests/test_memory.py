@@ -144,6 +144,28 @@ def test_out_of_memory_errors_are_recognised(text):
     assert not mem.is_out_of_memory(ValueError("shapes do not match"))
 
 
+@pytest.mark.parametrize("marker", [*mem.OOM_MARKERS, None])
+def test_monitor_records_a_trial_failing_with_any_out_of_memory_marker_as_oom(tmp_path, marker):
+    """The sweep's monitor and search.memory agree on what an out-of-memory error is: every marker
+    (CUDA_ERROR_OUT_OF_MEMORY, OutOfMemoryError, ...) in a failed trial's error.txt makes it ``oom``."""
+    from types import SimpleNamespace
+
+    from search.monitor import SweepMonitor
+
+    text = (f"Traceback (most recent call last):\n  File \"train.py\", line 1\nRuntimeError: {marker} while training"
+            if marker else "Traceback (most recent call last):\nValueError: shapes do not match")
+    folder = tmp_path / "trial_a"
+    folder.mkdir()
+    (folder / "error.txt").write_text(text)
+    trial = SimpleNamespace(trial_id="a", status="ERROR", config={"arch": "basic"}, path=str(folder),
+                            error_file=None, get_error=lambda: None)
+    monitor = SweepMonitor(tmp_path, metric="delta_e", mode="min", max_epochs=2, live=False)
+    monitor.on_trial_error(0, [trial], trial)
+    entry = json.loads((tmp_path / "trials.json").read_text())["a"]
+    assert entry["status"] == ("oom" if marker else "error"), entry
+    assert entry["error"] == text
+
+
 # --- colorsweep plan ------------------------------------------------------------------------------------
 def test_plan_seed_prints_24_configurations_with_verdicts(capsys):
     from search.cli import main
