@@ -23,7 +23,7 @@ import numpy as np
 from colorize_core import classification, color
 from colorize_core.data import read_image
 
-__all__ = ["model_input_size", "colorize_rgb", "colorize_file", "write_rgb", "side_by_side"]
+__all__ = ["model_input_size", "predict_ab", "colorize_rgb", "colorize_file", "write_rgb", "side_by_side"]
 
 
 def model_input_size(model) -> int:
@@ -35,6 +35,26 @@ def model_input_size(model) -> int:
     if height is None or height != width:
         raise ValueError(f"expected a model with a square input, got input shape {shape}")
     return int(height)
+
+
+def predict_ab(
+    model, lightness: np.ndarray, *, batch_size: int = 64, temperature: float | None = None,
+    decode: str = "annealed_mean",
+) -> np.ndarray:
+    """Predict ab in Lab units (N, H, W, 2) from L in [0, 100] (N, H, W, 1) with a trained model.
+
+    A classification model (recognised by its Q output channels) has its logits decoded with
+    ``decode`` at ``temperature`` (default :data:`colorize_core.classification.DEFAULT_TEMPERATURE`)
+    and upsampled to (H, W), chunk by chunk; both are ignored for a regression model.
+    """
+    if classification.is_classification_model(model):
+        t = classification.DEFAULT_TEMPERATURE if temperature is None else temperature
+        ab, _ = classification.predict_logits_ab(
+            model, color.encode_l(lightness), temperature=t, decode=decode, batch_size=batch_size
+        )
+        return ab
+    encoded = model.predict(color.encode_l(lightness), batch_size=batch_size, verbose=0)
+    return color.decode_ab(np.asarray(encoded))
 
 
 def colorize_rgb(

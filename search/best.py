@@ -10,10 +10,10 @@
 * :func:`colorize_paths` colorizes files and folders at full resolution with
   :func:`colorize_core.predict.colorize_rgb` (original L, predicted ab resized up).
 * :func:`finetune` continues training a trial (or an exported / fine-tuned model) for more epochs
-  through :func:`colorize_core.train.fit`'s resume contract: the training folder is seeded with
-  ``last.keras`` (model + optimizer state) and ``state.json`` (epoch, history), so epochs continue
-  from the checkpoint's. Without optimizer state (an exported folder) the model is compiled with a
-  fresh optimizer of the same configuration.
+  with :func:`colorize_core.train.fit` given the model (with its optimizer state from ``last.keras``)
+  and a :class:`colorize_core.train.TrainState` (epoch, history), so epochs continue from the
+  checkpoint's. Without optimizer state (an exported folder) the model is compiled with a fresh
+  optimizer of the same configuration.
 
 Run directory layout read here (see :mod:`search.sweep` and :mod:`search.records`): ``sweep.json``,
 ``trials.json``, ``baselines.json`` and Ray trial folders holding ``checkpoint_NNNNNN/`` with
@@ -741,22 +741,14 @@ def _evaluate(model, split, cfg) -> dict:
 
 def _compile_fresh(model, cfg, dataset) -> None:
     """Compile ``model`` with a fresh optimizer and the loss of ``cfg`` (optimizer variables built)."""
-    from colorize_core.losses import get_loss
-    from colorize_core.optimizers import get_optimizer
+    from colorize_core.train import compile_model
 
-    try:
-        from colorize_core.train import _resolve_jit
-
-        jit = _resolve_jit(cfg.jit_compile)
-    except ImportError:  # pragma: no cover
-        jit = False
     class_weights = None
     if cfg.loss == "cls_rebalanced":
         from colorize_core.classification import class_weights_for
 
         class_weights = class_weights_for(dataset)
-    model.compile(optimizer=get_optimizer(cfg.optimizer, learning_rate=cfg.learning_rate),
-                  loss=get_loss(cfg.loss, class_weights=class_weights), jit_compile=jit)
+    compile_model(model, cfg, class_weights)
     model.optimizer.build(model.trainable_variables)
 
 
@@ -794,7 +786,7 @@ def finetune(
     from colorize_core import metrics
     from colorize_core.data import load_dataset
     from colorize_core.predict import model_input_size
-    from colorize_core.train import TrainConfig, fit
+    from colorize_core.train import TrainConfig, TrainState, fit
 
     epochs = _check_positive_int("epochs", epochs)
     if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
@@ -830,8 +822,8 @@ def finetune(
         ckpt = folder / CHECKPOINTS_DIR
         if (ckpt / _LAST).exists() and (ckpt / _STATE).exists():
             resume_dir = ckpt
-            state = json.loads((ckpt / _STATE).read_text())
-            start_epoch, history = int(state["epoch"]), list(state["history"])
+            state = TrainState.load(ckpt / _STATE)
+            start_epoch, history = int(state.epoch), list(state.history)
         else:
             start_epoch = int(card.get("best_epoch") or 0)
             history = list(card.get("history") or [])[:start_epoch]
@@ -894,22 +886,16 @@ def finetune(
     out = _prepare_out(out, overwrite=overwrite)
     workdir = out / CHECKPOINTS_DIR
     workdir.mkdir()
-    model.save(workdir / _LAST)
-    _copy_atomic(workdir / _LAST, workdir / _BEST)
-    state = {
-        "epoch": start_epoch, "history": history, "best_value": before[cfg.monitor], "best_epoch": start_epoch,
-        "es_wait": 0, "lr_wait": 0, "stopped_early": False, "config": cfg.to_dict(),
-    }
-    if not math.isfinite(float(before[cfg.monitor])):
-        state["best_value"] = None  # any fine-tuned epoch beats a NaN start
-    write_json_atomic(workdir / _STATE, state)
-    del model
+    # the starting model is the best so far, at its validation value (a NaN start: any epoch beats it)
+    start = TrainState(epoch=start_epoch, history=history, best_epoch=start_epoch, config=cfg.to_dict(),
+                       best_value=before[cfg.monitor] if math.isfinite(float(before[cfg.monitor])) else None)
 
     def report(epoch: int, values: dict) -> None:
         say(f"epoch {epoch}/{cfg.epochs}: train_loss {values['train_loss']:.5f}  {cfg.monitor} "
             f"{values[cfg.monitor]:.4f}  ({values['epoch_train_s']:.1f}s)")
 
-    result = fit(cfg, dataset, report, workdir=workdir, keep_model=True)
+    result = fit(cfg, dataset, report, workdir=workdir, keep_model=True, model=model, initial_state=start)
+    del model
     after = _evaluate(result.model, dataset.val, cfg)
     improved = result.best_epoch > start_epoch
     _copy_atomic(workdir / _BEST, out / MODEL_FILE)

@@ -170,3 +170,50 @@ def test_a_checkpoint_written_before_a_config_field_existed_still_resumes(demo16
     assert seen == [2]
     with pytest.raises(ValueError, match="different configuration"):
         fit({**config, "epochs": 3, "samples_per_epoch": 64}, demo16, workdir=tmp_path)
+
+
+def test_train_state_round_trips_through_its_file(tmp_path):
+    from colorize_core.train import STATE_FILE, TrainState
+
+    state = TrainState(epoch=3, history=[{"epoch": e, "delta_e": 10.0 - e, "lr": 1e-3} for e in (1, 2, 3)],
+                       best_value=7.0, best_epoch=3, es_wait=1, lr_wait=2, stopped_early=True,
+                       config=TrainConfig(arch="basic", epochs=3).to_dict())
+    state.save(tmp_path / STATE_FILE)
+    assert TrainState.load(tmp_path / STATE_FILE) == state
+    assert list(json.loads((tmp_path / STATE_FILE).read_text())) == [
+        "epoch", "history", "best_value", "best_epoch", "es_wait", "lr_wait", "stopped_early", "config"]
+    assert [p.name for p in tmp_path.iterdir()] == [STATE_FILE]  # written through a temporary file, renamed
+    assert state.learning_rate == 1e-3 and TrainState().learning_rate is None
+    assert TrainState.from_dict({"epoch": 2, "unknown": 1}) == TrainState(epoch=2)
+
+
+def test_fit_continues_a_model_in_memory_from_its_state(demo16, tmp_path):
+    from colorize_core.train import BEST_MODEL, STATE_FILE, TrainState
+
+    config = {"arch": "basic", "epochs": 1, "batch_size": 32}
+    first = fit(config, demo16, workdir=tmp_path / "first", keep_model=True)
+    start = TrainState.load(tmp_path / "first" / STATE_FILE)
+    start_weights = first.model.get_weights()
+    # no later epoch can beat a best value of 0 delta_e: the given model stays the best
+    start.best_value = 0.0
+    seen = []
+    result = fit({**config, "epochs": 2}, demo16, lambda e, v: seen.append(e), workdir=tmp_path / "more",
+                 keep_model=True, model=first.model, initial_state=start)
+    assert seen == [2]
+    assert result.epochs_trained == 2 and [h["epoch"] for h in result.history] == [1, 2]
+    assert result.best_epoch == 1
+    for kept, original in zip(result.model.get_weights(), start_weights):
+        np.testing.assert_array_equal(kept, original)
+    assert (tmp_path / "more" / BEST_MODEL).exists()
+    assert TrainState.load(tmp_path / "more" / STATE_FILE).epoch == 2
+    assert start.epoch == 1 and len(start.history) == 1  # the caller's state is not changed
+
+    in_memory = fit({**config, "epochs": 2}, demo16, keep_model=True, model=result.model, initial_state=start)
+    assert in_memory.epochs_trained == 2 and in_memory.best_epoch == 1  # without a workdir too
+    for kept, original in zip(in_memory.model.get_weights(), start_weights):
+        np.testing.assert_array_equal(kept, original)
+
+    with pytest.raises(ValueError, match="holds a checkpoint"):
+        fit({**config, "epochs": 3}, demo16, workdir=tmp_path / "more", model=result.model, initial_state=start)
+    with pytest.raises(ValueError, match="pass that model"):
+        fit(config, demo16, initial_state=start)

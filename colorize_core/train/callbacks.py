@@ -1,0 +1,217 @@
+"""What a fit does at the end of every epoch, one class per concern, run in order by :class:`EpochEnd`.
+
+1. :class:`ValidationEvaluator`: the epoch's record, validation metrics in real Lab units (the same for
+   every trial whatever its loss), losses, learning rate, timings, peak memory;
+2. :class:`BestEpoch`: whether the monitored metric improved;
+3. :class:`ReduceLROnPlateau` and :class:`EarlyStopping`: the study's callbacks, on the monitored metric;
+4. :class:`Checkpointer`: the best model (``best.keras``, or its weights in memory) and, with a
+   workdir, ``last.keras`` and ``state.json`` after every epoch;
+5. the caller's ``report(epoch, record)``, last (a workdir's checkpoint is on disk when it runs).
+
+The counters live in the fit's :class:`~colorize_core.train.state.TrainState`, so a resumed fit carries
+on where it stopped. This module imports Keras (:class:`EpochEnd` is a Keras callback); ``fit`` imports
+it when it runs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from colorize_core import color, metrics
+from colorize_core.data import LabSplit
+from colorize_core.train.checkpoint import BEST_MODEL, LAST_MODEL, STATE_FILE, save_model_atomic
+from colorize_core.train.config import ReportFn, TrainConfig
+from colorize_core.train.peak_memory import peak_rss_mb
+from colorize_core.train.state import TrainState
+
+__all__ = [
+    "ValidationEvaluator", "BestEpoch", "ReduceLROnPlateau", "EarlyStopping", "Checkpointer", "EpochEnd",
+    "regularization_penalty",
+]
+
+
+def regularization_penalty(model) -> float:
+    """The model's regularisation losses (``model.losses``) summed, in loss units; 0 without any."""
+    if not model.losses:
+        return 0.0
+    return float(sum(float(keras.ops.convert_to_numpy(v)) for v in model.losses))
+
+
+class ValidationEvaluator:
+    """Computes an epoch's record on the validation split ``val``.
+
+    The record holds :func:`colorize_core.metrics.evaluate`'s metrics (Lab units, on at most
+    ``cfg.eval_max_pixels`` seeded pixels), ``train_loss``, ``val_data_loss`` (the training loss on
+    validation), ``penalty`` (regularisation), ``val_loss`` (their sum), ``lr`` (per step),
+    ``epoch_train_s`` and ``train_time_s`` (seconds in optimisation steps, this epoch and all so far),
+    ``params`` and ``peak_memory_mb`` (host RAM since the fit began, MiB).
+
+    A classification model's logits are decoded to ab (``cfg.decode`` at ``cfg.temperature``) and
+    upsampled before the metrics; its validation loss is on soft-encoded targets, chunk by chunk.
+    """
+
+    def __init__(self, cfg: TrainConfig, val: LabSplit, *, is_classifier: bool, params: int) -> None:
+        self.cfg = cfg
+        self.val = val
+        self.is_classifier = is_classifier
+        self.params = params
+        self.batch_size = max(cfg.batch_size, 64)  # prediction only: no gradients to hold
+
+    def record(self, model, *, epoch: int, logs: dict, epoch_train_s: float, train_time_before_s: float) -> dict:
+        """The record of ``epoch`` (counted from 1); ``logs`` are Keras's epoch logs (``loss``)."""
+        cfg, val = self.cfg, self.val
+        loss_fn = model.loss
+        if self.is_classifier:  # logits → ab (decode + upsample), loss on soft targets, chunk by chunk
+            from colorize_core.classification import predict_logits_ab
+
+            ab_pred, val_data_loss = predict_logits_ab(
+                model, color.encode_l(val.lightness), temperature=cfg.temperature, decode=cfg.decode,
+                batch_size=self.batch_size, targets_ab=val.ab, loss_fn=loss_fn,
+            )
+        else:
+            encoded = np.asarray(model.predict(color.encode_l(val.lightness), batch_size=self.batch_size, verbose=0))
+            ab_pred = color.decode_ab(encoded)
+            val_data_loss = float(keras.ops.convert_to_numpy(loss_fn(color.encode_ab(val.ab), encoded)))
+        values = metrics.evaluate(val.lightness, val.ab, ab_pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
+        penalty = regularization_penalty(model)
+        lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        return {
+            "epoch": epoch,
+            **values,
+            "train_loss": float(logs.get("loss", float("nan"))),
+            "val_loss": val_data_loss + penalty,
+            "val_data_loss": val_data_loss,
+            "penalty": penalty,
+            "lr": lr,
+            "epoch_train_s": epoch_train_s,
+            "train_time_s": train_time_before_s + epoch_train_s,
+            "params": self.params,
+            "peak_memory_mb": peak_rss_mb(),
+        }
+
+
+class BestEpoch:
+    """Tracks the best epoch on ``monitor`` (lower or higher is better, as :func:`colorize_core.metrics.metric_mode`
+    says). The first epoch always counts; later, only a finite value strictly better than the best."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        mode = metrics.metric_mode(monitor)
+        self._better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+
+    def update(self, state: TrainState, record: dict) -> bool:
+        """Whether ``record``'s epoch improved on ``state``'s best; if so it becomes the best."""
+        current = record[self.monitor]
+        improved = state.best_value is None or (math.isfinite(current) and self._better(current, state.best_value))
+        if improved:
+            state.best_value, state.best_epoch = current, record["epoch"]
+        return improved
+
+
+class ReduceLROnPlateau:
+    """Multiplies the learning rate by ``factor`` after ``patience`` epochs without improvement (None:
+    never), not below ``min_lr``; then waits ``patience`` epochs again."""
+
+    def __init__(self, patience: int | None, factor: float, min_lr: float) -> None:
+        self.patience, self.factor, self.min_lr = patience, factor, min_lr
+
+    def update(self, state: TrainState, improved: bool, model, lr: float) -> None:
+        """Count this epoch in ``state.lr_wait``; lower ``model``'s learning rate (now ``lr``) when due."""
+        if improved:
+            state.lr_wait = 0
+            return
+        state.lr_wait += 1
+        if self.patience is not None and state.lr_wait >= self.patience:
+            new_lr = max(lr * self.factor, self.min_lr)
+            if new_lr < lr:
+                model.optimizer.learning_rate = new_lr
+            state.lr_wait = 0
+
+
+class EarlyStopping:
+    """Stops training after ``patience`` epochs without improvement (None: never). The best model is
+    what :class:`Checkpointer` kept, restored by ``fit`` at the end."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+
+    def update(self, state: TrainState, improved: bool, model) -> None:
+        """Count this epoch in ``state.es_wait``; set ``state.stopped_early`` and stop ``model`` when due."""
+        if improved:
+            state.es_wait = 0
+            return
+        state.es_wait += 1
+        if self.patience is not None and state.es_wait >= self.patience:
+            state.stopped_early = True
+            model.stop_training = True
+
+
+class Checkpointer:
+    """Keeps the best model and, with a ``workdir``, a resumable checkpoint after every epoch.
+
+    With a workdir: ``best.keras`` on each improvement, ``last.keras`` (with optimizer state) and
+    ``state.json`` after every epoch. Without one: the best epoch's weights in :attr:`best_weights`.
+    """
+
+    def __init__(self, workdir: Path | None) -> None:
+        self.workdir = workdir
+        self.best_weights: list | None = None
+
+    def keep_best(self, model) -> None:
+        """``model`` is the best so far: save it to ``best.keras``, or keep its weights in memory."""
+        if self.workdir is not None:
+            save_model_atomic(model, self.workdir / BEST_MODEL)
+        else:
+            self.best_weights = model.get_weights()
+
+    def save_last(self, model, state: TrainState) -> None:
+        """With a workdir, save ``last.keras`` and then ``state.json`` (nothing without one)."""
+        if self.workdir is not None:
+            save_model_atomic(model, self.workdir / LAST_MODEL)
+            state.save(self.workdir / STATE_FILE)
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """The Keras callback a fit trains with: times each epoch, then runs the concerns above in order
+    and calls ``report(epoch, record)`` (if given) with the record, ``early_stopped`` and ``best_epoch``
+    added. The record also goes into Keras's epoch ``logs``, so callbacks after it (TensorBoard) see
+    the validation metrics."""
+
+    def __init__(self, cfg: TrainConfig, state: TrainState, *, evaluator: ValidationEvaluator,
+                 checkpointer: Checkpointer, report: ReportFn | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.evaluator = evaluator
+        self.best = BestEpoch(cfg.monitor)
+        self.reduce_lr = ReduceLROnPlateau(cfg.reduce_lr_patience, cfg.reduce_lr_factor, cfg.min_lr)
+        self.early_stopping = EarlyStopping(cfg.early_stopping_patience)
+        self.checkpointer = checkpointer
+        self.report = report
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        epoch_train_s = time.perf_counter() - self.t0
+        logs = logs if logs is not None else {}
+        state = self.state
+        record = self.evaluator.record(self.model, epoch=epoch + 1, logs=logs, epoch_train_s=epoch_train_s,
+                                       train_time_before_s=state.train_time_s)
+        logs.update(record)  # later callbacks (TensorBoard) see the validation metrics
+        state.history.append(record)
+        state.epoch = epoch + 1
+        improved = self.best.update(state, record)
+        if improved:
+            self.checkpointer.keep_best(self.model)
+        self.reduce_lr.update(state, improved, self.model, record["lr"])
+        self.early_stopping.update(state, improved, self.model)
+        record["early_stopped"] = bool(state.stopped_early)
+        record["best_epoch"] = state.best_epoch
+        self.checkpointer.save_last(self.model, state)
+        if self.report is not None:
+            self.report(epoch + 1, dict(record))
