@@ -11,12 +11,12 @@ import math
 
 from spaces import SearchSpace
 
-__all__ = ["OptunaSpace", "optuna_distributions"]
+__all__ = ["OptunaSpace", "optuna_distributions", "discrete_values"]
 
 
-def _choices(param) -> list:
+def discrete_values(param) -> list:
     """The values a ``choice`` or ``pow2`` parameter takes (``pow2``: every power of two in its range)."""
-    if param.kind == "pow2":
+    if param.values is None:  # pragma: no cover - spaces fills in the powers of a pow2 range
         return [2 ** k for k in range(int(math.log2(param.low)), int(math.log2(param.high)) + 1)]
     return list(param.values)
 
@@ -29,7 +29,7 @@ def optuna_distributions(space: SearchSpace, *, varying_only: bool = False) -> d
 
     out = {}
     for name, param in space.params.items():
-        if varying_only and param.kind in ("choice", "pow2") and len(_choices(param)) < 2:
+        if varying_only and param.kind in ("choice", "pow2") and len(discrete_values(param)) < 2:
             continue
         if param.kind == "choice":
             out[name] = od.CategoricalDistribution(list(param.values))
@@ -40,7 +40,7 @@ def optuna_distributions(space: SearchSpace, *, varying_only: bool = False) -> d
         elif param.kind == "int":
             out[name] = od.IntDistribution(int(param.low), int(param.high))
         elif param.kind == "pow2":
-            out[name] = od.CategoricalDistribution(_choices(param))
+            out[name] = od.CategoricalDistribution(discrete_values(param))
         elif param.kind != "value":  # pragma: no cover - spaces validates kinds
             raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
     return out

@@ -11,8 +11,8 @@ from pathlib import Path
 from ray.tune import Callback
 
 from search.memory.oom import is_out_of_memory
-from search.records import TRIALS_FILE, first_error_line, write_json_atomic
-from search.rundir import is_disk_full_error, is_disk_full_text
+from search.records import first_error_line
+from search.rundir import FAILED_STATUSES, TRIALS_FILE, TrialStatus, is_disk_full_error, is_disk_full_text, write_json_atomic
 
 __all__ = ["SweepMonitor"]
 
@@ -55,7 +55,7 @@ class SweepMonitor(Callback):
 
     # -- records -------------------------------------------------------------------------------
     def _entry(self, trial) -> dict:
-        entry = self.entries.setdefault(trial.trial_id, {"params": dict(trial.config), "status": "pending"})
+        entry = self.entries.setdefault(trial.trial_id, {"params": dict(trial.config), "status": TrialStatus.PENDING})
         entry["params"] = {k: v for k, v in dict(trial.config).items() if k != "_memory"}
         entry["max_epochs"] = self.max_epochs
         memory = dict(trial.config).get("_memory")
@@ -97,7 +97,7 @@ class SweepMonitor(Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         entry = self._entry(trial)
-        entry["status"] = "running"
+        entry["status"] = TrialStatus.RUNNING
         entry.pop("error", None)
         self._save()
         self._print(trials)
@@ -106,7 +106,7 @@ class SweepMonitor(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         entry = self._entry(trial)
-        entry["status"] = "running"
+        entry["status"] = TrialStatus.RUNNING
         entry["epochs"] = int(result.get("epoch", 0))
         entry["early_stopped"] = bool(result.get("early_stopped", False))
         entry["node_id"] = result.get("node_id")
@@ -125,9 +125,9 @@ class SweepMonitor(Callback):
         entry = self._entry(trial)
         epochs = entry.get("epochs", 0)
         if epochs >= self.max_epochs or entry.get("early_stopped"):
-            entry["status"] = "completed"
+            entry["status"] = TrialStatus.COMPLETED
         else:
-            entry["status"] = "stopped"
+            entry["status"] = TrialStatus.STOPPED
             if self.deadline is not None and time.time() >= self.deadline:
                 entry["note"] = "time budget"
         self._save()
@@ -149,12 +149,12 @@ class SweepMonitor(Callback):
         elif any(marker in text for marker in _WORKER_DIED):
             text += _WORKER_DIED_HINT
         if is_disk_full_text(text):  # not the trial's fault: resumable once space is freed
-            entry["status"], entry["note"] = "interrupted", "the disk was full"
+            entry["status"], entry["note"] = TrialStatus.INTERRUPTED, "the disk was full"
             entry["error"] = text
             self._save()
             self._stop_for_full_disk(text)
             return
-        entry["status"] = "oom" if is_out_of_memory(text) else "error"
+        entry["status"] = TrialStatus.OOM if is_out_of_memory(text) else TrialStatus.ERROR
         entry["error"] = text
         self._save()
         self._print(trials, force_line=f"trial {trial.trial_id} failed: {first_error_line(text)}")
@@ -167,7 +167,7 @@ class SweepMonitor(Callback):
         # Ray 2.60 ends a trial that never started as ERROR without on_trial_error when the reused
         # worker it was given could not be reset; record it like any failed trial.
         for trial in trials:
-            if trial.status == "ERROR" and self.entries.get(trial.trial_id, {}).get("status") not in ("error", "oom", "interrupted"):
+            if trial.status == "ERROR" and self.entries.get(trial.trial_id, {}).get("status") not in FAILED_STATUSES | {TrialStatus.INTERRUPTED}:
                 self.on_trial_error(iteration, trials, trial)
 
     def on_experiment_end(self, trials, **info):
@@ -175,7 +175,8 @@ class SweepMonitor(Callback):
 
     # -- progress --------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        counts = {"running": 0, "completed": 0, "stopped": 0, "error": 0, "oom": 0, "infeasible": 0}
+        counts = {status: 0 for status in (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.STOPPED,
+                                           TrialStatus.ERROR, TrialStatus.OOM, TrialStatus.INFEASIBLE)}
         for entry in self.entries.values():
             if entry["status"] in counts:
                 counts[entry["status"]] += 1
@@ -201,7 +202,7 @@ class SweepMonitor(Callback):
         """One line per running trial: its id, configuration and current epoch (terminal display only)."""
         lines = []
         for trial_id, entry in self.entries.items():
-            if entry.get("status") != "running":
+            if entry.get("status") != TrialStatus.RUNNING:
                 continue
             params = entry.get("params", {})
             words = [str(params[k]) for k in ("arch", "loss") if k in params]
