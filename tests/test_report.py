@@ -309,6 +309,50 @@ def test_tensorboard_logs_hold_hparams_of_every_trial(finished_run):
         assert curve == [pytest.approx(d) for d in delta_e]
 
 
+def test_tensorboard_hparams_plugin_reads_every_trial(finished_run):
+    """TensorBoard's own HParams plugin (through its data provider, as ``tensorboard --logdir`` does)
+    finds the experiment and one session group per trial with its status and best metric."""
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import hparams_plugin
+    from tensorboard.plugins.scalar import scalars_plugin
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    logdir = str(finished_run["written"]["tensorboard"])
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    context = base_plugin.TBContext(logdir=logdir, multiplexer=multiplexer, plugin_name_to_instance={},
+                                    data_provider=data_provider.MultiplexerDataProvider(multiplexer, logdir))
+    context.plugin_name_to_instance["scalars"] = scalars_plugin.ScalarsPlugin(context)
+    apps = hparams_plugin.HParamsPlugin(context).get_plugin_apps()
+
+    def post(route: str, body: dict) -> dict:
+        response = Client(apps[route], Response).post("/", data=json.dumps(body), content_type="application/json")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return json.loads(response.get_data(as_text=True))
+
+    experiment = post("/experiment", {"experimentName": ""})
+    infos = {info["name"]: info for info in experiment["hparamInfos"]}
+    assert set(SMOKE_SPACE["params"]) | {"status"} <= set(infos)
+    assert set(infos["arch"]["domainDiscrete"]) == {"basic", "classic", "unet"}
+    assert infos["learning_rate"]["domainInterval"] == {"minValue": 0.001, "maxValue": 0.01}
+    assert "best/delta_e" in {m["name"]["tag"] for m in experiment["metricInfos"]}
+    groups = post("/session_groups", {
+        "experimentName": "", "startIndex": 0, "sliceSize": 100,
+        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+        "colParams": [{"hparam": "arch"}, {"metric": {"tag": "best/delta_e"}}],
+    })["sessionGroups"]
+    assert sorted(g["name"] for g in groups) == sorted(TRIALS)
+    for group in groups:
+        params, status, delta_e, _ = TRIALS[group["name"]]
+        assert group["hparams"]["arch"] == params["arch"] and group["hparams"]["status"] == status
+        assert group["sessions"][0]["status"] == ("STATUS_FAILURE" if status == "error" else "STATUS_SUCCESS")
+        best = [m["value"] for m in group["metricValues"] if m["name"]["tag"] == "best/delta_e"]
+        assert best == ([pytest.approx(min(delta_e))] if delta_e else [])
+
+
 def _scalar(value) -> float:
     """A scalar summary's number (the loader migrates simple_value to a tensor)."""
     return value.tensor.float_val[0] if value.HasField("tensor") else value.simple_value
