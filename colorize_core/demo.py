@@ -75,7 +75,7 @@ def _photo_paths() -> list[tuple[str, Path]]:
 
 @functools.lru_cache(maxsize=1)
 def _load_all() -> tuple[tuple[str, np.ndarray], ...]:
-    from colorize_core.data import ImageError, read_image
+    from colorize_core.data.image_io import ImageError, read_image
 
     images = []
     for name, path in _photo_paths():

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from colorize_core import classification, color
-from colorize_core.data import read_image
+from colorize_core.data.image_io import read_image
 
 __all__ = ["model_input_size", "predict_ab", "colorize_rgb", "colorize_file", "write_rgb", "side_by_side"]
 

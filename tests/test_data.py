@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from colorize_core import color, data, demo
+from colorize_core.data import dataset as dataset_module, samples as samples_module
 
 GCOMPRIS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gcompris"
 if not GCOMPRIS.is_dir():
@@ -425,7 +426,7 @@ def test_cache_hit_then_invalidation(tmp_path, cache_dir, monkeypatch):
         raise AssertionError("a cache hit must not decode images")
 
     with monkeypatch.context() as m:
-        m.setattr(data, "_decode", no_decoding)
+        m.setattr(samples_module, "_decode", no_decoding)  # what loads each file
         second = data.load_dataset(root, size=16, cache_dir=cache_dir)
     assert second.cache_hit and second.fingerprint == first.fingerprint
     for name in ("train", "val", "test"):
@@ -455,7 +456,7 @@ def test_fingerprint_changes_with_every_input(tmp_path, cache_dir, monkeypatch):
         fp(min_chroma=3.0),
     }
     with monkeypatch.context() as m:
-        m.setattr(data, "CONVERSION_VERSION", data.CONVERSION_VERSION + 1)
+        m.setattr(dataset_module, "CONVERSION_VERSION", data.CONVERSION_VERSION + 1)  # what load_dataset fingerprints
         others.add(fp())
     files[1].write_bytes(files[1].read_bytes() + b"\0")  # size changes
     others.add(fp())

@@ -262,6 +262,8 @@ def _png(path: Path, width: int, height: int) -> None:
 
 
 def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, monkeypatch):
+    import cv2
+
     from colorize_core import data
 
     for i in range(6):
@@ -269,8 +271,8 @@ def test_images_over_the_pixel_limit_are_skipped_before_decoding(tmp_path, monke
     _png(tmp_path / "huge.png", 300, 200)
     monkeypatch.setenv(data.MAX_PIXELS_ENV, "50000")
     decoded = []
-    real = data.cv2.imdecode
-    monkeypatch.setattr(data.cv2, "imdecode", lambda buf, flags: decoded.append(len(buf)) or real(buf, flags))
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: decoded.append(len(buf)) or real(buf, flags))
     summary = data.inspect_data(tmp_path, size=16, use_cache=False)
     reasons = {Path(s["path"]).name: s["reason"] for s in summary["skipped"]}
     assert "too large: 300x200 px" in reasons["huge.png"] and "--max-megapixels" in reasons["huge.png"]
