@@ -236,7 +236,7 @@ class SearchSpace:
             return int(max(p.values) if p.values is not None else p.high)
         if "batch_size" in self.fixed:
             return int(self.fixed["batch_size"])
-        from ._validate import train_config_defaults
+        from ._train_config import train_config_defaults
 
         return int(train_config_defaults()["batch_size"])
 

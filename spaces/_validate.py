@@ -6,7 +6,6 @@ lazily inside the functions here (they import Keras); importing :mod:`spaces` st
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 import re
@@ -16,6 +15,7 @@ from typing import Any
 from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param, is_scalar, parse_param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace
+from ._train_config import _train_config_cls, train_config_defaults
 from colorize_core.suggest import did_you_mean
 
 __all__ = [
@@ -49,25 +49,6 @@ _INT_KINDS = ("int", "pow2")
 
 
 # --- what the training side accepts -------------------------------------------------------------
-def _train_config_cls():
-    from colorize_core.train import TrainConfig
-
-    return TrainConfig
-
-
-def train_config_defaults() -> dict[str, Any]:
-    """``TrainConfig``'s fields mapped to their defaults (imports ``colorize_core.train``)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(_train_config_cls()):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            out[f.name] = f.default_factory()  # type: ignore[misc]
-        else:
-            out[f.name] = None
-    return out
-
-
 def allowed_keys() -> list[str]:
     """Keys ``params`` and ``fixed`` accept: TrainConfig fields the sweep does not set, plus
     ``model_options.<option>``."""
