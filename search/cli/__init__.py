@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from search.cli import catalog, export, plan, run, train
+from search.cli import catalog, export, plan, report, run, train
 from search.cli._output import UserError, signal_name
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -28,8 +28,6 @@ __all__ = ["main", "build_parser", "UserError"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``colorsweep`` parser with every subcommand."""
-    from search import report
-
     parser = argparse.ArgumentParser(
         prog="colorsweep",
         description="Find the best colorization model for your photos with a Ray Tune + Optuna + ASHA sweep.",
@@ -38,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parsers(sub)
     train.add_parsers(sub)
     catalog.add_parsers(sub)
-    report.add_commands(sub)
+    report.add_parsers(sub)
     plan.add_parsers(sub)
     export.add_parsers(sub)
     return parser

@@ -34,29 +34,33 @@ Modules: :mod:`~search.report.rows` (the data: columns, rows, the collected ``_R
 (comparison grid, importances, Pareto standing), :mod:`~search.report.figures`,
 :mod:`~search.report.tensorboard`, :mod:`~search.report.cells` (cell formatting),
 :mod:`~search.report.render` (Markdown and HTML from the Jinja2 templates in ``templates/``),
-:mod:`~search.report.write` (:func:`write_report`), :mod:`~search.report.command` (``colorsweep report``).
+:mod:`~search.report.write` (:func:`write_report`). The ``colorsweep report`` command is
+:mod:`search.cli.report`.
 """
 
 from __future__ import annotations
 
 # Every name other code imports from search.report (the module this package replaced) stays here.
-from search.report.command import add_commands, cmd_report
 from search.report.evaluate import _grid_indices
+from search.report.cells import format_cell
 from search.report.render import _md_code, _md_escape
 from search.report.rows import (
+    ALL_FIGURES,
     BASELINES_FILE,
     COLUMNS,
     FIGURES,
+    FORMAT_FILES,
     FORMATS,
     HPARAM_COLUMNS,
     OBJECTIVE_COLUMNS,
     PARETO_FIGURES,
     REPORT_DIR,
     TENSORBOARD_DIR,
+    is_finite,
     report_rows,
 )
 from search.report.tensorboard import tensorboard_commands
-from search.report.write import write_report
+from search.report.write import json_default, write_report
 
 __all__ = [
     "REPORT_DIR",
@@ -68,5 +72,9 @@ __all__ = [
     "write_report",
     "report_rows",
     "tensorboard_commands",
-    "add_commands",
+    "ALL_FIGURES",
+    "FORMAT_FILES",
+    "format_cell",
+    "is_finite",
+    "json_default",
 ]

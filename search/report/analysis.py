@@ -8,9 +8,10 @@ import warnings
 from typing import Callable, Iterable, Sequence
 
 from colorize_core import metrics as metric_defs
+from search._optuna_space import optuna_distributions
 from search import pareto
 from search.records import TrialRecord
-from search.report.rows import _finite, _Report
+from search.report.rows import is_finite, _Report
 
 # ---------------------------------------------------------------------------------------------------
 # The study's comparison, importances
@@ -49,27 +50,11 @@ def _comparison(rep: _Report) -> None:
 
 
 def _distributions(space: dict) -> dict:
-    """Optuna distributions of the space's searched params (``value`` params are constants: left out)."""
-    import optuna.distributions as od
+    """Optuna distributions of the space's searched params that can vary (``value`` params and one-value
+    choices are constants: left out); see :func:`search._optuna_space.optuna_distributions`."""
+    from spaces import space_from_dict
 
-    out = {}
-    for name, spec in (space.get("params") or {}).items():
-        if not isinstance(spec, dict) or len(spec) != 1:
-            continue
-        kind, arg = next(iter(spec.items()))
-        if kind == "choice" and len(arg) > 1:
-            out[name] = od.CategoricalDistribution(list(arg))
-        elif kind == "uniform":
-            out[name] = od.FloatDistribution(float(arg[0]), float(arg[1]))
-        elif kind == "loguniform":
-            out[name] = od.FloatDistribution(float(arg[0]), float(arg[1]), log=True)
-        elif kind == "int":
-            out[name] = od.IntDistribution(int(arg[0]), int(arg[1]))
-        elif kind == "pow2":
-            powers = [2 ** k for k in range(int(math.log2(arg[0])), int(math.log2(arg[1])) + 1)]
-            if len(powers) > 1:
-                out[name] = od.CategoricalDistribution(powers)
-    return out
+    return optuna_distributions(space_from_dict(space), varying_only=True) if space.get("params") else {}
 
 
 def _fanova(rep: _Report, records: Sequence[TrialRecord], value_of: Callable[[TrialRecord], float],
@@ -183,4 +168,4 @@ def _importances_per_objective(rep: _Report) -> None:
 def _truth_colorfulness(rep: _Report) -> float | None:
     """The validation truth's mean colourfulness: grey's colorfulness_gap (grey's colourfulness is 0)."""
     value = (rep.baselines.get("gray") or {}).get("colorfulness_gap")
-    return float(value) if _finite(value) else None
+    return float(value) if is_finite(value) else None

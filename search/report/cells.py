@@ -13,7 +13,7 @@ from typing import Any
 from colorize_core import metrics as metric_defs
 from search import pareto
 from search.report.analysis import _front_rows
-from search.report.rows import _STATUS_ORDER, _counts, _finite, _Report
+from search.report.rows import _STATUS_ORDER, _counts, is_finite, _Report
 
 
 _LEFT = {"trial_id", "status_text", "arch", "optimizer", "loss", "output_activation", "node_id"}
@@ -27,7 +27,7 @@ _BASELINE_SPAN = ("arch", "optimizer", "loss", "learning_rate", "batch_size", "o
 _BASELINE_LABELS = {"gray": "neutral grey (ab = 0)", "train_mean": "training-set mean ab"}
 
 
-def _fmt(value: Any, column: str = "") -> str:
+def format_cell(value: Any, column: str = "") -> str:
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -120,7 +120,7 @@ def _cell(row: dict, key: str) -> str:
         return f"{row['epochs']} ({row['best_epoch']})" if row["best_epoch"] is not None else str(row["epochs"])
     if key == "node_id":
         return (row["node_id"] or "")[:8] or "–"
-    return _fmt(row[key], key)
+    return format_cell(row[key], key)
 
 
 def _counts_text(rep: _Report) -> str:
@@ -143,12 +143,12 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
                                     + ", ".join(c.text for c in rep.constraints) + " (see the ranking)"))
     elif best:
         facts.append(("best trial", f"{best['trial_id']}: {best['arch']}, {best['optimizer']}, {best['loss']}, "
-                                    f"lr {_fmt(best['learning_rate'], 'learning_rate')}, batch {best['batch_size']} — "
-                                    f"{rep.metric} {_fmt(best[rep.metric])}"))
+                                    f"lr {format_cell(best['learning_rate'], 'learning_rate')}, batch {best['batch_size']} — "
+                                    f"{rep.metric} {format_cell(best[rep.metric])}"))
         gray = rep.baselines.get("gray", {}).get(rep.metric)
-        if _finite(gray):
+        if is_finite(gray):
             beats = metric_defs.is_better(rep.metric, best[rep.metric], gray)
-            facts.append(("vs grey baseline", f"{_fmt(gray)} → {_fmt(best[rep.metric])} "
+            facts.append(("vs grey baseline", f"{format_cell(gray)} → {format_cell(best[rep.metric])} "
                                               f"({'better' if beats else 'NOT better'} than predicting grey)"))
     else:
         facts.append(("best trial", f"none yet: no trial has reported a validation {rep.metric}"))
@@ -170,7 +170,7 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
                            f"epoch{'' if epochs == 1 else 's'}, {planned}"))
     if rep.state == "finished":
         wall = info.get("wall_time_s")
-        facts.append(("sweep", f"finished {info.get('finished')}" + (f" in {wall / 60:.1f} min" if _finite(wall) else "")))
+        facts.append(("sweep", f"finished {info.get('finished')}" + (f" in {wall / 60:.1f} min" if is_finite(wall) else "")))
     else:
         facts.append(("sweep", f"started {info.get('created', '?')}; no end recorded: still running, or was interrupted "
                                f"(resume with `colorsweep resume {rep.run_dir}`)"))
@@ -200,10 +200,10 @@ def _test_table(rep: _Report) -> tuple[list[str], list[list[str]], list[str]]:
     by_id = {row["trial_id"]: row for row in rep.rows}
     for trial_id in rep.tested:
         row = by_id[trial_id]
-        rows.append([str(row["rank"]), trial_id, str(row["arch"])] + [_fmt(row[f"test_{m}"]) for m in names])
+        rows.append([str(row["rank"]), trial_id, str(row["arch"])] + [format_cell(row[f"test_{m}"]) for m in names])
         kinds.append("trial")
     for name, values in rep.test_baselines.items():
-        rows.append(["–", f"baseline: {name}", _BASELINE_LABELS.get(name, "")] + [_fmt(values.get(m)) for m in names])
+        rows.append(["–", f"baseline: {name}", _BASELINE_LABELS.get(name, "")] + [format_cell(values.get(m)) for m in names])
         kinds.append("baseline")
     return headers, rows, kinds
 
@@ -222,5 +222,5 @@ def _front_table(rep: _Report) -> tuple[list[str], list[list[str]], list[str]]:
         if row["rank"] == 1:
             pick = (pick + ", " if pick else "") + f"best {rep.metric}"
         params = json.loads(row.get("config") or "{}")
-        rows.append([_fmt(row.get(k, params.get(k)), k) for k in keys] + [_fmt(row.get(m)) for m in metrics] + [pick])
+        rows.append([format_cell(row.get(k, params.get(k)), k) for k in keys] + [format_cell(row.get(m)) for m in metrics] + [pick])
     return headers, rows, ["l"] * len(keys) + ["r"] * len(metrics) + ["l"]

@@ -11,8 +11,8 @@ import numpy as np
 from colorize_core import metrics as metric_defs
 from search import pareto
 from search.report.analysis import _arch_order, _truth_colorfulness
-from search.report.cells import _fmt
-from search.report.rows import _finite, _Report
+from search.report.cells import format_cell
+from search.report.rows import is_finite, _Report
 
 _DPI = 90
 
@@ -87,7 +87,7 @@ def _baseline_lines(ax, rep: _Report) -> None:
     styles = {"gray": ("#555555", "grey baseline"), "train_mean": ("#8a6d3b", "train-mean baseline")}
     for name, values in rep.baselines.items():
         value = values.get(rep.metric)
-        if _finite(value):
+        if is_finite(value):
             color, label = styles.get(name, ("#999999", f"{name} baseline"))
             ax.axhline(value, color=color, linestyle="--", linewidth=1.1, label=label, zorder=1)
 
@@ -105,7 +105,7 @@ def _figure_learning_curves(rep: _Report) -> None:
     fig = Figure(figsize=(8.5, 3.8))
     ax = fig.subplots()
     for record in rep.records:
-        points = [(h["epoch"], h[metric]) for h in record.history if _finite(h.get(metric))]
+        points = [(h["epoch"], h[metric]) for h in record.history if is_finite(h.get(metric))]
         if points and record.trial_id not in top_ids:
             ax.plot(*zip(*points), color="#c8ccd1", linewidth=1, marker=".", markersize=4, zorder=2)
     from matplotlib import colormaps
@@ -114,7 +114,7 @@ def _figure_learning_curves(rep: _Report) -> None:
     rank_of = {row["trial_id"]: row for row in ranked}
     for i, trial_id in enumerate(top_ids):
         record, row = by_id[trial_id], rank_of[trial_id]
-        points = [(h["epoch"], h[metric]) for h in record.history if _finite(h.get(metric))]
+        points = [(h["epoch"], h[metric]) for h in record.history if is_finite(h.get(metric))]
         xs, ys = zip(*points)
         ax.plot(xs, ys, color=cmap(i), linewidth=2 if i == 0 else 1.5, marker="o", markersize=4, zorder=3,
                 label=f"#{row['rank']} {trial_id} {row['arch']}")
@@ -141,7 +141,7 @@ def _figure_metric_vs_hparams(rep: _Report) -> None:
     scored = [row for row in rep.rows if row[metric] is not None]
     panels = [(key, label) for key, label in (("learning_rate", "learning rate (log scale)"),
                                               ("batch_size", "batch size (log2 scale)"))
-              if any(_finite(row.get(key)) for row in scored)]
+              if any(is_finite(row.get(key)) for row in scored)]
     if not scored or not panels:
         return
     archs = _arch_order(rep, (str(row["arch"]) for row in scored))
@@ -151,7 +151,7 @@ def _figure_metric_vs_hparams(rep: _Report) -> None:
     for ax, (key, label) in zip(axes, panels):
         for row in scored:
             x = row.get(key)
-            if not _finite(x):
+            if not is_finite(x):
                 continue
             if key == "batch_size":  # spread points that share a batch size
                 x = x * 2 ** (0.12 * (((row["rank"] * 7) % 5) - 2) / 2)
@@ -161,7 +161,7 @@ def _figure_metric_vs_hparams(rep: _Report) -> None:
                        facecolors=[color] if filled else ["white"])
         _baseline_lines(ax, rep)
         ax.set_xscale("log", base=2 if key == "batch_size" else 10)
-        values = sorted({row[key] for row in scored if _finite(row.get(key))})
+        values = sorted({row[key] for row in scored if is_finite(row.get(key))})
         ticks = [int(v) for v in values] if key == "batch_size" else _nice_log_ticks(values[0], values[-1])
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
@@ -217,8 +217,8 @@ def _figure_pareto(rep: _Report) -> None:
     from matplotlib.figure import Figure
 
     x_obj, y_obj = rep.objectives[0], rep.objectives[1]
-    points = [(tid, s) for tid, s in rep.standing.items() if s.values and _finite(s.values.get(x_obj.metric))
-              and _finite(s.values.get(y_obj.metric))]
+    points = [(tid, s) for tid, s in rep.standing.items() if s.values and is_finite(s.values.get(x_obj.metric))
+              and is_finite(s.values.get(y_obj.metric))]
     if not points:
         rep.notes.append("no Pareto plot: no trial has values of both objectives yet.")
         return
@@ -247,7 +247,7 @@ def _figure_pareto(rep: _Report) -> None:
                        label="knee (export --pick knee)", zorder=5)
     styles = {"gray": ("s", "#555555", "grey baseline"), "train_mean": ("D", "#8a6d3b", "train-mean baseline")}
     for name, values in rep.baselines.items():
-        if _finite(values.get(x_obj.metric)) and _finite(values.get(y_obj.metric)):
+        if is_finite(values.get(x_obj.metric)) and is_finite(values.get(y_obj.metric)):
             marker, color, label = styles.get(name, ("o", "#999999", f"{name} baseline"))
             ax.scatter([values[x_obj.metric]], [values[y_obj.metric]], s=70, marker=marker, color=color, label=label,
                        zorder=4)
@@ -275,7 +275,7 @@ def _figure_pareto(rep: _Report) -> None:
 def _figure_front_pictures(rep: _Report, dataset, grid_idx: list[int], front_grid: list[tuple[dict, np.ndarray]]) -> None:
     models = []
     for row, ab in front_grid:
-        values = " / ".join(f"{_fmt(row.get(o.metric))}" for o in rep.objectives)
+        values = " / ".join(f"{format_cell(row.get(o.metric))}" for o in rep.objectives)
         knee = " (knee)" if row["trial_id"] == rep.knee_id else ""
         models.append((f"{row['trial_id']}{knee}\n{values}", ab))
     rep.figures["pareto_pictures"] = _draw_pictures(rep, dataset, grid_idx, models)

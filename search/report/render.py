@@ -37,7 +37,7 @@ from search.report.cells import (
     _arrow,
     _cell,
     _comparison_grid,
-    _fmt,
+    format_cell,
     _front_table,
     _headline,
     _html_ranking_columns,
@@ -169,7 +169,7 @@ def _importances_table(rep: _Report) -> dict | None:
     metrics = list(rep.importances_by_objective)
     params = sorted({p for v in rep.importances_by_objective.values() for p in v})
     return _table(["hyperparameter"] + metrics,
-                  [[p] + [_fmt(rep.importances_by_objective[m].get(p)) for m in metrics] for p in params],
+                  [[p] + [format_cell(rep.importances_by_objective[m].get(p)) for m in metrics] for p in params],
                   ["l"] + ["r"] * len(metrics))
 
 
@@ -222,7 +222,7 @@ def _md_ranking(rep: _Report) -> dict:
                 elif key == "status_text":
                     cells.append(f"_{_BASELINE_LABELS.get(name, name)}_")
                 elif key in metric_defs.METRICS:
-                    cells.append(f"_{_fmt(values.get(key))}_")
+                    cells.append(f"_{format_cell(values.get(key))}_")
                 else:
                     cells.append("")
         table_rows.append(cells)
@@ -233,13 +233,13 @@ def _md_comparison(rep: _Report) -> dict | None:
     if not rep.comparison.get("rows"):
         return None
     headers, grid = _comparison_grid(rep)
-    rows = [[f"**{arch}**"] + [f"{_fmt(c['value'])} ({c['n']})" if c else "–" for c in cells]
+    rows = [[f"**{arch}**"] + [f"{format_cell(c['value'])} ({c['n']})" if c else "–" for c in cells]
             for arch, cells in zip(rep.comparison["rows"], grid)]
     keys = _best_arch_keys(rep)
     return {
         "grid": _table(["arch"] + headers, rows, ["l"] + ["r"] * len(headers)),
         "best": _table([k if k != rep.metric else f"{k} {_arrow(k)}" for k in keys],
-                       [[_fmt(b[k], k) for k in keys] for b in rep.best_per_arch],
+                       [[format_cell(b[k], k) for k in keys] for b in rep.best_per_arch],
                        ["l", "l", "r", "r", "l", "l", "r", "r", "l", "r", "l"]),
     }
 
@@ -327,7 +327,7 @@ def _html_ranking(rep: _Report) -> dict:
             elif key == "trial_id":
                 text = name
             else:
-                text = _fmt(values.get(key)) if key in metric_defs.METRICS else ""
+                text = format_cell(values.get(key)) if key in metric_defs.METRICS else ""
             cells.append({"kind": "td", "cls": _classes(key, rep.metric), "text": text})
         rows.append({"cls": "baseline", "cells": cells})
     details = None
@@ -358,13 +358,13 @@ def _html_comparison(rep: _Report) -> dict | None:
     values = [c["value"] for row in grid for c in row if c]
     lo, hi = min(values), max(values)
     rows = [(arch, [None if c is None else {"style": _cell_color(c["value"], lo, hi, rep.mode),
-                                            "trial_id": c["trial_id"], "value": _fmt(c["value"]), "n": c["n"]}
+                                            "trial_id": c["trial_id"], "value": format_cell(c["value"]), "n": c["n"]}
                     for c in cells])
             for arch, cells in zip(rep.comparison["rows"], grid)]
     keys = _best_arch_keys(rep)
     classes = [("l" if k in _LEFT else "") + (" key" if k == rep.metric else "") for k in keys]
     best_headers = [f"{k} {_arrow(k)}" if k == rep.metric else {"status_text": "status"}.get(k, k) for k in keys]
-    best_rows = [("best" if best["rank"] == 1 else "", [_fmt(best[k], k) for k in keys]) for best in rep.best_per_arch]
+    best_rows = [("best" if best["rank"] == 1 else "", [format_cell(best[k], k) for k in keys]) for best in rep.best_per_arch]
     return {"headers": headers, "rows": rows, "best_classes": classes, "best_headers": best_headers,
             "best_rows": best_rows}
 

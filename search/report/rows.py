@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from colorize_core import metrics as metric_defs
 from search.records import TrialRecord, first_error_line
+from search.rundir import BASELINES_FILE, TrialStatus
 
 REPORT_DIR = "report"
 """Folder of a run directory that :func:`write_report` writes into."""
@@ -21,7 +22,6 @@ REPORT_DIR = "report"
 FORMATS = ("md", "html", "csv", "json")
 """Report formats: ``report.md``, ``report.html``, ``trials.csv``, ``trials.json``."""
 
-BASELINES_FILE = "baselines.json"
 TENSORBOARD_DIR = "tensorboard"
 HPARAM_COLUMNS = ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation")
 
@@ -38,9 +38,9 @@ PARETO_FIGURES = {
     "pareto_pictures": "pareto_pictures.png",
 }
 """The figures a sweep with several objectives adds (name → PNG file name)."""
-_ALL_FIGURES = {**FIGURES, **PARETO_FIGURES}
+ALL_FIGURES = {**FIGURES, **PARETO_FIGURES}
 
-_FORMAT_FILES = {"md": "report.md", "html": "report.html", "csv": "trials.csv", "json": "trials.json"}
+FORMAT_FILES = {"md": "report.md", "html": "report.html", "csv": "trials.csv", "json": "trials.json"}
 
 
 def _metric_column_doc(name: str) -> str:
@@ -89,7 +89,8 @@ OBJECTIVE_COLUMNS: dict[str, str] = {
 """Columns added after ``best_epoch`` for a sweep with several objectives (``pareto_rank``) or with
 constraints (``meets_constraints``); a one-metric, unconstrained sweep's files have :data:`COLUMNS` only."""
 
-_STATUS_ORDER = ("completed", "stopped", "running", "pending", "interrupted", "error", "oom", "infeasible")
+_STATUS_ORDER = tuple(TrialStatus(s) for s in ("completed", "stopped", "running", "pending", "interrupted", "error",
+                                                "oom", "infeasible"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class _Report:
 # Rows
 
 
-def _finite(value: Any) -> bool:
+def is_finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -162,7 +163,7 @@ def _gpu_ids_text(value: Any) -> str | None:
 
 
 def _num(value: Any) -> float | None:
-    return float(value) if _finite(value) else None
+    return float(value) if is_finite(value) else None
 
 
 def _status_text(record: TrialRecord, *, finished: bool) -> str:
@@ -190,12 +191,12 @@ def report_rows(
     for rank, record in enumerate(records, start=1):
         best = record.best(metric, mode) or {}
         hparams = {**(fixed or {}), **record.params}
-        gpu_memory = [r.get("gpu_peak_memory_mb") for r in record.history if _finite(r.get("gpu_peak_memory_mb"))]
-        memory = gpu_memory or [r.get("peak_memory_mb") for r in record.history if _finite(r.get("peak_memory_mb"))]
+        gpu_memory = [r.get("gpu_peak_memory_mb") for r in record.history if is_finite(r.get("gpu_peak_memory_mb"))]
+        memory = gpu_memory or [r.get("peak_memory_mb") for r in record.history if is_finite(r.get("peak_memory_mb"))]
         last = record.history[-1] if record.history else {}
         params = record.params_count
         if params is None:
-            params = next((r.get("params") for r in reversed(record.history) if _finite(r.get("params"))), None)
+            params = next((r.get("params") for r in reversed(record.history) if is_finite(r.get("params"))), None)
         rows.append({
             "rank": rank,
             "trial_id": record.trial_id,
@@ -232,7 +233,7 @@ def _ranked_entries(rep: _Report) -> list[tuple[str, Any]]:
     for name, values in sorted(rep.baselines.items(), key=lambda kv: kv[0]):
         value = values.get(rep.metric)
         position = len([row for row in rep.rows if row[rep.metric] is not None])
-        if _finite(value):
+        if is_finite(value):
             for i, (kind, item) in enumerate(entries):
                 item_value = item[rep.metric] if kind == "trial" else item[1].get(rep.metric)
                 if item_value is None or metric_defs.is_better(rep.metric, value, item_value):
@@ -248,14 +249,6 @@ def _ranked_entries(rep: _Report) -> list[tuple[str, Any]]:
 
 # ---------------------------------------------------------------------------------------------------
 # Arguments
-
-
-def _resolve_metric(info: dict, metric: str | None) -> tuple[str, str]:
-    metric = metric or info.get("metric") or "delta_e"
-    mode = metric_defs.metric_mode(metric)  # ValueError listing the known metrics
-    if metric == info.get("metric") and info.get("mode") in ("min", "max"):
-        mode = info["mode"]
-    return metric, mode
 
 
 def _check_formats(formats: str | Iterable[str]) -> tuple[str, ...]:

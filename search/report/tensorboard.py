@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from colorize_core import metrics as metric_defs
-from search.report.rows import _STATUS_ORDER, REPORT_DIR, TENSORBOARD_DIR, _finite, _Report
+from search.report.rows import _STATUS_ORDER, REPORT_DIR, TENSORBOARD_DIR, is_finite, _Report
 
 
 def tensorboard_commands(run_dir: str | os.PathLike) -> dict[str, str]:
@@ -44,7 +44,7 @@ def _tb_kind(values: Sequence[Any]) -> str:
     values = [v for v in values if v is not None]
     if values and all(isinstance(v, bool) for v in values):
         return "bool"
-    if values and all(_finite(v) for v in values):
+    if values and all(is_finite(v) for v in values):
         return "number"
     return "string"
 
@@ -127,10 +127,10 @@ def _write_tensorboard(rep: _Report) -> None:
             for epoch_row in record.history:
                 epoch = int(epoch_row["epoch"])
                 for name in metric_defs.METRICS:
-                    if _finite(epoch_row.get(name)):
+                    if is_finite(epoch_row.get(name)):
                         writer.add_scalar(f"val/{name}", epoch_row[name], epoch)
                 for key, tag in (("train_loss", "loss/train"), ("val_loss", "loss/val"), ("lr", "learning_rate")):
-                    if _finite(epoch_row.get(key)):
+                    if is_finite(epoch_row.get(key)):
                         writer.add_scalar(tag, epoch_row[key], epoch)
             if row["best_epoch"] is not None:
                 for name in metric_defs.METRICS:

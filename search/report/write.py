@@ -43,16 +43,16 @@ from search.report.figures import (
     _figure_pareto,
 )
 from search.report.render import _render_html, _render_md
+from search.rundir import load_baselines, resolve_metric
 from search.report.rows import (
-    _ALL_FIGURES,
-    _FORMAT_FILES,
+    ALL_FIGURES,
+    FORMAT_FILES,
     BASELINES_FILE,
     FORMATS,
     REPORT_DIR,
     _check_formats,
     _counts,
     _Report,
-    _resolve_metric,
     report_rows,
 )
 from search.report.tensorboard import _write_tensorboard, tensorboard_commands
@@ -91,7 +91,7 @@ def _json_payload(rep: _Report) -> dict:
         "comparison": rep.comparison,
         "best_per_arch": rep.best_per_arch,
         "importances": rep.importances,
-        "figures": {name: _ALL_FIGURES[name] for name in rep.figures},
+        "figures": {name: ALL_FIGURES[name] for name in rep.figures},
         "tensorboard": {"logdir": str(rep.tensorboard_dir) if rep.tensorboard_dir else None,
                         "commands": tensorboard_commands(rep.run_dir)},
         "notes": rep.notes,
@@ -108,7 +108,7 @@ def _write_text(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
-def _json_default(value: Any):
+def json_default(value: Any):
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):
@@ -161,15 +161,14 @@ def write_report(
         )
     run_dir = run_dir.resolve()
     info = load_sweep_info(run_dir)
-    metric, mode = _resolve_metric(info, metric)
+    metric, mode = resolve_metric(info, metric)
     if isinstance(top, bool) or not isinstance(top, int) or top <= 0:
         raise ValueError(f"top must be a positive int, got {top!r}")
     formats = _check_formats(formats)
 
     objectives, constraints = objectives_of(info), constraints_of(info)
     records = rank_records(load_records(run_dir), metric=metric, mode=mode, constraints=constraints)
-    baselines_path = run_dir / BASELINES_FILE
-    baselines = json.loads(baselines_path.read_text()) if baselines_path.exists() else {}
+    baselines = load_baselines(run_dir)
     finished = "finished" in info
     rep = _Report(
         run_dir=run_dir, out_dir=run_dir / REPORT_DIR, info=info, metric=metric, mode=mode, top=top,
@@ -204,7 +203,7 @@ def write_report(
 
     written: dict[str, Path] = {}
     if want_figures:
-        for filename in _ALL_FIGURES.values():  # never leave a stale figure beside the new report
+        for filename in ALL_FIGURES.values():  # never leave a stale figure beside the new report
             (rep.out_dir / filename).unlink(missing_ok=True)
         if progress:
             progress("drawing figures")
@@ -221,7 +220,7 @@ def write_report(
             if front_grid:
                 _guard(rep, "the Pareto pictures", _figure_front_pictures, rep, dataset, grid_idx, front_grid)
         for name, data in rep.figures.items():
-            path = rep.out_dir / _ALL_FIGURES[name]
+            path = rep.out_dir / ALL_FIGURES[name]
             path.write_bytes(data)
             written[name] = path
     if tensorboard:
@@ -230,17 +229,17 @@ def write_report(
             written["tensorboard"] = rep.tensorboard_dir
 
     if "md" in formats:
-        written["md"] = rep.out_dir / _FORMAT_FILES["md"]
+        written["md"] = rep.out_dir / FORMAT_FILES["md"]
         _write_text(written["md"], _render_md(rep))
     if "html" in formats:
-        written["html"] = rep.out_dir / _FORMAT_FILES["html"]
+        written["html"] = rep.out_dir / FORMAT_FILES["html"]
         _write_text(written["html"], _render_html(rep))
     if "csv" in formats:
-        written["csv"] = rep.out_dir / _FORMAT_FILES["csv"]
+        written["csv"] = rep.out_dir / FORMAT_FILES["csv"]
         _write_csv(rep, written["csv"])
     if "json" in formats:
-        written["json"] = rep.out_dir / _FORMAT_FILES["json"]
-        _write_text(written["json"], json.dumps(_json_payload(rep), indent=1, default=_json_default))
+        written["json"] = rep.out_dir / FORMAT_FILES["json"]
+        _write_text(written["json"], json.dumps(_json_payload(rep), indent=1, default=json_default))
     del dataset
     return written
 

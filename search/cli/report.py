@@ -1,36 +1,19 @@
-"""The ``colorsweep report`` command: write the report, print the top of the ranking and the files."""
+"""``colorsweep report``: write a sweep's report, print the top of its ranking and the files written."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
 
 from colorize_core import metrics as metric_defs
+from search.cli._output import format_table
 from search.records import load_records, load_sweep_info, objectives_of, rank_records
-from search.report.cells import _fmt
-from search.report.rows import (
-    _ALL_FIGURES,
-    _FORMAT_FILES,
-    BASELINES_FILE,
-    FORMATS,
-    OBJECTIVE_COLUMNS,
-    REPORT_DIR,
-    _finite,
-    _resolve_metric,
-    report_rows,
-)
-from search.report.tensorboard import tensorboard_commands
-from search.report.write import _json_default, write_report
+from search.report import (ALL_FIGURES, FORMAT_FILES, FORMATS, OBJECTIVE_COLUMNS, REPORT_DIR, format_cell, is_finite,
+                           json_default, report_rows, tensorboard_commands, write_report)
+from search.rundir import load_baselines, resolve_metric
 
-
-def _text_table(rows: list[dict], columns: Sequence[str]) -> str:
-    cells = [[_fmt(row.get(c), c) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+__all__ = ["add_parsers", "cmd_report"]
 
 
 def cmd_report(args) -> int:
@@ -41,13 +24,13 @@ def cmd_report(args) -> int:
         progress=None if args.json else (lambda message: print(f"report: {message}", file=sys.stderr)),
     )
     run_dir = Path(args.run_dir).expanduser().resolve()
-    payload = json.loads((run_dir / REPORT_DIR / _FORMAT_FILES["json"]).read_text()) if "json" in written else None
+    payload = json.loads((run_dir / REPORT_DIR / FORMAT_FILES["json"]).read_text()) if "json" in written else None
     info = load_sweep_info(run_dir)
-    metric, mode = _resolve_metric(info, args.metric)
+    metric, mode = resolve_metric(info, args.metric)
     if payload is None:
         records = rank_records(load_records(run_dir), metric=metric, mode=mode)
         rows = report_rows(records, metric=metric, mode=mode, finished="finished" in info)
-        baselines = json.loads((run_dir / BASELINES_FILE).read_text()) if (run_dir / BASELINES_FILE).exists() else {}
+        baselines = load_baselines(run_dir)
     else:
         rows, baselines = payload["trials"], payload["baselines"]["val"]
     commands = tensorboard_commands(run_dir)
@@ -57,7 +40,7 @@ def cmd_report(args) -> int:
                "files": {k: str(v) for k, v in written.items()}}
         if args.tensorboard:
             out["tensorboard"] = commands
-        print(json.dumps(out, indent=1, default=_json_default))
+        print(json.dumps(out, indent=1, default=json_default))
         return 0
     objectives = [o.metric for o in objectives_of(info) if o.metric != metric]
     extra = [m for m in ("gain_vs_gray" if metric != "gain_vs_gray" else "delta_e",) if m not in objectives]
@@ -67,17 +50,17 @@ def cmd_report(args) -> int:
     shown = list(top_rows)
     for name, values in sorted(baselines.items()):  # baselines where they rank (else at the end)
         value = values.get(metric)
-        at = next((i for i, row in enumerate(shown) if _finite(value) and
+        at = next((i for i, row in enumerate(shown) if is_finite(value) and
                    (row.get(metric) is None or metric_defs.is_better(metric, value, row[metric]))), len(shown))
         shown.insert(at, {"rank": None, "trial_id": f"baseline: {name}", "status_text": "baseline", **values})
     print(f"top {len(top_rows)} of {len(rows)} trials by validation {metric} "
           f"({'lower' if mode == 'min' else 'higher'} is better; baselines where they rank):")
-    print(_text_table(shown, columns))
+    print(format_table(shown, columns, cell=format_cell, empty=None))
     print()
     for key in ("html", "md", "csv", "json"):
         if key in written:
             print(f"{key:>5}: {written[key]}")
-    figures = [str(written[k]) for k in _ALL_FIGURES if k in written]
+    figures = [str(written[k]) for k in ALL_FIGURES if k in written]
     if figures:
         print(f"figures: {', '.join(Path(f).name for f in figures)} (in {run_dir / REPORT_DIR})")
     if args.tensorboard:
@@ -88,9 +71,9 @@ def cmd_report(args) -> int:
     return 0
 
 
-def add_commands(subparsers) -> None:
-    """Register this module's ``colorsweep`` subcommands (``report``)."""
-    p = subparsers.add_parser(
+def add_parsers(sub) -> None:
+    """Register ``report``."""
+    p = sub.add_parser(
         "report", help="ranked report of a sweep: Markdown, HTML, CSV, JSON, figures, TensorBoard HParams",
         description="Write RUN_DIR/report/ (report.html, report.md, trials.csv, trials.json, figures, "
                     "tensorboard/) and print the top of the ranking. Works on running, killed and failed sweeps.",
