@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from colorize_core.train import BEST_MODEL, LAST_MODEL, STATE_FILE
-from search.rundir import write_json_atomic, write_text_atomic
+from search.rundir import load_baselines, newest_checkpoint, write_json_atomic, write_text_atomic
 from search.tables import format_table
 from search.records import (
     TrialRecord, data_source, load_records, load_sweep_info, rank_records, trial_path,
@@ -59,7 +59,6 @@ CARD_JSON = "model_card.json"
 CARD_MD = "model_card.md"
 CARD_FORMAT = "colorsweep-model-card/1"
 CHECKPOINTS_DIR = "checkpoints"  # inside a fine-tuned model folder: last.keras + state.json (resumable)
-BASELINES_FILE = "baselines.json"
 _BEST, _LAST, _STATE = BEST_MODEL, LAST_MODEL, STATE_FILE
 
 
@@ -141,13 +140,6 @@ class TrialCheckpoint:
         return TrainConfig.from_dict(values).to_dict()
 
 
-def _newest_checkpoint(folder: Path | None) -> Path | None:
-    if folder is None or not folder.is_dir():
-        return None
-    found = sorted(p for p in folder.glob("checkpoint_*") if (p / _BEST).is_file())
-    return found[-1] if found else None
-
-
 def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | None = None,
                  trial_id: str | None = None, pick: str | None = None) -> TrialCheckpoint:
     """A trial of a run directory with its newest checkpoint: the ``rank``-th best by validation
@@ -185,10 +177,10 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
         )
     record = ranked[rank - 1]
     folder = trial_path(run_dir, record.trial_dir)
-    checkpoint = _newest_checkpoint(folder)
+    checkpoint = newest_checkpoint(folder)
     if checkpoint is None:
         with_ckpt = [f"rank {i} ({r.trial_id})" for i, r in enumerate(ranked, start=1)
-                     if _newest_checkpoint(trial_path(run_dir, r.trial_dir)) is not None]
+                     if newest_checkpoint(trial_path(run_dir, r.trial_dir)) is not None]
         raise ValueError(
             f"trial {record.trial_id} (rank {rank} by {metric}) has no checkpoint with {_BEST} in "
             f"{folder or '(no trial folder recorded)'}; trials with checkpoints: "
@@ -525,8 +517,7 @@ def export_model(
     history = trial.history
     best_epoch = trial.best_epoch
     best_row = next((r for r in history if r.get("epoch") == best_epoch), None)
-    baselines_file = trial.run_dir / BASELINES_FILE
-    baselines = json.loads(baselines_file.read_text()) if baselines_file.exists() else {}
+    baselines = load_baselines(trial.run_dir)
     data = dict(info.get("data", {}))
     card = {
         "format": CARD_FORMAT,
