@@ -104,8 +104,9 @@ def test_rebalancing_weights_have_expectation_one_and_favour_rare_colours(demo16
     # cached beside the data cache, keyed by the data fingerprint
     cached = cls.class_weights_for(demo16)
     np.testing.assert_allclose(cached, weights, rtol=1e-6)
-    files = list(Path(demo16.cache_path).parent.glob("colorsweep-abweights-*.npy"))
-    assert len(files) == 1 and np.allclose(np.load(files[0]), weights)
+    path = cls._weights_cache_file(demo16, cls.REBALANCE_LAMBDA, cls.REBALANCE_SIGMA)  # other tests may leave other weights (other λ, sources)
+    assert path.parent == Path(demo16.cache_path).parent and path.name.startswith("colorsweep-abweights-")
+    assert path.is_file() and np.allclose(np.load(path), weights)
 
 
 # --- decoding -----------------------------------------------------------------------------------------
