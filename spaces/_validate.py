@@ -16,6 +16,7 @@ from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param, is_scalar, parse_param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace
 from ._train_config import _train_config_cls, train_config_defaults
+from colorize_core.models import INPUT_MULTIPLE, OUTPUT_ACTIVATIONS
 from colorize_core.suggest import did_you_mean
 
 __all__ = [
@@ -39,9 +40,8 @@ SWEEP_KEYS = {
     "model_options": "set one option at a time as model_options.<option>",
 }
 #: Values of ``output_activation`` (see ``colorize_core.models``).
-OUTPUT_ACTIVATIONS = ("original", "sigmoid", "linear")
 #: Training image sizes must be a positive multiple of this (every model's downsampling).
-SIZE_MULTIPLE = 8
+SIZE_MULTIPLE = INPUT_MULTIPLE  # the models' input multiple (colorize_core.models), named for spaces
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 _FLOAT_KINDS = ("uniform", "loguniform")

@@ -22,7 +22,7 @@ Add one with :func:`register_model`. Backend-neutral Keras 3 (TensorFlow or JAX)
 """
 
 from ._common import AB_CONV, AB_LOGITS, OUTPUT_ACTIVATIONS
-from .registry import HEADS, ModelInfo, create_model, is_model, list_models, model_info, register_model
+from .registry import HEADS, INPUT_MULTIPLE, ModelInfo, create_model, is_model, list_models, model_info, register_model
 from .summary import DEFAULT_PARAMS, count_params, default_param_count
 
 # Registers the `cls_rebalanced` loss with Keras when Keras is already imported, so that importing
@@ -48,6 +48,7 @@ __all__ = [
     "AB_LOGITS",
     "HEADS",
     "OUTPUT_ACTIVATIONS",
+    "INPUT_MULTIPLE",
     "ModelInfo",
     "count_params",
     "create_model",

@@ -35,6 +35,7 @@ __all__ = [
     "check_input_size",
 ]
 
+#: Every architecture takes square inputs whose side is a positive multiple of this (three stride-2 stages).
 INPUT_MULTIPLE = 8
 #: What a model's output is: ``"regression"`` (encoded ab) or ``"classification"`` (ab-bin logits).
 HEADS = ("regression", "classification")

@@ -11,6 +11,7 @@ __all__ = ["add_parsers", "cmd_plan"]
 
 def cmd_plan(args) -> int:
     """Print every configuration of a space with its memory estimate against ``--gpu-memory``."""
+    from colorize_core.models import INPUT_MULTIPLE
     from search.memory import detect_gpu_memory, format_bytes, parse_memory, plan_space
     from spaces import load_space
 
@@ -18,8 +19,8 @@ def cmd_plan(args) -> int:
         budget, source = parse_memory(args.gpu_memory), "given"
     else:
         budget, source = detect_gpu_memory(), "detected with nvidia-smi"
-    if args.size is not None and (args.size <= 0 or args.size % 8):
-        raise UserError(f"--size must be a positive multiple of 8, got {args.size}")
+    if args.size is not None and (args.size <= 0 or args.size % INPUT_MULTIPLE):
+        raise UserError(f"--size must be a positive multiple of {INPUT_MULTIPLE}, got {args.size}")
     rows = plan_space(args.space, size=args.size, gpu_memory=budget)
     space = load_space(args.space)
     size = args.size or space.defaults.get("size", 128)

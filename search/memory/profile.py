@@ -6,12 +6,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from colorize_core.train import PRECISIONS
 from search.memory.anchors import F32_ACTIVATION_FACTOR
 
 __all__ = ["PRECISIONS", "ModelProfile", "model_profile"]
 
 #: Precisions a configuration may train in (``TrainConfig.precision``); None and "float32" are the same.
-PRECISIONS = (None, "float32", "mixed_float16", "mixed_bfloat16")
 
 
 _NEEDS_OUTPUT_ACTIVATIONS = {"relu", "sigmoid", "tanh", "elu", "selu", "softmax", "gelu", "swish", "silu",
