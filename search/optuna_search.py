@@ -24,8 +24,15 @@ class ConstrainedOptunaSearch(OptunaSearch):
     ``Trial.set_constraint``, before its ``tell``), so that TPE, which reads every trial's constraints,
     learns which configurations violate the sweep's constraints (it samples from the feasible ones'
     good region). Without constraints it behaves exactly as OptunaSearch. Ray's class has no hook for
-    this: it reads ``_ot_trials`` (Tune trial id → Optuna trial), the one private attribute used
-    (tests/test_objectives.py fails if it goes away)."""
+    this: it reads ``_ot_trials`` (Tune trial id → Optuna trial) and ``_ot_study``, the only private
+    attributes of Ray's used in the project, here and nowhere else (tests/test_objectives.py fails if
+    they go away)."""
+
+    @property
+    def study(self):
+        """The Optuna study behind this searcher: every trial Optuna was told of (values, constraints,
+        states), for tests, reports and anyone inspecting what TPE learned."""
+        return self._ot_study
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         excess = (result or {}).get(CONSTRAINT_EXCESS)

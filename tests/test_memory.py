@@ -322,7 +322,7 @@ def test_infeasible_proposals_reach_optuna_as_failed_trials_which_tpe_ignores(tm
         config = searcher.suggest(f"t{i}")
         assert config["arch"] == "basic"  # only what fits is launched
         searcher.on_trial_complete(f"t{i}", result={"delta_e": 10.0 + i, "epoch": 1})
-    study = searcher.searcher._ot_study
+    study = searcher.searcher.study
     states = [t.state for t in study.trials]
     infeasible = [r for r in json.loads((tmp_path / "trials.json").read_text()).values() if r["status"] == "infeasible"]
     assert infeasible and states.count(optuna.trial.TrialState.FAIL) == len(infeasible)
@@ -526,10 +526,10 @@ def test_optuna_gets_the_retry_result_for_a_proposal_that_ran_out_of_memory(tmp_
     _write_status(tmp_path, "a", "oom")
     retry = searcher.suggest("b")
     assert retry["batch_size"] == first["batch_size"] // 2 and retry["_memory"]["retry_of"] == "a"
-    (ot_trial,) = searcher.searcher._ot_study.trials
+    (ot_trial,) = searcher.searcher.study.trials
     assert ot_trial.state == optuna.trial.TrialState.RUNNING  # held until the retry tells
     searcher.on_trial_complete("b", result={"delta_e": 12.5, "epoch": 1, "training_iteration": 1})
-    (ot_trial,) = searcher.searcher._ot_study.trials
+    (ot_trial,) = searcher.searcher.study.trials
     assert ot_trial.state == optuna.trial.TrialState.COMPLETE and ot_trial.value == 12.5
     assert ot_trial.params["batch_size"] == first["batch_size"]  # the proposal, as Optuna made it
     assert searcher.suggest("c") == "FINISHED"

@@ -208,7 +208,7 @@ def test_a_constrained_searcher_hands_optuna_each_trials_excess():
     for i, excess in enumerate([-5.0, 30.0]):
         searcher.suggest(f"t{i}")
         searcher.on_trial_complete(f"t{i}", result={"delta_e": 10.0 + i, CONSTRAINT_EXCESS: excess})
-    trials = searcher._ot_study.get_trials()
+    trials = searcher.study.get_trials()
     assert [t.constraints for t in trials] == [{CONSTRAINT_EXCESS: -5.0}, {CONSTRAINT_EXCESS: 30.0}]  # what TPE reads
 
 
@@ -222,14 +222,14 @@ def test_a_two_objective_searcher_is_told_each_objective_at_the_best_epoch():
     searcher.suggest("t0")
     searcher.on_trial_complete("t0", result={"at_best_delta_e": 9.5, "at_best_colorfulness_gap": 12.0,
                                              "delta_e": 10.0, "colorfulness_gap": 3.0})
-    study = searcher._ot_study
+    study = searcher.study
     assert len(study.directions) == 2 and study.get_trials()[0].values == [9.5, 12.0]
     warm = _optuna_searcher(_space(), objectives=objectives, seed=1, constrained=True,
                             evaluated=[({"learning_rate": 1e-3, "loss": "mae"}, [9.0, 4.0], -1.0)])
     warm.set_search_properties(None, None, {})
     assert warm.suggest("w0") is not None
-    assert warm._ot_study.get_trials()[0].values == [9.0, 4.0]
-    assert warm._ot_study.get_trials()[0].constraints == {"constraint_excess": -1.0}
+    assert warm.study.get_trials()[0].values == [9.0, 4.0]
+    assert warm.study.get_trials()[0].constraints == {"constraint_excess": -1.0}
 
 
 def test_mode_applies_to_one_metric_only(tmp_path):
