@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -12,13 +11,14 @@ from ray.tune import Callback
 
 from search.memory.oom import is_out_of_memory
 from search.records import first_error_line
-from search.rundir import FAILED_STATUSES, TRIALS_FILE, TrialStatus, is_disk_full_error, is_disk_full_text, write_json_atomic
+from search.rundir import FAILED_STATUSES, TrialLedger, TrialStatus, is_disk_full_error, is_disk_full_text
 
 __all__ = ["SweepMonitor"]
 
 
 class SweepMonitor(Callback):
-    """Keeps ``trials.json`` (status, params, error of every trial) current and prints progress.
+    """Records what Ray reports of every trial (status, params, epochs, error) in the run's
+    :class:`~search.rundir.TrialLedger`, which writes ``trials.json``, and prints progress.
 
     A trial is ``stopped`` when it ended before ``max_epochs`` without its own early stopping (ASHA
     stopped it), ``completed`` otherwise.
@@ -30,7 +30,8 @@ class SweepMonitor(Callback):
         self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
         self.live = live
         self._stream = stream
-        self.entries: dict[str, dict] = dict(existing or {})
+        if existing is not None:  # else the driver opened the ledger (TrialLedger.open) or it is read back
+            TrialLedger.open(self.run_dir, existing)
         self.best: tuple[float, str] | None = None
         self.started = time.monotonic()
         self._last_line = ""
@@ -39,6 +40,11 @@ class SweepMonitor(Callback):
         self.disk_full: str | None = None   # the error when a write found the disk full
         self.deadline = deadline            # wall-clock end of the time budget (a trial stopped after it: budget)
         self.stopper = None                 # search.signals.StopSignals of the driver (asks Ray to stop)
+
+    @property
+    def entries(self) -> dict[str, dict]:
+        """Every trial's record: the run's ledger, shared with the memory searcher."""
+        return TrialLedger.for_run(self.run_dir).entries
 
     @property
     def stream(self):
@@ -51,6 +57,7 @@ class SweepMonitor(Callback):
         return state
 
     def __setstate__(self, state):  # run configs pickled by older versions lack the newer fields
+        state = {k: v for k, v in state.items() if k != "entries"}  # older versions kept their own copy
         self.__dict__.update({"_drawn": 0, "_latest": {}, **state})
 
     # -- records -------------------------------------------------------------------------------
@@ -72,15 +79,8 @@ class SweepMonitor(Callback):
         return entry
 
     def _save(self) -> None:
-        path = self.run_dir / TRIALS_FILE
-        if path.exists():  # keep records others added (infeasible configurations, search.packing)
-            try:
-                for key, value in json.loads(path.read_text()).items():
-                    self.entries.setdefault(key, value)
-            except (OSError, ValueError):
-                pass
         try:
-            write_json_atomic(path, self.entries)
+            TrialLedger.for_run(self.run_dir).save()
         except OSError as exc:
             if not is_disk_full_error(exc):
                 raise

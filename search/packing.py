@@ -42,7 +42,7 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 from ray.tune.search import Searcher
 
 from search.memory import TrialPlanner
-from search.rundir import FAILED_STATUSES, TRIALS_FILE, TrialStatus, write_json_atomic
+from search.rundir import FAILED_STATUSES, TrialLedger, TrialStatus
 
 __all__ = ["MemorySearcher", "GridSearcher", "TrialResources", "MEMORY_KEY"]
 
@@ -95,14 +95,6 @@ class TrialResources:
         if gpu > 0:
             bundle["GPU"] = gpu
         return PlacementGroupFactory([bundle])
-
-
-def add_trial_entries(run_dir: str | Path, entries: dict[str, dict]) -> None:
-    """Add records to ``trials.json`` (the monitor keeps records it did not write, see its ``_save``)."""
-    path = Path(run_dir) / TRIALS_FILE
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.update(entries)
-    write_json_atomic(path, current)
 
 
 class MemorySearcher(Searcher):
@@ -197,7 +189,7 @@ class MemorySearcher(Searcher):
         if trial_id not in self.configs:
             return
         if error:
-            self.errored[trial_id] = time.time()  # oom or not: trials.json says, once the monitor wrote it
+            self.errored[trial_id] = time.time()  # oom or not: the ledger says, once the monitor recorded it
             return
         self._tell_inner(trial_id, result, error=False)
 
@@ -248,7 +240,7 @@ class MemorySearcher(Searcher):
     def _record_infeasible(self, record_id: str, proposal: dict, decision) -> None:
         entry = {"params": dict(proposal), "status": TrialStatus.INFEASIBLE, "note": decision.note,
                  "memory": decision.memory_info(), "max_epochs": self.max_epochs}
-        add_trial_entries(self.run_dir, {record_id: entry})
+        TrialLedger.for_run(self.run_dir).add({record_id: entry})
         self._say(f"configuration {record_id} not launched: {decision.note} ({_brief(proposal)})")
 
     def _tell_inner(self, trial_id: str, result: dict | None, *, error: bool) -> None:
@@ -259,32 +251,27 @@ class MemorySearcher(Searcher):
         if inner_id is not None:
             self.searcher.on_trial_complete(inner_id, result=result if not error else None, error=error)
 
-    def _statuses(self) -> dict:
-        path = Path(self.run_dir) / TRIALS_FILE
-        try:
-            return json.loads(path.read_text()) if path.exists() else {}
-        except (OSError, json.JSONDecodeError):
-            return {}
-
     def _settle_unreported_errors(self) -> None:
-        """Count as ended the running trials that ``trials.json`` records as failed although Ray never
+        """Count as ended the running trials that the ledger records as failed although Ray never
         told this searcher: Ray 2.60 ends a trial whose reused worker could not be reset that way, and
         the search would otherwise wait for it forever."""
         if not self.running:
             return
-        entries = self._statuses()
+        ledger = TrialLedger.for_run(self.run_dir)
         for trial_id in sorted(self.running):
-            if entries.get(trial_id, {}).get("status") in FAILED_STATUSES:
+            if ledger.status(trial_id) in FAILED_STATUSES:
                 self.on_trial_complete(trial_id, error=True)
 
-    def _resolve_errors(self, patience_s: float = 30.0) -> None:
+    def _resolve_errors(self) -> None:
+        """Retry or give up on the trials that failed since the last proposal. Ray tells this searcher
+        of a failure just before it tells the monitor (one controller step, in this process), so by
+        the next proposal the ledger says how the trial ended: ``oom`` (retried once at half the batch)
+        or anything else (a plain failure, told to the inner searcher)."""
         if not self.errored:
             return
-        entries = self._statuses()
-        for trial_id, since in list(self.errored.items()):
-            status = entries.get(trial_id, {}).get("status")
-            if status not in FAILED_STATUSES and time.time() - since < patience_s:
-                continue  # the monitor has not written it yet
+        ledger = TrialLedger.for_run(self.run_dir)
+        for trial_id in list(self.errored):
+            status = ledger.status(trial_id)
             del self.errored[trial_id]
             config = self.configs[trial_id]
             memory = config.get(MEMORY_KEY) or {}

@@ -8,6 +8,8 @@
 * :func:`write_json_atomic` is the one way the project writes a JSON file: a temporary file in the
   same folder, fsync, rename. Readers see the old file or the new one, never half of one, and no
   temporary file is left behind, also when the disk is full.
+* :class:`TrialLedger` is the driver's record of every trial and the one writer of ``trials.json``:
+  the monitor (a Ray callback) and the memory searcher share it in memory.
 * The names of the files a run directory holds (:data:`SWEEP_FILE`, :data:`TRIALS_FILE`,
   :data:`BASELINES_FILE`, :data:`LOCK_FILE`), a trial's statuses (:class:`TrialStatus`), and the
   readers every module shares: :func:`load_baselines`, :func:`newest_checkpoint`, :func:`resolve_metric`.
@@ -37,6 +39,7 @@ __all__ = [
     "TRIALS_FILE",
     "BASELINES_FILE",
     "TrialStatus",
+    "TrialLedger",
     "FINAL_STATUSES",
     "LIVE_STATUSES",
     "FAILED_STATUSES",
@@ -76,6 +79,7 @@ class TrialStatus(StrEnum):
     ERROR = "error"              #: raised; the record holds the traceback
     OOM = "oom"                  #: ran out of accelerator memory
     INFEASIBLE = "infeasible"    #: never launched: does not fit the memory budget
+    ABANDONED = "abandoned"      #: started, but killed before Ray saved it: a new trial took its place
 
 
 #: Statuses a trial ends in; a trial in one of them is not run again.
@@ -295,6 +299,62 @@ def check_trusted(run_dir: str | os.PathLike) -> None:
                         f"{item} is writable by other users; Ray runs the code in a run folder's pickles when "
                         f"resuming, so anyone who can write it could run code as you. If you trust it, fix with: "
                         f"chmod go-w {item}")
+
+
+class TrialLedger:
+    """The driver's record of every trial of one run (``trials.json``): params, status, epochs, error.
+
+    The driver opens it (:meth:`open`) when a sweep starts or resumes; the monitor (a Ray callback)
+    records what Ray reports, the memory searcher records configurations it never launches and reads
+    how a failed trial ended (``oom`` or ``error``) from the same object, in memory. It is the one
+    writer of ``trials.json`` (:meth:`save`, atomic). Neither user pickles it: both find it again by
+    run directory (:meth:`for_run`), also after Ray restores them on ``resume``.
+    """
+
+    _open: dict[Path, "TrialLedger"] = {}  # this process's ledgers by resolved run directory
+
+    def __init__(self, run_dir: str | os.PathLike, entries: dict[str, dict] | None = None):
+        self.run_dir = Path(run_dir)
+        self.entries: dict[str, dict] = dict(entries or {})
+
+    @classmethod
+    def open(cls, run_dir: str | os.PathLike, entries: dict[str, dict] | None = None) -> "TrialLedger":
+        """Start this process's ledger of ``run_dir`` with ``entries`` (a new sweep: none; a resumed
+        one: the records read back, :func:`search.records.load_trial_entries`). Nothing is written."""
+        ledger = cls(run_dir, entries)
+        cls._open[Path(run_dir).resolve()] = ledger
+        return ledger
+
+    @classmethod
+    def for_run(cls, run_dir: str | os.PathLike) -> "TrialLedger":
+        """This process's ledger of ``run_dir``; opened from ``trials.json`` when none is open yet (a
+        monitor or searcher used on its own)."""
+        ledger = cls._open.get(Path(run_dir).resolve())
+        if ledger is None:
+            path = Path(run_dir) / TRIALS_FILE
+            try:
+                entries = json.loads(path.read_text()) if path.is_file() else {}
+            except (OSError, ValueError):
+                entries = {}
+            ledger = cls.open(run_dir, entries if isinstance(entries, dict) else {})
+        return ledger
+
+    def entry(self, trial_id: str, **defaults: Any) -> dict:
+        """The record of ``trial_id``, created with ``defaults`` when it has none yet."""
+        return self.entries.setdefault(trial_id, dict(defaults))
+
+    def status(self, trial_id: str) -> str | None:
+        """What became of ``trial_id`` so far (a :class:`TrialStatus` value), None if not recorded."""
+        return self.entries.get(trial_id, {}).get("status")
+
+    def add(self, entries: dict[str, dict]) -> None:
+        """Record whole entries (e.g. configurations never launched) and save."""
+        self.entries.update(entries)
+        self.save()
+
+    def save(self) -> None:
+        """Write ``trials.json`` atomically (OSError, e.g. a full disk, is the caller's to handle)."""
+        write_json_atomic(self.run_dir / TRIALS_FILE, self.entries)
 
 
 def load_baselines(run_dir: str | os.PathLike) -> dict[str, dict[str, float]]:

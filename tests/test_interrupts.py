@@ -124,19 +124,19 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(tmp_path
     back, resume ends with exactly the requested trials."""
     import ray
 
-    from search import monitor as monitor_module
     from search.cli import main
+    from search.rundir import TrialLedger  # the one writer of trials.json
 
-    real_write = monitor_module.write_json_atomic
+    real_save = TrialLedger.save
     state = {"writes": 0}
 
-    def write_until_full(path, payload):
-        if any(e.get("epochs", 0) >= 1 for e in payload.values()):
+    def save_until_full(ledger):
+        if any(e.get("epochs", 0) >= 1 for e in ledger.entries.values()):
             state["writes"] += 1
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, payload)
+            raise OSError(errno.ENOSPC, "No space left on device", str(ledger.run_dir / "trials.json"))
+        real_save(ledger)
 
-    monkeypatch.setattr(monitor_module, "write_json_atomic", write_until_full)
+    monkeypatch.setattr(TrialLedger, "save", save_until_full)
     storage = tmp_path / "runs"
     try:
         code = main(["run", "smoke", "--data", "demo", "--size", "16", "--trials", "3", "--max-epochs", "2",
@@ -151,7 +151,7 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(tmp_path
         before = json.loads((storage / "full" / "trials.json").read_text())  # the last good write, whole
         assert before and all(e["status"] in ("running", "interrupted") for e in before.values())
 
-        monkeypatch.setattr(monitor_module, "write_json_atomic", real_write)  # space freed
+        monkeypatch.setattr(TrialLedger, "save", real_save)  # space freed
         assert main(["resume", str(storage / "full"), "--num-cpus", "2"]) == 0
         records = load_records(storage / "full")
         assert sum(r.status in ("completed", "stopped") for r in records) == 3, [(r.trial_id, r.status) for r in records]

@@ -262,10 +262,12 @@ def test_calibration_learns_from_an_out_of_memory_trial(tmp_path):
 
 
 def _write_status(run_dir: Path, trial_id: str, status: str) -> None:
-    path = run_dir / "trials.json"
-    entries = json.loads(path.read_text()) if path.exists() else {}
-    entries.setdefault(trial_id, {"params": {}})["status"] = status
-    path.write_text(json.dumps(entries))
+    """What the monitor records when Ray tells it a trial failed (in the ledger the searcher reads)."""
+    from search.rundir import TrialLedger
+
+    ledger = TrialLedger.for_run(run_dir)
+    ledger.entry(trial_id, params={})["status"] = status
+    ledger.save()
 
 
 def test_memory_searcher_skips_infeasible_and_retries_out_of_memory_at_half_batch(tmp_path):

@@ -423,3 +423,64 @@ def test_resolve_metric_keeps_the_sweeps_mode_and_names_unknown_metrics():
     assert resolve_metric({}, None) == ("delta_e", "min")
     with pytest.raises(ValueError, match="delta_e"):
         resolve_metric(info, "accuracy")
+
+
+def test_the_ledger_is_shared_by_run_directory_and_is_the_one_writer(tmp_path):
+    from search.rundir import TRIALS_FILE, TrialLedger, TrialStatus
+
+    ledger = TrialLedger.open(tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    assert TrialLedger.for_run(tmp_path / "run" / ".." / "run") is ledger  # found by the resolved path
+    ledger.entry("a", params={"lr": 0.1}, status=TrialStatus.PENDING)["status"] = TrialStatus.RUNNING
+    assert ledger.status("a") == "running" and ledger.status("missing") is None
+    assert not (tmp_path / "run" / TRIALS_FILE).exists()  # nothing written until save
+    ledger.add({"b": {"params": {}, "status": TrialStatus.INFEASIBLE}})
+    on_disk = json.loads((tmp_path / "run" / TRIALS_FILE).read_text())
+    assert on_disk == {"a": {"params": {"lr": 0.1}, "status": "running"}, "b": {"params": {}, "status": "infeasible"}}
+    reopened = TrialLedger.open(tmp_path / "run", {"c": {"status": "pending"}})  # a resume starts anew
+    assert TrialLedger.for_run(tmp_path / "run") is reopened and list(reopened.entries) == ["c"]
+
+
+def test_a_ledger_not_opened_in_this_process_is_read_from_trials_json(tmp_path):
+    from search.rundir import TRIALS_FILE, TrialLedger
+
+    (tmp_path / TRIALS_FILE).write_text(json.dumps({"x": {"status": "oom"}}))
+    assert TrialLedger.for_run(tmp_path).status("x") == "oom"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / TRIALS_FILE).write_text("{cut sho")
+    assert TrialLedger.for_run(tmp_path / "bad").entries == {}  # a torn file is not fatal here
+
+
+def test_the_monitor_and_the_memory_searcher_share_one_ledger(tmp_path):
+    """The searcher reads how a failed trial ended from memory, at its next proposal: an unrecorded
+    failure is a plain error at once (no waiting on a file), an ``oom`` is retried at half the batch."""
+    from types import SimpleNamespace
+
+    from search import memory as mem
+    from search.monitor import SweepMonitor
+    from search.packing import GridSearcher, MemorySearcher
+    from search.rundir import TrialLedger
+
+    TrialLedger.open(tmp_path)
+    grid = [{"arch": "basic", "batch_size": 16}, {"arch": "basic", "batch_size": 8}]
+    planner = mem.TrialPlanner(space={"name": "g", "grid": True, "params": {"arch": {"choice": ["basic"]},
+                                                                            "batch_size": {"choice": [8, 16]}}},
+                               size=16, run_dir=str(tmp_path))
+    searcher = MemorySearcher(GridSearcher(grid), planner=planner, run_dir=tmp_path, live=False)
+    monitor = SweepMonitor(tmp_path, metric="delta_e", mode="min", max_epochs=2, live=False)
+    first = searcher.suggest("t1")
+    second = searcher.suggest("t2")
+    folder = tmp_path / "t1"
+    folder.mkdir()
+    (folder / "error.txt").write_text("RESOURCE_EXHAUSTED: Out of memory while trying to allocate")
+    trial = SimpleNamespace(trial_id="t1", status="ERROR", config=first, path=str(folder), error_file=None,
+                            get_error=lambda: None)
+    searcher.on_trial_complete("t1", error=True)  # Ray's order: the searcher first, then the callbacks
+    monitor.on_trial_error(0, [trial], trial)
+    retry = searcher.suggest("t3")
+    assert retry["_memory"]["retry_of"] == "t1" and retry["batch_size"] == first["batch_size"] // 2
+    searcher.on_trial_complete("t2", error=True)  # no callback ever recorded it
+    searcher.on_trial_complete("t3", result={"delta_e": 10.0})
+    assert searcher.suggest("t4") == "FINISHED"  # t2 counted as a plain error at once
+    assert json.loads((tmp_path / "trials.json").read_text())["t1"]["status"] == "oom"
+    assert second["batch_size"] in (8, 16)

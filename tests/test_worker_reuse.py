@@ -65,7 +65,9 @@ def test_searcher_counts_a_failed_trial_that_ray_never_reported_as_ended(tmp_pat
                               live=False)
     assert searcher.suggest("t1")["arch"] == "basic"
     assert searcher.suggest("t2") is None  # t1 is running: wait for it
-    (tmp_path / "trials.json").write_text(json.dumps({"t1": {"params": {}, "status": "error"}}))
+    from search.rundir import TrialLedger
+
+    TrialLedger.for_run(tmp_path).entry("t1", params={})["status"] = "error"  # the monitor, at the step's end
     assert searcher.suggest("t2") == Searcher.FINISHED  # it was not waited for any longer
     assert told == [("t1-1", True)]
     searcher.on_trial_complete("t1", error=True)  # Ray telling it late changes nothing

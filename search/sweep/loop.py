@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 from search.monitor import SweepMonitor
-from search.records import load_records, load_sweep_info, load_trial_entries
+from search.records import load_records, load_sweep_info
 from search.rundir import (
     LIVE_STATUSES,
     SWEEP_FILE,
-    TRIALS_FILE,
+    TrialLedger,
     TrialStatus,
     is_disk_full_error,
     write_json_atomic,
@@ -112,14 +112,14 @@ def _signal_name(signum: int | None) -> str:
 
 def _mark_interrupted(run_dir: Path) -> None:
     """Records still ``running``/``pending`` after the driver's loop ended become ``interrupted``."""
-    entries = load_trial_entries(run_dir)
+    ledger = TrialLedger.for_run(run_dir)
     changed = False
-    for entry in entries.values():
+    for entry in ledger.entries.values():
         if entry.get("status") in LIVE_STATUSES:
             entry["status"] = TrialStatus.INTERRUPTED
             changed = True
     if changed:
-        write_json_atomic(run_dir / TRIALS_FILE, entries)
+        ledger.save()
 
 
 def _write_report(run_dir: Path, *, live: bool) -> None:

@@ -27,8 +27,8 @@ from search.records import (
 from search.rundir import (
     FINAL_STATUSES,
     SWEEP_FILE,
-    TRIALS_FILE,
     RunLock,
+    TrialLedger,
     TrialStatus,
     check_trusted,
     load_baselines,
@@ -119,12 +119,13 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     # saved it): they cannot be continued; the searcher, restored to that same moment, proposes anew.
     for trial_id, entry in entries.items():
         if entry.get("status") in UNFINISHED_STATUSES and trial_id not in ray_status and ray_status:
-            entry["status"] = "abandoned"
+            entry["status"] = TrialStatus.ABANDONED
             entry["note"] = ("the sweep was killed before Ray saved this trial, so it cannot be continued; "
                              "its epochs stay in its folder and a new trial takes its place")
             print(f"colorsweep: trial {trial_id}: {entry['note']}", file=sys.stderr)
-    if notes or any(e.get("status") == "abandoned" for e in entries.values()):
-        write_json_atomic(run_dir / TRIALS_FILE, entries)
+    ledger = TrialLedger.open(run_dir, entries)  # shared by the monitor and the memory searcher
+    if notes or any(e.get("status") == TrialStatus.ABANDONED for e in entries.values()):
+        ledger.save()
 
     # Failed on a full disk: recorded so by the monitor, or so full that not even the error was written.
     disk_full_trials = [k for k, e in entries.items() if e.get("status") == TrialStatus.INTERRUPTED and e.get("note") == "the disk was full"]
@@ -153,8 +154,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     if restore_pass and tune.Tuner.can_restore(str(run_dir)):
         for note in repair_broken_writes(run_dir) + repair_replaced_checkpoints(run_dir):
             print(f"colorsweep: {note}", file=sys.stderr)
-        monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live,
-                               existing=load_trial_entries(run_dir))
+        monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
         tuner = tune.Tuner.restore(str(run_dir), trainable=_trainable(dataset, settings),
                                    resume_unfinished=True, resume_errored=bool(disk_full_trials),
                                    restart_errored=retry_errored)
@@ -212,8 +212,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
         print(f"adding {extra_trials} trial(s); the searcher starts from {len(evaluated)} earlier result(s)",
               file=sys.stderr)
     scheduler = info["scheduler"]
-    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live,
-                           existing=load_trial_entries(run_dir))
+    monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
     tuner = tune.Tuner(
         _trainable(dataset, settings),
         tune_config=tune.TuneConfig(

@@ -21,6 +21,7 @@ from search.rundir import (
     BASELINES_FILE,
     SWEEP_FILE,
     RunLock,
+    TrialLedger,
     clear_run_dir,
     load_baselines,
     run_dir_for,
@@ -304,6 +305,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         inner = _optuna_searcher(space, objectives=objectives, constrained=bool(constraints), seed=seed,
                                  sampler_name=searcher)
     deadline = time.time() + budget_s if budget_s else None
+    TrialLedger.open(run_dir)  # every trial's record, shared by the monitor and the memory searcher
     search_alg = _memory_searcher(inner, info, run_dir, trials=None if space.is_grid else trials, live=live,
                                   deadline=deadline)
     # The memory searcher ends the search itself; each configuration runs at most twice (one retry).
