@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(objectives) < 2:
         objectives = parse_objectives(["delta_e", "colorfulness_gap"])
     grey = json.loads((run_dir / "baselines.json").read_text())["gray"]
-    grace = args.grace or int(info["scheduler"]["grace_period"])
+    grace = args.grace or int(info.scheduler.grace_period)
     records = [r for r in load_records(run_dir) if r.history and r.status in ("completed", "stopped")]
     histories = {r.trial_id: r.history for r in records}
     front = {s.trial_id for s in pareto.front(pareto.standings(records, objectives), objectives)}
@@ -75,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         "ASHA on tradeoff": lambda row: tradeoff_score(row, objectives, grey),
     }
     lines = [f"## ASHA replay on `{run_dir.name}` ({len(records)} trials, none stopped by ASHA; grace {grace}, "
-             f"reduction {args.reduction}, max {info['max_epochs']} epochs)", "",
+             f"reduction {args.reduction}, max {info.max_epochs} epochs)", "",
              f"Final front on {', '.join(o.metric for o in objectives)}: {len(front)} trial(s): {', '.join(sorted(front))}.", "",
              "| ranking | trials stopped early | front trials stopped early | epochs saved |", "|---|---|---|---|"]
     result = {"run_dir": str(run_dir), "front": sorted(front), "rankings": {}}
     for name, score in rankings.items():
-        stopped_at = replay(histories, score, grace=grace, reduction=args.reduction, max_epochs=int(info["max_epochs"]))
+        stopped_at = replay(histories, score, grace=grace, reduction=args.reduction, max_epochs=int(info.max_epochs))
         early = {tid for tid, epoch in stopped_at.items() if epoch < len(histories[tid])}
         lost = sorted(early & front)
         saved = sum(len(histories[tid]) - stopped_at[tid] for tid in early)

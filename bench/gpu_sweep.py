@@ -105,8 +105,8 @@ def analyse(run_dir: Path, gpus: int) -> dict:
 
     info = load_sweep_info(run_dir)
     records = [r for r in load_records(run_dir) if r.history]
-    n_train = int(info["data"]["split"][0])
-    wall = float(info.get("wall_time_s") or 0.0)
+    n_train = int(info.data.split[0])
+    wall = float(info.wall_time_s or 0.0)
     train = sum(r.train_time_s for r in records)
     steady = sum(steady_train_s(r) for r in records)
     per_arch: dict[str, dict] = defaultdict(lambda: {"trials": 0, "img_s": [], "estimate_gib": [], "peak_gib": [],
@@ -136,8 +136,8 @@ def analyse(run_dir: Path, gpus: int) -> dict:
     for record in load_records(run_dir):
         statuses[record.status] += 1
     return {
-        "run_dir": str(run_dir), "space": info["space"]["name"], "trials": len(load_records(run_dir)),
-        "statuses": dict(statuses), "max_epochs": info.get("max_epochs"), "size": info["data"]["size"],
+        "run_dir": str(run_dir), "space": info.space["name"], "trials": len(load_records(run_dir)),
+        "statuses": dict(statuses), "max_epochs": info.max_epochs, "size": info.data.size,
         "train_images": n_train, "wall_s": wall, "train_s": train, "gpus": gpus,
         "busy_fraction": train / (wall * max(gpus, 1)) if wall else None,
         "steady_train_s": steady,
@@ -145,7 +145,7 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         "most_at_once": at_once, "most_on_one_gpu": on_one_gpu,
         "first_epoch_s": _median(first_epoch), "later_epoch_s": _median(later_epochs),
         "cached_programs": cached_programs,
-        "versions": info.get("versions", {}), "resources": info.get("resources", {}),
+        "versions": info.versions, "resources": info.resources.to_dict(),
         "per_arch": {arch: {**row, "batch": sorted(b for b in row["batch"] if b is not None),
                             "share": sorted(s for s in row["share"] if s is not None)}
                      for arch, row in sorted(per_arch.items())},

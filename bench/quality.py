@@ -67,7 +67,7 @@ def _run(label: str, space: str, extra: list[str], args, storage: Path) -> Path:
     return storage / name
 
 
-def _tradeoff(run_dir: Path, info: dict, records) -> dict:
+def _tradeoff(run_dir: Path, info, records) -> dict:
     """What the run's trials offer on accuracy and colour, whatever it optimised: the front its trials
     form on (delta_e, colorfulness_gap) at validation, the best of each, and the knee."""
     from search import pareto
@@ -91,7 +91,7 @@ def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None, pick: 
     from search.records import constraints_of, data_source, load_records, load_sweep_info, rank_records
 
     info = load_sweep_info(run_dir)
-    records = rank_records(load_records(run_dir), metric=info["metric"], mode=info["mode"],
+    records = rank_records(load_records(run_dir), metric=info.metric, mode=info.mode,
                            constraints=constraints_of(info))
     best = records[0] if pick is None else select_trial(run_dir, pick=pick).record
     config = best.params
@@ -99,8 +99,8 @@ def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None, pick: 
                             out=out / "quality-models" / (run_dir.name + ("-" + pick if pick else "")))
     model = load_exported(exported)
     kwargs = {"temperature": float(config.get("temperature", 0.38)), "decode": config.get("decode", "annealed_mean")}
-    data = load_dataset(data_source(info["data"]["source"]), size=int(info["data"]["size"]))
-    demo = load_dataset("demo", size=int(info["data"]["size"]))
+    data = load_dataset(data_source(info.data.source), size=int(info.data.size))
+    demo = load_dataset("demo", size=int(info.data.size))
     test, test_grey, test_truth = _score(model, data.test, **kwargs)
     unseen, unseen_grey, unseen_truth = _score(model, demo.test if len(demo.test) else demo.val, **kwargs)
     names = []
@@ -115,11 +115,11 @@ def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None, pick: 
     for record in records:
         statuses[record.status] = statuses.get(record.status, 0) + 1
     return {
-        "label": label, "run_dir": str(run_dir), "command": info.get("command_line"), "trials": len(records),
-        "statuses": statuses, "wall_time_s": info.get("wall_time_s"), "best": best.trial_id, "params": config,
-        "val": best.best_value(info["metric"], info["mode"]), "metric": info["metric"], "pick": pick,
-        "val_gap": (best.best(info["metric"], info["mode"]) or {}).get("colorfulness_gap"),
-        "objectives": [o["metric"] for o in info.get("objectives") or []] or [info["metric"]],
+        "label": label, "run_dir": str(run_dir), "command": info.command_line, "trials": len(records),
+        "statuses": statuses, "wall_time_s": info.wall_time_s, "best": best.trial_id, "params": config,
+        "val": best.best_value(info.metric, info.mode), "metric": info.metric, "pick": pick,
+        "val_gap": (best.best(info.metric, info.mode) or {}).get("colorfulness_gap"),
+        "objectives": [o["metric"] for o in info.objectives or []] or [info.metric],
         "tradeoff": _tradeoff(run_dir, info, records),
         "test": test, "test_grey": test_grey, "test_truth": test_truth, "n_test": len(data.test),
         "unseen": unseen, "unseen_grey": unseen_grey, "unseen_truth": unseen_truth,

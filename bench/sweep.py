@@ -97,8 +97,9 @@ def main() -> None:
 
 
 def result_versions(run_dir: Path) -> dict:
-    info = json.loads((run_dir / "sweep.json").read_text())
-    return {k: v for k, v in info["versions"].items() if k in ("ray", "keras", "tensorflow", "optuna")}
+    from search.sweep_info import SweepInfo
+
+    return {k: v for k, v in SweepInfo.load(run_dir).versions.items() if k in ("ray", "keras", "tensorflow", "optuna")}
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ trial records and the ``colorsweep`` command line. Import-light: Ray is loaded w
 """
 
 from search.records import TrialRecord, load_records, load_sweep_info, rank_records
+from search.sweep_info import SweepInfo
 
-__all__ = ["run_sweep", "SweepResult", "TrialRecord", "load_records", "load_sweep_info", "rank_records"]
+__all__ = ["run_sweep", "SweepResult", "SweepInfo", "TrialRecord", "load_records", "load_sweep_info", "rank_records"]
 
 
 def __getattr__(name):

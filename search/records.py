@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from search.memory import is_out_of_memory
-from search.rundir import (FINAL_STATUSES, LIVE_STATUSES, SWEEP_FILE, TRIALS_FILE, TrialStatus,
+from search.rundir import (FINAL_STATUSES, LIVE_STATUSES, SWEEP_FILE, TRIALS_FILE, TrialStatus, read_json_file,
                            write_json_atomic)
+from search.sweep_info import SweepInfo
 
 __all__ = [
     "SWEEP_FILE",
     "TRIALS_FILE",
+    "SweepInfo",
     "TrialRecord",
     "load_sweep_info",
     "load_records",
@@ -66,15 +68,6 @@ def trial_path(run_dir: str | os.PathLike, trial_dir: str | os.PathLike | None) 
     if not path.exists() and (run_dir / path.name).exists():
         return run_dir / path.name
     return path
-
-
-def read_json_file(path: Path, what: str) -> Any:
-    """A JSON file of the run directory; ValueError naming the file when it is unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} ({what}) is damaged ({type(exc).__name__}: {exc}); restore it from a backup, "
-                         f"or start the sweep again with `colorsweep run`") from None
 
 
 @dataclass
@@ -145,15 +138,10 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def load_sweep_info(run_dir: str | os.PathLike) -> dict:
-    """``sweep.json`` of a run directory; FileNotFoundError that says what a run directory is."""
-    path = Path(run_dir) / SWEEP_FILE
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); "
-            "pass the folder `colorsweep run` printed, e.g. ./colorsweep-runs/<name>"
-        )
-    return read_json_file(path, "how the sweep was launched")
+def load_sweep_info(run_dir: str | os.PathLike) -> SweepInfo:
+    """``sweep.json`` of a run directory as a :class:`~search.sweep_info.SweepInfo` (:meth:`SweepInfo.load`:
+    FileNotFoundError that says what a run directory is; ValueError for a damaged or newer file)."""
+    return SweepInfo.load(run_dir)
 
 
 def read_result_lines(result_file: Path) -> list[dict]:
@@ -259,7 +247,7 @@ def rebuild_trial_entries(run_dir: str | os.PathLike) -> dict[str, dict]:
     proposals: those never had a folder)."""
     run_dir = Path(run_dir)
     try:
-        max_epochs = int(load_sweep_info(run_dir).get("max_epochs") or 0)
+        max_epochs = int(load_sweep_info(run_dir).max_epochs or 0)
     except (OSError, ValueError):
         max_epochs = 0
     ray_status = _ray_statuses(run_dir)
@@ -337,24 +325,23 @@ def load_records(run_dir: str | os.PathLike, *, notes: list[str] | None = None) 
     return records
 
 
-def objectives_of(info: dict) -> list[Any]:
+def objectives_of(info: SweepInfo) -> list[Any]:
     """The objectives ``sweep.json`` records (a one-metric sweep records only ``metric``/``mode``)."""
     from spaces.objectives import Objective
 
-    recorded = info.get("objectives")
-    if recorded:
-        return [Objective(str(o["metric"]), str(o["mode"])) for o in recorded]
+    if info.objectives:
+        return [Objective(str(o["metric"]), str(o["mode"])) for o in info.objectives]
     from colorize_core.metrics import metric_mode
 
-    metric = info.get("metric") or "delta_e"
-    return [Objective(metric, info.get("mode") or metric_mode(metric))]
+    metric = info.metric or "delta_e"
+    return [Objective(metric, info.mode or metric_mode(metric))]
 
 
-def constraints_of(info: dict) -> list[Any]:
+def constraints_of(info: SweepInfo) -> list[Any]:
     """The constraints ``sweep.json`` records (none for most sweeps)."""
     from spaces.objectives import parse_constraints
 
-    return parse_constraints(info.get("constraints"))
+    return parse_constraints(info.constraints)
 
 
 def trial_point(record: TrialRecord, metric: str, mode: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@
   the monitor (a Ray callback) and the memory searcher share it in memory.
 * The names of the files a run directory holds (:data:`SWEEP_FILE`, :data:`TRIALS_FILE`,
   :data:`BASELINES_FILE`, :data:`LOCK_FILE`), a trial's statuses (:class:`TrialStatus`), and the
-  readers every module shares: :func:`load_baselines`, :func:`newest_checkpoint`, :func:`resolve_metric`.
+  readers every module shares: :func:`read_json_file`, :func:`load_baselines`, :func:`newest_checkpoint`,
+  :func:`resolve_metric`. What ``sweep.json`` holds is :class:`search.sweep_info.SweepInfo`.
 * :func:`check_trusted` refuses to unpickle Ray's experiment state from a folder that someone else
   could have written (a run folder is code: Ray pickles its state).
 """
@@ -52,6 +53,7 @@ __all__ = [
     "validate_run_name",
     "write_json_atomic",
     "write_text_atomic",
+    "read_json_file",
     "is_run_dir",
     "clear_run_dir",
     "check_trusted",
@@ -228,6 +230,15 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
     write_text_atomic(path, json.dumps(payload, indent=1, default=_json_default))
 
 
+def read_json_file(path: str | os.PathLike, what: str) -> Any:
+    """A JSON file of the run directory; ValueError naming the file when it is unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} ({what}) is damaged ({type(exc).__name__}: {exc}); restore it from a backup, "
+                         f"or start the sweep again with `colorsweep run`") from None
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write text to ``path`` atomically: temporary file in the same folder, fsync, rename.
 
@@ -375,13 +386,14 @@ def newest_checkpoint(trial_dir: str | os.PathLike | None) -> Path | None:
     return found[-1] if found else None
 
 
-def resolve_metric(info: dict, metric: str | None) -> tuple[str, str]:
+def resolve_metric(info: "SweepInfo", metric: str | None) -> tuple[str, str]:
     """The metric that ranks trials and its direction: ``metric`` if given (ValueError naming the known
-    metrics when unknown), else the sweep's; the sweep's recorded mode when it is the sweep's metric."""
+    metrics when unknown), else the sweep's; the sweep's recorded mode when it is the sweep's metric.
+    ``info`` is the run's :class:`search.sweep_info.SweepInfo`."""
     from colorize_core.metrics import metric_mode
 
-    metric = metric or info.get("metric") or "delta_e"
+    metric = metric or info.metric or "delta_e"
     mode = metric_mode(metric)
-    if metric == info.get("metric") and info.get("mode") in ("min", "max"):
-        mode = info["mode"]
+    if metric == info.metric and info.mode in ("min", "max"):
+        mode = info.mode
     return metric, mode

@@ -147,7 +147,7 @@ def test_sweep_runs_on_jax(tmp_path, cache_dir):
     from search.records import load_records, load_sweep_info
 
     info = load_sweep_info(tmp_path / "jax")
-    assert info["versions"]["keras_backend"] == "jax"
+    assert info.versions["keras_backend"] == "jax"
     records = load_records(tmp_path / "jax")
     assert len(records) == 2 and all(r.status in ("completed", "stopped") for r in records), \
         [(r.status, r.error) for r in records]

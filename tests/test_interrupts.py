@@ -63,7 +63,7 @@ def test_sigterm_stops_within_seconds_exits_143_and_resume_adds_trials(tmp_path,
     statuses = [r.status for r in load_records(run_dir)]
     assert "running" not in statuses and "interrupted" in statuses, statuses
     info = load_sweep_info(run_dir)
-    assert "finished" not in info and info["interrupted"]["why"] == "SIGTERM"
+    assert info.finished is None and info.interrupted["why"] == "SIGTERM"
     assert (run_dir / "report" / "report.html").exists()
 
     # An interrupted sweep can be extended: the unfinished trials finish first, then one more runs.
@@ -75,7 +75,7 @@ def test_sigterm_stops_within_seconds_exits_143_and_resume_adds_trials(tmp_path,
     ended = [r for r in records if r.status in ("completed", "stopped")]
     assert len(ended) == 4, [(r.trial_id, r.status) for r in records]
     assert all(r.status in ("completed", "stopped", "abandoned") for r in records)
-    assert load_sweep_info(run_dir)["trials"] == 4
+    assert load_sweep_info(run_dir).trials == 4
     assert "4 trials ranked" in done.stdout
 
 

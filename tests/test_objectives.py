@@ -275,8 +275,8 @@ def test_two_objective_constrained_sweep_records_reports_and_exports_its_front(t
     result = two_objective_sweep
     run_dir = result.run_dir
     info = load_sweep_info(run_dir)
-    assert info["objectives"] == [{"metric": "delta_e", "mode": "min"}, {"metric": "colorfulness_gap", "mode": "min"}]
-    assert info["constraints"][0]["text"] == "params<=1e6" and info["scheduler"]["metric"] == "tradeoff"
+    assert info.objectives == [{"metric": "delta_e", "mode": "min"}, {"metric": "colorfulness_gap", "mode": "min"}]
+    assert info.constraints[0]["text"] == "params<=1e6" and info.scheduler.metric == "tradeoff"
     finished = [r for r in result.records if r.history]
     assert finished and all({"tradeoff", "at_best_delta_e", "constraint_excess"} <= set(r.history[-1]) for r in finished)
     unets = [r for r in finished if r.params["arch"] == "unet"]
@@ -318,8 +318,8 @@ def test_resuming_a_two_objective_sweep_keeps_its_objectives_and_constraints(two
     result = resume_sweep(run_dir, extra_trials=1, live=False, num_cpus=2, report=False)
     info = load_sweep_info(run_dir)
     assert len(result.records) == before + 1
-    assert [o["metric"] for o in info["objectives"]] == ["delta_e", "colorfulness_gap"]
-    assert info["constraints"][0]["text"] == "params<=1e6" and info["extensions"][-1]["warm_start"] >= 1
+    assert [o["metric"] for o in info.objectives] == ["delta_e", "colorfulness_gap"]
+    assert info.constraints[0]["text"] == "params<=1e6" and info.extensions[-1]["warm_start"] >= 1
     newest = [r for r in load_records(run_dir) if r.trial_id not in {x.trial_id for x in two_objective_sweep.records}]
     assert newest and newest[0].history and "at_best_colorfulness_gap" in newest[0].history[-1]
     assert [o.metric for o in result.objectives] == ["delta_e", "colorfulness_gap"]

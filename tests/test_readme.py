@@ -220,7 +220,7 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             run_dir = next((in_tmp / "colorsweep-runs").glob("wide-*"))
             assert len(load_records(run_dir)) == 1 and "1 trial ranked" in out
         elif argv[0] == "resume" and "--trials" in argv:  # the case: +2 on a finished sweep
-            assert load_sweep_info(run_dir)["trials"] == 3
+            assert load_sweep_info(run_dir).trials == 3
             assert len([r for r in load_records(run_dir) if r.status in ("completed", "stopped")]) == 3
             assert "3 trials ranked" in out
             report = json.loads((run_dir / "report" / "trials.json").read_text())
@@ -241,19 +241,19 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             assert (in_tmp / "best-model-ft" / "model.keras").is_file()
         elif "--gpus-per-trial" in argv:
             gpu_run = max((in_tmp / "colorsweep-runs").glob("wide-*"), key=lambda p: p.stat().st_mtime)
-            memory = load_sweep_info(gpu_run)["memory"]
+            memory = load_sweep_info(gpu_run).memory
             assert memory["budget_bytes"] == 4 * 2**30 and memory["fit_batch"] is True
         elif argv[1] == "my-space.yaml":
             assert next((in_tmp / "colorsweep-runs").glob("my-space-*"))
         elif argv[1] == "auto":  # its first trial is the space's first known-good configuration
             (auto_run,) = (in_tmp / "colorsweep-runs").glob("auto-*")
             (record,) = load_records(auto_run)
-            config = {**load_sweep_info(auto_run)["space"]["fixed"], **record.params}
+            config = {**load_sweep_info(auto_run).space["fixed"], **record.params}
             assert {k: config[k] for k in ("arch", "loss", "batch_size")} == {"arch": "unet", "loss": "mae", "batch_size": 16}
-            assert load_sweep_info(auto_run)["space"]["fixed"]["samples_per_epoch"] == 512
+            assert load_sweep_info(auto_run).space["fixed"]["samples_per_epoch"] == 512
             first_row = next(line for line in out.splitlines() if re.match(r"1\s+[0-9a-f]{8}\s", line))
             assert " unet " in first_row and " adam " in first_row  # fixed by the space, shown in the table
-            assert load_sweep_info(auto_run)["time_budget_s"] == 900
+            assert load_sweep_info(auto_run).time_budget_s == 900
 
 
 @pytest.mark.slow
@@ -269,8 +269,8 @@ def test_readme_two_objective_commands(in_tmp, capsys, ray_with_a_logical_gpu):
         if argv[0] == "run":
             (run_dir,) = (in_tmp / "colorsweep-runs").glob("auto-*")
             info = load_sweep_info(run_dir)
-            assert [o["metric"] for o in info["objectives"]] == ["delta_e", "colorfulness_gap"]
-            assert info["constraints"][0]["text"] == "peak_memory_mb<=3500"
+            assert [o["metric"] for o in info.objectives] == ["delta_e", "colorfulness_gap"]
+            assert info.constraints[0]["text"] == "peak_memory_mb<=3500"
             assert "colorfulness_gap" in out.splitlines()[2] and "meets_constraints" in out
             assert "## Pareto front: delta_e and colorfulness_gap" in (run_dir / "report" / "report.md").read_text()
         else:
@@ -314,7 +314,7 @@ def test_readme_python_api(in_tmp, capsys, ray_with_a_logical_gpu):
     from search.records import load_sweep_info
 
     info = load_sweep_info(result.run_dir)
-    assert info["time_budget_s"] == 8 and info["trials"] is None
+    assert info.time_budget_s == 8 and info.trials is None
     assert len(result.records) >= 2 and result.complete
     assert all(r.status in ("completed", "stopped") and r.epochs >= 1 for r in result.records), \
         [(r.trial_id, r.status_text()) for r in result.records]

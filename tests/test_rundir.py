@@ -3,6 +3,7 @@ trusted pickles, clear words for bad files (no sweep runs here: each test takes 
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import os
@@ -416,11 +417,12 @@ def test_newest_checkpoint_is_the_newest_with_a_model(tmp_path):
 
 def test_resolve_metric_keeps_the_sweeps_mode_and_names_unknown_metrics():
     from search.rundir import resolve_metric
+    from search.sweep_info import SweepInfo
 
-    info = {"metric": "delta_e", "mode": "min"}
+    info = SweepInfo(metric="delta_e", mode="min")
     assert resolve_metric(info, None) == ("delta_e", "min")
     assert resolve_metric(info, "gain_vs_gray") == ("gain_vs_gray", "max")
-    assert resolve_metric({}, None) == ("delta_e", "min")
+    assert resolve_metric(SweepInfo.from_dict({}), None) == ("delta_e", "min")
     with pytest.raises(ValueError, match="delta_e"):
         resolve_metric(info, "accuracy")
 
@@ -484,3 +486,181 @@ def test_the_monitor_and_the_memory_searcher_share_one_ledger(tmp_path):
     assert searcher.suggest("t4") == "FINISHED"  # t2 counted as a plain error at once
     assert json.loads((tmp_path / "trials.json").read_text())["t1"]["status"] == "oom"
     assert second["batch_size"] in (8, 16)
+
+
+# -- sweep.json: SweepInfo -------------------------------------------------------------------------------
+
+# A sweep.json as `colorsweep run smoke --data demo --size 16 --trials 2 --max-epochs 1` wrote it before
+# sweep.json had a format (one metric, finished): every key it has, in its order.
+TODAYS_SWEEP_JSON = {
+    "name": "a",
+    "run_dir": "/tmp/si/a",
+    "space": {"name": "smoke",
+              "description": "Tiny sweep for tests and the demo: 3 small architectures at 32 px, 3 epochs, 6 trials",
+              "grid": False,
+              "defaults": {"max_epochs": 3, "size": 32, "trials": 6},
+              "params": {"arch": {"choice": ["basic", "classic", "unet"]},
+                         "optimizer": {"choice": ["adam", "rmsprop"]},
+                         "loss": {"choice": ["mse", "mae"]},
+                         "learning_rate": {"loguniform": [0.001, 0.01]},
+                         "batch_size": {"choice": [8, 16]},
+                         "output_activation": {"choice": ["original", "sigmoid"]}},
+              "fixed": {"early_stopping_patience": 5}},
+    "data": {"source": "demo",
+             "fingerprint": "a387e105123b72f307ef13a082e6eb1c76a5cb9acefc85c38e80e7ef488434ce",
+             "size": 16,
+             "pool_side": 64,
+             "lab_mode": "float",
+             "split": [141, 28, 23],
+             "skipped": 0,
+             "cache_path": "/root/.cache/colorsweep/colorsweep-lab-a387e105123b72f307ef13a082e6eb1c76a5cb9acefc85c38e80e7ef488434ce.npz"},
+    "trials": 2,
+    "time_budget_s": None,
+    "max_epochs": 1,
+    "metric": "delta_e",
+    "mode": "min",
+    "seed": 0,
+    "scheduler": {"name": "asha", "time_attr": "epoch", "grace_period": 1, "reduction_factor": 2, "max_t": 1},
+    "searcher": "optuna-tpe",
+    "resources": {"cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "concurrency": None},
+    "memory": {"budget_bytes": None, "budget_source": None, "gpu_memory_bytes": None, "fit_batch": False},
+    "address": None,
+    "versions": {"python": "3.11.7", "colorsweep": "0.1.0", "keras": "3.15.1", "tensorflow": "2.21.0", "jax": "0.10.2",
+                 "ray": "2.60.0", "optuna": "5.0.0", "numpy": "2.4.6", "opencv-python-headless": "5.0.0.93",
+                 "scikit-image": "0.26.0", "keras_backend": "tensorflow"},
+    "command_line": "colorsweep run smoke --data demo --size 16 --trials 2 --max-epochs 1 --storage /tmp/si --name a",
+    "created": "2026-11-29T08:59:50+0000",
+    "finished": "2026-11-29T09:00:15+0000",
+    "wall_time_s": 28.118060986002092,
+}
+
+
+def _several_objectives_sweep_json() -> dict:
+    """The same run with two --metric and a --constraint, as that version wrote it (keys in its order)."""
+    recorded = copy.deepcopy(TODAYS_SWEEP_JSON)
+    recorded["scheduler"]["metric"] = "tradeoff"
+    tail = {k: recorded.pop(k) for k in ("finished", "wall_time_s")}
+    recorded["objectives"] = [{"metric": "delta_e", "mode": "min"}, {"metric": "colorfulness_gap", "mode": "min"}]
+    recorded["constraints"] = [{"name": "params", "op": "<=", "bound": 2000000.0, "text": "params<=2e6"}]
+    return {**recorded, **tail}
+
+
+@pytest.mark.parametrize("recorded", [TODAYS_SWEEP_JSON, _several_objectives_sweep_json()], ids=["one", "several"])
+def test_a_sweep_json_of_today_reads_and_writes_back_the_same_keys_in_order_plus_its_format(tmp_path, recorded):
+    from search.sweep_info import FORMAT, SweepInfo
+
+    (tmp_path / "sweep.json").write_text(json.dumps(recorded, indent=1))
+    info = SweepInfo.load(tmp_path)
+    assert info.data.size == 16 and info.data.pool_side == 64 and info.scheduler.grace_period == 1
+    assert info.resources.cpus_per_trial == 1.0 and info.metric == "delta_e" and info.extra == {}
+    written = info.to_dict()
+    assert written == {"format": FORMAT, **recorded}
+    assert list(written) == ["format", *recorded]
+    assert list(written["data"]) == list(recorded["data"]) and list(written["scheduler"]) == list(recorded["scheduler"])
+    info.save(tmp_path)
+    assert json.loads((tmp_path / "sweep.json").read_text()) == {"format": 1, **recorded}
+    assert SweepInfo.load(tmp_path) == info  # and a file with a format reads back the same
+
+
+def test_objectives_constraints_and_the_ranking_metric_are_read_from_sweep_info(tmp_path):
+    """A several-objective sweep.json: its objectives, constraints and the metric that ranks trials."""
+    from search.records import constraints_of, load_sweep_info, objectives_of
+    from search.rundir import resolve_metric
+
+    (tmp_path / "sweep.json").write_text(json.dumps(_several_objectives_sweep_json()))
+    info = load_sweep_info(tmp_path)
+    assert [o.metric for o in objectives_of(info)] == ["delta_e", "colorfulness_gap"]
+    assert [c.text for c in constraints_of(info)] == ["params<=2e6"]
+    assert resolve_metric(info, None) == ("delta_e", "min")
+
+
+def test_a_resumed_and_extended_sweep_json_keeps_every_value():
+    """`resume --trials +1` on a finished run: the keys it added, in the order that version left them."""
+    from search.sweep_info import SweepInfo
+
+    recorded = copy.deepcopy(TODAYS_SWEEP_JSON)
+    recorded["trials"] = 3
+    del recorded["finished"]
+    recorded["extensions"] = [{"extra_trials": 1, "warm_start": 1, "at": "2026-11-29T09:05:43+0000"}]
+    recorded["finished"] = "2026-11-29T09:05:53+0000"
+    recorded["resumed"] = 1
+    info = SweepInfo.from_dict(recorded)
+    assert info.resumed == 1 and info.extensions[0]["warm_start"] == 1 and info.trials == 3
+    assert info.to_dict() == {"format": 1, **recorded}  # the same content; keys in SweepInfo's order
+
+
+def test_an_old_sweep_json_without_format_objectives_or_pool_side_gets_the_defaults_its_readers_assumed(tmp_path):
+    from search.records import constraints_of, objectives_of
+    from search.sweep_info import SweepInfo
+
+    old = copy.deepcopy(TODAYS_SWEEP_JSON)
+    for key in ("pool_side", "lab_mode"):
+        del old["data"][key]
+    del old["scheduler"]["name"], old["time_budget_s"], old["memory"]
+    (tmp_path / "sweep.json").write_text(json.dumps(old))
+    info = SweepInfo.load(tmp_path)
+    assert info.data.pool_side is None and info.data.lab_mode == "float"  # reloaded without a photo pool, as float
+    assert info.scheduler.name == "asha" and info.time_budget_s is None and info.memory == {}
+    assert info.objectives is None and [o.to_dict() for o in objectives_of(info)] == [{"metric": "delta_e", "mode": "min"}]
+    assert constraints_of(info) == []
+    written = info.to_dict()
+    assert "objectives" not in written and "constraints" not in written and "metric" not in written["scheduler"]
+    assert written["data"]["pool_side"] is None and written["data"]["lab_mode"] == "float"
+    assert written["finished"] == old["finished"] and written["format"] == 1
+    # a file that records next to nothing (a hand-made or much older one) still reads
+    minimal = SweepInfo.from_dict({"max_epochs": 3})
+    assert minimal.max_epochs == 3 and minimal.metric is None and minimal.data.size is None and minimal.seed == 0
+    assert minimal.scheduler.reduction_factor == 2 and minimal.resources.gpus_per_trial == 0.0
+
+
+def test_keys_this_version_does_not_know_are_kept_on_rewrite(tmp_path):
+    from search.sweep_info import SweepInfo
+
+    recorded = copy.deepcopy(TODAYS_SWEEP_JSON)
+    recorded["notes_from_a_plugin"] = {"kept": True}
+    recorded["data"]["colour_profile"] = "sRGB"
+    recorded["scheduler"]["brackets"] = 1
+    recorded["resources"]["accelerator_type"] = "H100"
+    info = SweepInfo.from_dict(recorded)
+    assert info.extra == {"notes_from_a_plugin": {"kept": True}} and info.data.extra == {"colour_profile": "sRGB"}
+    info.finished = None  # a rewrite, as `resume --trials +N` does
+    info.save(tmp_path)
+    written = json.loads((tmp_path / "sweep.json").read_text())
+    assert written["notes_from_a_plugin"] == {"kept": True} and written["data"]["colour_profile"] == "sRGB"
+    assert written["scheduler"]["brackets"] == 1 and written["resources"]["accelerator_type"] == "H100"
+    assert "finished" not in written
+
+
+def test_a_sweep_json_of_a_newer_format_is_refused_with_words_that_say_upgrade(tmp_path):
+    from search.records import load_sweep_info
+    from search.sweep_info import FORMAT, SweepInfo
+
+    (tmp_path / "sweep.json").write_text(json.dumps({**TODAYS_SWEEP_JSON, "format": FORMAT + 1}))
+    with pytest.raises(ValueError, match="newer colorsweep.*upgrade") as caught:
+        load_sweep_info(tmp_path)
+    assert str(tmp_path / "sweep.json") in str(caught.value)
+    with pytest.raises(ValueError, match="format"):
+        SweepInfo.from_dict({**TODAYS_SWEEP_JSON, "format": "one"})
+    with pytest.raises(ValueError, match="JSON object"):
+        SweepInfo.from_dict([1, 2])
+    assert SweepInfo.from_dict({**TODAYS_SWEEP_JSON, "format": FORMAT}).to_dict()["format"] == FORMAT
+
+
+def test_a_missing_sweep_json_says_what_a_run_directory_is(tmp_path):
+    from search.records import load_sweep_info
+
+    with pytest.raises(FileNotFoundError, match="not a colorsweep run directory.*colorsweep run"):
+        load_sweep_info(tmp_path)
+
+
+def test_only_sweep_info_writes_sweep_json():
+    """One writer: no module but search.sweep_info names the file next to a write."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    writers = []
+    for path in [*root.glob("search/**/*.py"), *root.glob("bench/*.py")]:
+        text = path.read_text()
+        if re.search(r"write\w*\([^)\n]*SWEEP_FILE|write\w*\([^)\n]*sweep\.json", text):
+            writers.append(str(path.relative_to(root)))
+    assert writers == []

@@ -76,10 +76,10 @@ def test_tensorboard_on_the_run_directory_shows_one_run_per_trial(smoke_sweep):
 @pytest.mark.slow
 def test_run_directory_records_the_sweep(smoke_sweep):
     info = load_sweep_info(smoke_sweep.run_dir)
-    assert info["metric"] == "delta_e" and info["mode"] == "min"
-    assert info["data"]["source"] == "demo" and len(info["data"]["fingerprint"]) >= 32
-    assert space_from_dict(info["space"]).name == "smoke"
-    assert "ray" in info["versions"] and "keras" in info["versions"]
+    assert info.metric == "delta_e" and info.mode == "min"
+    assert info.data.source == "demo" and len(info.data.fingerprint) >= 32
+    assert space_from_dict(info.space).name == "smoke"
+    assert "ray" in info.versions and "keras" in info.versions
     assert set(smoke_sweep.baselines) == {"gray", "train_mean"}
     assert smoke_sweep.baselines["gray"]["gain_vs_gray"] == pytest.approx(0.0)
     html = (smoke_sweep.run_dir / "report" / "report.html").read_text()
@@ -91,8 +91,9 @@ def test_a_one_metric_sweep_writes_what_it_always_wrote(smoke_sweep):
     metric and no constraint gets none of them (issue 16: its outputs are unchanged)."""
     from search.report import COLUMNS
 
-    info = load_sweep_info(smoke_sweep.run_dir)
-    assert "objectives" not in info and "constraints" not in info and "metric" not in info["scheduler"]
+    recorded = json.loads((smoke_sweep.run_dir / "sweep.json").read_text())  # the file itself
+    assert "objectives" not in recorded and "constraints" not in recorded and "metric" not in recorded["scheduler"]
+    assert load_sweep_info(smoke_sweep.run_dir).to_dict() == recorded
     rows = [row for r in smoke_sweep.records for row in r.history]
     assert rows and not any(k in row for row in rows for k in ("tradeoff", "at_best_delta_e", "constraint_excess"))
     report = smoke_sweep.run_dir / "report"
@@ -307,10 +308,12 @@ def test_recorded_scheduler_is_rebuilt_asha_or_none():
 
     from search.sweep import _scheduler_from
 
-    asha = _scheduler_from({"scheduler": {"name": "asha", "grace_period": 3, "reduction_factor": 2, "max_t": 9}})
+    from search.sweep_info import SchedulerInfo
+
+    asha = _scheduler_from(SchedulerInfo(name="asha", grace_period=3, reduction_factor=2, max_t=9))
     assert isinstance(asha, ASHAScheduler) and asha._max_t == 9 and asha._reduction_factor == 2
     assert [rung[0] for rung in asha._brackets[0]._rungs] == [6, 3]  # milestones from grace_period 3
-    fifo = _scheduler_from({"scheduler": {"name": "none", "grace_period": 3, "reduction_factor": 2, "max_t": 9}})
+    fifo = _scheduler_from(SchedulerInfo(name="none", grace_period=3, reduction_factor=2, max_t=9))
     assert isinstance(fifo, FIFOScheduler) and not isinstance(fifo, ASHAScheduler)
 
 
@@ -344,12 +347,13 @@ def test_a_run_recorded_before_photo_pools_reloads_its_data_with_the_same_finger
     must not say the images changed."""
     from colorize_core.data import load_dataset
     from search.sweep import _reload_data
+    from search.sweep_info import SweepInfo
 
     old = load_dataset("demo", size=16, cache_dir=cache_dir, pool_side=None)  # what the old version made
-    info = {"data": {"source": "demo", "fingerprint": old.fingerprint, "size": 16, "lab_mode": "float"}}
+    info = SweepInfo.from_dict({"data": {"source": "demo", "fingerprint": old.fingerprint, "size": 16, "lab_mode": "float"}})
     assert _reload_data(info, cache_dir=cache_dir).fingerprint == old.fingerprint
     new = load_dataset("demo", size=16, cache_dir=cache_dir)
-    info = {"data": {"source": "demo", "fingerprint": new.fingerprint, "size": 16, "lab_mode": "float",
-                     "pool_side": new.pool.side}}
+    info = SweepInfo.from_dict({"data": {"source": "demo", "fingerprint": new.fingerprint, "size": 16,
+                                         "lab_mode": "float", "pool_side": new.pool.side}})
     reloaded = _reload_data(info, cache_dir=cache_dir)
     assert reloaded.fingerprint == new.fingerprint and reloaded.pool is not None

@@ -52,7 +52,7 @@ def export_model(
     best_epoch = trial.best_epoch
     best_row = next((r for r in history if r.get("epoch") == best_epoch), None)
     baselines = load_baselines(trial.run_dir)
-    data = dict(info.get("data", {}))
+    data = info.data.to_dict()
     card = {
         "format": CARD_FORMAT,
         "model_file": MODEL_FILE,
@@ -60,7 +60,7 @@ def export_model(
         "source": {
             "kind": "sweep-trial",
             "run_dir": str(trial.run_dir.resolve()),
-            "sweep_name": info.get("name"),
+            "sweep_name": info.name,
             "trial_id": trial.record.trial_id,
             "rank": trial.rank,
             "ranked_by": {"metric": trial.metric, "mode": trial.mode, "value": trial.record.best_value(trial.metric, trial.mode)},
@@ -87,7 +87,7 @@ def export_model(
         "data": {k: data.get(k) for k in ("source", "fingerprint", "size", "lab_mode", "split", "skipped")},
         "preprocessing": _preprocessing(size, data.get("lab_mode", "float")),
         "custom_objects": [],
-        "versions": {"trained_with": info.get("versions", {}), "exported_with": _versions()},
+        "versions": {"trained_with": info.versions or {}, "exported_with": _versions()},
     }
     if trial.metric != card["config"].get("monitor"):
         card["validation"]["note"] = (

@@ -102,8 +102,8 @@ def finetune(
         resume_dir = trial.checkpoint_dir if trial.last_model is not None else None
         start_epoch = trial.epochs if resume_dir is not None else (trial.best_epoch or 0)
         history = history[:start_epoch]
-        data_record = dict(trial.info.get("data", {}))
-        trained_with = trial.info.get("versions", {})
+        data_record = trial.info.data.to_dict()
+        trained_with = trial.info.versions or {}
         origin = {"kind": "sweep-trial", "run_dir": str(trial.run_dir.resolve()), "trial_id": trial.record.trial_id,
                   "rank": trial.rank, "checkpoint": str(trial.checkpoint_dir)}
     elif source.kind == "exported":

@@ -73,7 +73,7 @@ class _Source:
     @property
     def lab_mode(self) -> str:
         if self.trial is not None:
-            return self.trial.info.get("data", {}).get("lab_mode", "float")
+            return self.trial.info.data.lab_mode
         if self.card is not None:
             return self.card.get("data", {}).get("lab_mode", "float")
         return "float"
@@ -82,7 +82,7 @@ class _Source:
     def temperature(self) -> float | None:
         """The annealed-mean temperature the model was trained with (classification models)."""
         if self.trial is not None:
-            fixed = self.trial.info.get("space", {}).get("fixed", {})
+            fixed = (self.trial.info.space or {}).get("fixed", {})
             return self.trial.record.params.get("temperature", fixed.get("temperature"))
         if self.card is not None:
             return self.card.get("config", {}).get("temperature")

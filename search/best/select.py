@@ -16,6 +16,7 @@ from typing import Any
 from colorize_core.train import BEST_MODEL, LAST_MODEL, STATE_FILE
 from search.records import TrialRecord, load_records, load_sweep_info, rank_records, trial_path
 from search.rundir import newest_checkpoint
+from search.sweep_info import SweepInfo
 
 __all__ = ["TrialCheckpoint", "select_trial"]
 
@@ -33,7 +34,7 @@ class TrialCheckpoint:
     """A ranked trial of a run directory and its newest checkpoint folder."""
 
     run_dir: Path
-    info: dict
+    info: SweepInfo
     record: TrialRecord
     rank: int
     metric: str
@@ -66,7 +67,7 @@ class TrialCheckpoint:
         """The epoch whose weights ``best.keras`` holds."""
         if self.state.get("best_epoch"):
             return int(self.state["best_epoch"])
-        row = self.record.best(self.info.get("metric", self.metric), self.info.get("mode", self.mode))
+        row = self.record.best(self.info.metric or self.metric, self.info.mode or self.mode)
         return int(row["epoch"]) if row else None
 
     def config(self) -> dict:
@@ -77,9 +78,9 @@ class TrialCheckpoint:
             return TrainConfig.from_dict(self.state["config"]).to_dict()
         from spaces import space_from_dict
 
-        space = space_from_dict(self.info["space"])
-        values = space.trial_config(self.record.params, max_epochs=int(self.info.get("max_epochs", 1)),
-                                    seed=int(self.info.get("seed", 0)), monitor=self.info.get("metric", "delta_e"))
+        space = space_from_dict(self.info.space)
+        values = space.trial_config(self.record.params, max_epochs=int(self.info.max_epochs or 1),
+                                    seed=int(self.info.seed or 0), monitor=self.info.metric or "delta_e")
         return TrainConfig.from_dict(values).to_dict()
 
 
@@ -96,8 +97,8 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
     run_dir = Path(run_dir)
     info = load_sweep_info(run_dir)
     rank = _check_positive_int("rank", rank)
-    metric = metric or info.get("metric", "delta_e")
-    mode = info.get("mode") if metric == info.get("metric") and info.get("mode") else metric_mode(metric)
+    metric = metric or info.metric or "delta_e"
+    mode = info.mode if metric == info.metric and info.mode else metric_mode(metric)
     records = load_records(run_dir)
     ranked = [r for r in rank_records(records, metric=metric, mode=mode, constraints=constraints_of(info))
               if r.best_value(metric, mode) is not None]
@@ -139,7 +140,7 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
                            trial_dir=folder, checkpoint_dir=checkpoint, state=state, picked_by=picked_by)
 
 
-def _chosen_trial(run_dir: Path, info: dict, records: list[TrialRecord], *, trial_id: str | None,
+def _chosen_trial(run_dir: Path, info: SweepInfo, records: list[TrialRecord], *, trial_id: str | None,
                   pick: str | None) -> str:
     """The id of the trial ``--trial`` names (an id or a unique prefix) or ``--pick`` chooses."""
     if trial_id is not None and pick is not None:

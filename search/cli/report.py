@@ -29,7 +29,7 @@ def cmd_report(args) -> int:
     metric, mode = resolve_metric(info, args.metric)
     if payload is None:
         records = rank_records(load_records(run_dir), metric=metric, mode=mode)
-        rows = report_rows(records, metric=metric, mode=mode, finished="finished" in info)
+        rows = report_rows(records, metric=metric, mode=mode, finished=info.finished is not None)
         baselines = load_baselines(run_dir)
     else:
         rows, baselines = payload["trials"], payload["baselines"]["val"]

@@ -18,7 +18,7 @@ from search.report.rows import is_finite, _Report
 
 
 def _arch_order(rep: _Report, archs: Iterable[str]) -> list[str]:
-    spec = (rep.info.get("space") or {}).get("params", {}).get("arch", {})
+    spec = (rep.info.space or {}).get("params", {}).get("arch", {})
     listed = list(spec.get("choice", [])) if isinstance(spec, dict) else []
     archs = list(dict.fromkeys(archs))
     return [a for a in listed if a in archs] + [a for a in archs if a not in listed]
@@ -86,7 +86,7 @@ def _fanova(rep: _Report, records: Sequence[TrialRecord], value_of: Callable[[Tr
 
 def _varying(rep: _Report, records: Sequence[TrialRecord]) -> tuple[dict, list[str]]:
     """The space's Optuna distributions, and the names of those that vary over ``records``."""
-    distributions = _distributions(rep.info.get("space") or {})
+    distributions = _distributions(rep.info.space or {})
     varying = [name for name in distributions
                if len({json.dumps(r.params.get(name), default=str) for r in records}) > 1]
     return distributions, varying

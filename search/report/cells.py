@@ -132,9 +132,14 @@ def _counts_text(rep: _Report) -> str:
     return f"{len(rep.records)} trial{'s' if len(rep.records) != 1 else ''}" + (f" ({', '.join(parts)})" if parts else "")
 
 
+def _or_unknown(value: Any) -> Any:
+    """A fact ``sweep.json`` records, or ``?`` when it records none."""
+    return "?" if value is None else value
+
+
 def _headline(rep: _Report) -> list[tuple[str, str]]:
     """(label, text) facts for the top of the report."""
-    info, data = rep.info, rep.info.get("data") or {}
+    info, data = rep.info, rep.info.data
     facts = []
     best = next((row for row in rep.rows if row[rep.metric] is not None and row.get("meets_constraints") is not False),
                 None)
@@ -153,26 +158,26 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
     else:
         facts.append(("best trial", f"none yet: no trial has reported a validation {rep.metric}"))
     facts.append(("trials", _counts_text(rep)))
-    split = data.get("split")
-    facts.append(("data", f"{data.get('source', '?')} at {data.get('size', '?')} px"
+    split = data.split
+    facts.append(("data", f"{_or_unknown(data.source)} at {_or_unknown(data.size)} px"
                           + (f", {split[0]} train / {split[1]} val / {split[2]} test images" if split else "")))
-    space = info.get("space") or {}
-    epochs, trials = info.get("max_epochs", "?"), info.get("trials", "?")
-    budget = info.get("time_budget_s")
+    space = info.space or {}
+    epochs, trials = _or_unknown(info.max_epochs), info.trials
+    budget = info.time_budget_s
     planned = (f"{trials} trial{'' if trials == 1 else 's'} planned" if trials is not None else "as many trials as fit")
     if budget:
         planned += f" in a {budget / 60:g}-minute budget"
-    stopping = "no early stopping" if (info.get("scheduler") or {}).get("name") == "none" else "ASHA"
+    stopping = "no early stopping" if info.scheduler.name == "none" else "ASHA"
     crops = (space.get("fixed") or {}).get("samples_per_epoch")
     if crops:
         stopping += f", epochs of {crops} random crops"
-    facts.append(("space", f"{space.get('name', '?')} — {info.get('searcher', '?')}, {stopping}, up to {epochs} "
+    facts.append(("space", f"{space.get('name', '?')} — {_or_unknown(info.searcher)}, {stopping}, up to {epochs} "
                            f"epoch{'' if epochs == 1 else 's'}, {planned}"))
     if rep.state == "finished":
-        wall = info.get("wall_time_s")
-        facts.append(("sweep", f"finished {info.get('finished')}" + (f" in {wall / 60:.1f} min" if is_finite(wall) else "")))
+        wall = info.wall_time_s
+        facts.append(("sweep", f"finished {info.finished}" + (f" in {wall / 60:.1f} min" if is_finite(wall) else "")))
     else:
-        facts.append(("sweep", f"started {info.get('created', '?')}; no end recorded: still running, or was interrupted "
+        facts.append(("sweep", f"started {_or_unknown(info.created)}; no end recorded: still running, or was interrupted "
                                f"(resume with `colorsweep resume {rep.run_dir}`)"))
     facts.append(("ranked on", f"validation {rep.metric} at each trial's best epoch ({rep.better} is better)"
                    + (f"; trials that violate {', '.join(c.text for c in rep.constraints)} rank after the rest"
@@ -210,7 +215,7 @@ def _test_table(rep: _Report) -> tuple[list[str], list[list[str]], list[str]]:
 
 def _front_table(rep: _Report) -> tuple[list[str], list[list[str]], list[str]]:
     """The front's trials: trial, hyperparameters, every objective, gain_vs_gray, colourfulness."""
-    searched = list((rep.info.get("space") or {}).get("params") or {})  # what the search varied, in space order
+    searched = list((rep.info.space or {}).get("params") or {})  # what the search varied, in space order
     keys = ["trial_id"] + (searched or ["arch", "loss", "learning_rate", "batch_size"])
     metrics = [o.metric for o in rep.objectives] + [m for m in ("gain_vs_gray", "colorfulness")
                                                    if m not in [o.metric for o in rep.objectives]]

@@ -15,38 +15,39 @@ from colorize_core.train import BEST_MODEL
 from search.records import TrialRecord, data_source, first_error_line, trial_path
 from search.report.analysis import _front_rows
 from search.report.rows import _Report
+from search.sweep_info import SweepInfo
 
 _GRID_IMAGES = 6
 _GRID_MODELS = 3
 _FRONT_PICTURES = 8  # front trials shown side by side (the best on the first objective first)
 
 
-def _reload_data(info: dict, notes: list[str]):
+def _reload_data(info: SweepInfo, notes: list[str]):
     """The sweep's images again, from ``sweep.json``; None (with a note) when they cannot be loaded."""
     from colorize_core.data import load_dataset
 
-    data = info.get("data") or {}
-    source, size = data.get("source"), data.get("size")
+    data = info.data
+    source, size = data.source, data.size
     if not source or not size:
         notes.append("sweep.json records no data source: test metrics and the image grid are skipped.")
         return None
     parts = data_source(source)
     cache_dir = None
-    if data.get("cache_path") and Path(data["cache_path"]).parent.is_dir():
-        cache_dir = Path(data["cache_path"]).parent
+    if data.cache_path and Path(data.cache_path).parent.is_dir():
+        cache_dir = Path(data.cache_path).parent
     try:
-        dataset = load_dataset(parts, size=int(size), lab_mode=data.get("lab_mode", "float"), cache_dir=cache_dir,
-                               pool_side=data.get("pool_side"))  # as recorded (None: a run made before pools)
+        dataset = load_dataset(parts, size=int(size), lab_mode=data.lab_mode, cache_dir=cache_dir,
+                               pool_side=data.pool_side)  # as recorded (None: a run made before pools)
     except (OSError, ValueError) as exc:
         notes.append(
             f"could not reload the sweep's images from {source!r} ({exc}): test metrics and the image grid "
             "are skipped. Put the images back at that path and run `colorsweep report` again."
         )
         return None
-    if data.get("fingerprint") and dataset.fingerprint != data["fingerprint"]:
+    if data.fingerprint and dataset.fingerprint != data.fingerprint:
         message = (
             f"the images under {source!r} changed since the sweep ran (fingerprint {dataset.fingerprint[:12]} != "
-            f"recorded {data['fingerprint'][:12]}): test metrics and pictures use the images as they are now."
+            f"recorded {data.fingerprint[:12]}): test metrics and pictures use the images as they are now."
         )
         warnings.warn(message, stacklevel=3)
         notes.append(message)
@@ -98,7 +99,7 @@ def _evaluate_models(rep: _Report, dataset, grid_idx: list[int], progress) -> li
     import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
     from colorize_core.train import predict_ab
 
-    seed = int(rep.info.get("seed", 0) or 0)
+    seed = int(rep.info.seed or 0)
     max_pixels = _eval_max_pixels()
     test = dataset.test
     if len(test) == 0:
@@ -162,7 +163,7 @@ def _fill_param_counts(rep: _Report) -> None:
     """Parameter counts for trials that did not report one (built symbolically, one per config)."""
     from colorize_core.models.summary import count_params
 
-    size = int((rep.info.get("data") or {}).get("size") or 0)
+    size = int(rep.info.data.size or 0)
     if not size:
         return
     cache: dict[str, int | None] = {}
@@ -170,7 +171,7 @@ def _fill_param_counts(rep: _Report) -> None:
         if row["params"] is not None or not row["arch"]:
             continue
         config = json.loads(row["config"])
-        options = {k.split(".", 1)[1]: v for k, v in {**rep.info.get("space", {}).get("fixed", {}), **config}.items()
+        options = {k.split(".", 1)[1]: v for k, v in {**(rep.info.space or {}).get("fixed", {}), **config}.items()
                    if k.startswith("model_options.")}
         if row.get("output_activation"):
             options["output_activation"] = row["output_activation"]

@@ -254,7 +254,7 @@ def _render_md(rep: _Report) -> str:
               "param_importances": "Parameter importances (Optuna)"}
     return _environment("md").get_template("report.md.j2").render(
         **_common(rep),
-        title=rep.info.get("name", rep.run_dir.name),
+        title=rep.info.name or rep.run_dir.name,
         ranking=_md_ranking(rep),
         pareto_figures=_figures(rep, _PARETO_TITLES, PARETO_FIGURES),
         test=test,
@@ -378,7 +378,7 @@ def _render_html(rep: _Report) -> str:
               "param_importances": "Parameter importances (Optuna, fANOVA)"}
     return _environment("html").get_template("report.html.j2").render(
         **_common(rep),
-        title=f"Sweep report: {rep.info.get('name', rep.run_dir.name)}",
+        title=f"Sweep report: {rep.info.name or rep.run_dir.name}",
         css=_css(),
         facts=facts,
         ranking=_html_ranking(rep),

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 from colorize_core import metrics as metric_defs
 from search.records import TrialRecord, first_error_line
 from search.rundir import BASELINES_FILE, TrialStatus
+from search.sweep_info import SweepInfo
 
 REPORT_DIR = "report"
 """Folder of a run directory that :func:`write_report` writes into."""
@@ -101,7 +102,7 @@ _STATUS_ORDER = tuple(TrialStatus(s) for s in ("completed", "stopped", "running"
 class _Report:
     run_dir: Path
     out_dir: Path
-    info: dict
+    info: SweepInfo
     metric: str
     mode: str
     top: int

@@ -76,7 +76,7 @@ def _write_tensorboard(rep: _Report) -> None:
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
 
-    space_params = (rep.info.get("space") or {}).get("params") or {}
+    space_params = (rep.info.space or {}).get("params") or {}
     names = list(space_params) + [k for r in rep.records for k in r.params if k not in space_params]
     names = list(dict.fromkeys(names))
     kinds = {}
@@ -109,7 +109,7 @@ def _write_tensorboard(rep: _Report) -> None:
                                  description=f"validation {name} at the best epoch (on {rep.metric}); {spec.description}",
                                  dataset_type=hp.Metric.VALIDATION))
     metrics.append(hp.Metric("epochs", display_name="epochs", description="epochs trained"))
-    experiment = api_pb2.Experiment(name=str(rep.info.get("name", rep.run_dir.name)),
+    experiment = api_pb2.Experiment(name=str(rep.info.name or rep.run_dir.name),
                                     description=f"colorsweep sweep {rep.run_dir}", time_created_secs=time.time(),
                                     hparam_infos=hparam_infos, metric_infos=[m.as_proto() for m in metrics])
     now = time.time()

@@ -72,15 +72,15 @@ def _write_csv(rep: _Report, path: Path) -> None:
 
 
 def _json_payload(rep: _Report) -> dict:
-    info = rep.info
+    recorded = rep.info.to_dict()  # sweep.json's keys, as the file has them
     return {
         "run_dir": str(rep.run_dir),
-        "name": info.get("name"),
+        "name": recorded.get("name"),
         "generated": rep.generated,
         "state": rep.state,
         "metric": rep.metric,
         "mode": rep.mode,
-        "sweep": {k: info.get(k) for k in ("space", "data", "trials", "max_epochs", "seed", "scheduler", "searcher",
+        "sweep": {k: recorded.get(k) for k in ("space", "data", "trials", "max_epochs", "seed", "scheduler", "searcher",
                                            "resources", "created", "finished", "wall_time_s", "command_line",
                                            "versions")},
         "counts": _counts(rep),
@@ -169,11 +169,11 @@ def write_report(
     objectives, constraints = objectives_of(info), constraints_of(info)
     records = rank_records(load_records(run_dir), metric=metric, mode=mode, constraints=constraints)
     baselines = load_baselines(run_dir)
-    finished = "finished" in info
+    finished = info.finished is not None
     rep = _Report(
         run_dir=run_dir, out_dir=run_dir / REPORT_DIR, info=info, metric=metric, mode=mode, top=top,
         records=records, baselines=baselines, state="finished" if finished else "running or interrupted",
-        rows=report_rows(records, metric=metric, mode=mode, fixed=dict((info.get("space") or {}).get("fixed") or {}),
+        rows=report_rows(records, metric=metric, mode=mode, fixed=dict((info.space or {}).get("fixed") or {}),
                          finished=finished),
         generated=time.strftime("%Y-%m-%d %H:%M:%S"), objectives=objectives, constraints=constraints,
     )

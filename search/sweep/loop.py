@@ -17,11 +17,9 @@ from search.monitor import SweepMonitor
 from search.records import load_records, load_sweep_info
 from search.rundir import (
     LIVE_STATUSES,
-    SWEEP_FILE,
     TrialLedger,
     TrialStatus,
     is_disk_full_error,
-    write_json_atomic,
 )
 from search.signals import StopSignals
 from search.sweep.ray_session import RAY_LOG, _ray_messages_to
@@ -66,12 +64,12 @@ def _fit(tuner, run_dir: Path, *, live: bool, report: bool = True, monitor: Swee
         _mark_interrupted(run_dir)
         info = load_sweep_info(run_dir)
         if outcome.signal is None and outcome.disk_full is None:
-            info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            info.pop("interrupted", None)
+            info.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            info.interrupted = None
         else:
-            info["interrupted"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                   "why": "disk full" if outcome.disk_full else _signal_name(outcome.signal)}
-        write_json_atomic(run_dir / SWEEP_FILE, info)
+            info.interrupted = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                "why": "disk full" if outcome.disk_full else _signal_name(outcome.signal)}
+        info.save(run_dir)
     except OSError as exc:
         if not is_disk_full_error(exc):
             raise

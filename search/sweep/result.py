@@ -18,10 +18,8 @@ from search.records import TrialRecord, constraints_of, load_records, load_sweep
 from search.rundir import (
     FINAL_STATUSES,
     LIVE_STATUSES,
-    SWEEP_FILE,
     TrialStatus,
     is_disk_full_error,
-    write_json_atomic,
 )
 
 #: Statuses of a trial that has not reached a final status: resume runs it (again).
@@ -71,7 +69,7 @@ class SweepResult:
         """Rows of the ranking: rank, trial, status, hyperparameters and best validation metrics."""
         rows = []
         try:  # hyperparameters a space fixes are not in the trials' sampled params: show them too
-            fixed = dict((load_sweep_info(self.run_dir).get("space") or {}).get("fixed") or {})
+            fixed = dict((load_sweep_info(self.run_dir).space or {}).get("fixed") or {})
         except (OSError, ValueError):
             fixed = {}
         for rank, record in enumerate(self.records[:top] if top else self.records, start=1):
@@ -136,17 +134,17 @@ def _result(run_dir: Path, *, metric: str, mode: str, baselines: dict, started: 
             record.status = TrialStatus.INTERRUPTED
     result = SweepResult(run_dir=run_dir, metric=metric, mode=mode, records=records, baselines=baselines,
                          objectives=objectives_of(info), constraints=constraints,
-                         wall_time_s=time.monotonic() - started, planned=int(info.get("trials") or 0) or None,
-                         budget_s=info.get("time_budget_s"),
+                         wall_time_s=time.monotonic() - started, planned=int(info.trials or 0) or None,
+                         budget_s=info.time_budget_s,
                          interrupted=outcome.signal, disk_full=outcome.disk_full)
     if outcome.disk_full or not record:
         return result  # nothing more is written to a full disk (nor after a resume that did nothing)
     if resumed:
-        info["resumed"] = info.get("resumed", 0) + 1
+        info.resumed = (info.resumed or 0) + 1
     else:
-        info["wall_time_s"] = result.wall_time_s
+        info.wall_time_s = result.wall_time_s
     try:
-        write_json_atomic(run_dir / SWEEP_FILE, info)
+        info.save(run_dir)
     except OSError as exc:
         if not is_disk_full_error(exc):
             raise

@@ -7,6 +7,7 @@ state is repaired where a full disk or a kill left it inconsistent (:mod:`search
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shlex
@@ -26,13 +27,11 @@ from search.records import (
 )
 from search.rundir import (
     FINAL_STATUSES,
-    SWEEP_FILE,
     RunLock,
     TrialLedger,
     TrialStatus,
     check_trusted,
     load_baselines,
-    write_json_atomic,
 )
 from search.sweep.loop import _fit
 from search.sweep.ray_session import _callbacks, _init_ray, _trial_dirname, reuse_workers
@@ -40,20 +39,21 @@ from search.sweep.repair import _trials_with_unwritten_errors, repair_broken_wri
 from search.sweep.result import UNFINISHED_STATUSES, SweepResult, _Outcome, _result
 from search.sweep.run import _trainable, _trial_settings
 from search.sweep.searchers import _memory_searcher, _optuna_searcher, _scheduler_from, _tune_metric
+from search.sweep_info import SweepInfo
 from spaces import SearchSpace
 from spaces.objectives import trial_values, violations
 
-def _reload_data(info: dict, *, cache_dir=None) -> LabDataset:
+def _reload_data(info: SweepInfo, *, cache_dir=None) -> LabDataset:
     """The sweep's data set again, from its recorded source, checked against its fingerprint."""
-    data_info = info["data"]
+    data_info = info.data
     # runs made before the photo pool existed recorded no pool_side: reload them without one (same fingerprint)
-    dataset = load_dataset(data_source(data_info["source"]), size=data_info["size"],
-                           lab_mode=data_info.get("lab_mode", "float"), cache_dir=cache_dir,
-                           pool_side=data_info.get("pool_side"))
-    if dataset.fingerprint != data_info["fingerprint"]:
+    dataset = load_dataset(data_source(data_info.source), size=data_info.size,
+                           lab_mode=data_info.lab_mode, cache_dir=cache_dir,
+                           pool_side=data_info.pool_side)
+    if dataset.fingerprint != data_info.fingerprint:
         raise ValueError(
-            f"the images under {data_info['source']} changed since the sweep started (fingerprint "
-            f"{dataset.fingerprint[:12]} != recorded {data_info['fingerprint'][:12]}); restore the original "
+            f"the images under {data_info.source} changed since the sweep started (fingerprint "
+            f"{dataset.fingerprint[:12]} != recorded {data_info.fingerprint[:12]}); restore the original "
             f"files, or start a new sweep with `colorsweep run`"
         )
     return dataset
@@ -103,13 +103,13 @@ def resume_sweep(
 _RAY_DONE = ("TERMINATED", "ERROR")
 
 
-def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_errored: bool, extra_trials: int,
+def _resume_locked(run_dir: Path, info: SweepInfo, space: SearchSpace, *, retry_errored: bool, extra_trials: int,
                    live: bool, address, num_cpus, num_gpus, cache_dir, report: bool, started: float) -> SweepResult:
     from ray import tune
 
     from search.records import _ray_statuses
 
-    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    metric, mode, max_epochs = info.metric, info.mode, info.max_epochs
     notes: list[str] = []
     entries = load_trial_entries(run_dir, notes=notes)
     for note in notes:
@@ -132,7 +132,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
     disk_full_trials += [k for k in _trials_with_unwritten_errors(run_dir) if ray_status.get(k) == "ERROR"]
     unfinished_in_ray = [k for k, v in ray_status.items() if v not in _RAY_DONE] + disk_full_trials
     errored = [k for k, v in ray_status.items() if v == "ERROR"] if retry_errored else []
-    restore_pass = bool(unfinished_in_ray or errored or (not extra_trials and not info.get("finished")))
+    restore_pass = bool(unfinished_in_ray or errored or (not extra_trials and not info.finished))
     if not extra_trials and not restore_pass:
         print(f"colorsweep: nothing to resume: the sweep's {len(ray_status)} trial(s) have all ended; add trials "
               f"with `colorsweep resume {shlex.quote(str(run_dir))} --trials +N`", file=sys.stderr)
@@ -146,7 +146,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
         )
 
     dataset = _reload_data(info, cache_dir=cache_dir)
-    _init_ray(address or info.get("address"), num_cpus=num_cpus, num_gpus=num_gpus)
+    _init_ray(address or info.address, num_cpus=num_cpus, num_gpus=num_gpus)
     settings = _trial_settings(info, run_dir)
     baselines = load_baselines(run_dir)
     outcome = _Outcome()
@@ -174,7 +174,7 @@ def _resume_locked(run_dir: Path, info: dict, space: SearchSpace, *, retry_error
                    resumed=True)
 
 
-def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, settings: dict, *,
+def _extend(run_dir: Path, info: SweepInfo, space: SearchSpace, dataset: LabDataset, settings: dict, *,
             extra_trials: int, live: bool, report: bool) -> "_Outcome":
     """Run ``extra_trials`` new trials in ``run_dir``, TPE warm-started on every earlier result.
 
@@ -184,7 +184,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    metric, mode, max_epochs = info["metric"], info["mode"], info["max_epochs"]
+    metric, mode, max_epochs = info.metric, info.mode, info.max_epochs
     objectives, constraints = objectives_of(info), constraints_of(info)
     evaluated = []
     for record in load_records(run_dir):
@@ -199,28 +199,27 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
         evaluated.append(({k: v for k, v in record.params.items() if k in space.params}, point, excess))
     searcher = _memory_searcher(
         _optuna_searcher(space, objectives=objectives, constrained=bool(constraints),
-                         seed=int(info["seed"]) + len(evaluated), evaluated=evaluated,
-                         sampler_name="random" if info.get("searcher") == "optuna-random" else "tpe"),
+                         seed=int(info.seed) + len(evaluated), evaluated=evaluated,
+                         sampler_name="random" if info.searcher == "optuna-random" else "tpe"),
         info, run_dir, trials=extra_trials, live=live)
     finished = sum(1 for r in load_records(run_dir) if r.status in FINAL_STATUSES - {TrialStatus.INFEASIBLE})
-    info["trials"] = int(info["trials"] if info.get("trials") is not None else finished) + extra_trials
-    info.setdefault("extensions", []).append({"extra_trials": extra_trials, "warm_start": len(evaluated),
-                                              "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    info.pop("finished", None)
-    write_json_atomic(run_dir / SWEEP_FILE, info)
+    info.trials = int(info.trials if info.trials is not None else finished) + extra_trials
+    info.extensions = [*(info.extensions or []), {"extra_trials": extra_trials, "warm_start": len(evaluated),
+                                                  "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
+    info.finished = None
+    info.save(run_dir)
     if live:
         print(f"adding {extra_trials} trial(s); the searcher starts from {len(evaluated)} earlier result(s)",
               file=sys.stderr)
-    scheduler = info["scheduler"]
     monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live)
     tuner = tune.Tuner(
         _trainable(dataset, settings),
         tune_config=tune.TuneConfig(
             **_tune_metric(info), num_samples=2 * extra_trials,
-            reuse_actors=reuse_workers(info["resources"]["gpus_per_trial"]),
+            reuse_actors=reuse_workers(info.resources.gpus_per_trial),
             search_alg=searcher,
-            scheduler=_scheduler_from({"scheduler": {**scheduler, "max_t": max_epochs}}),
-            max_concurrent_trials=info["resources"].get("concurrency"), trial_dirname_creator=_trial_dirname,
+            scheduler=_scheduler_from(dataclasses.replace(info.scheduler, max_t=max_epochs)),
+            max_concurrent_trials=info.resources.concurrency, trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=run_dir.name, storage_path=str(run_dir.parent), callbacks=_callbacks(monitor), verbose=0,
@@ -231,7 +230,7 @@ def _extend(run_dir: Path, info: dict, space: SearchSpace, dataset: LabDataset, 
     return _fit(tuner, run_dir, live=live, report=report, monitor=monitor)
 
 
-def _space_from_info(info: dict) -> SearchSpace:
+def _space_from_info(info: SweepInfo) -> SearchSpace:
     from spaces import space_from_dict
 
-    return space_from_dict(info["space"])
+    return space_from_dict(info.space)

@@ -27,6 +27,7 @@ from search.rundir import (
     run_dir_for,
     write_json_atomic,
 )
+from search.sweep_info import DataInfo, Resources, SchedulerInfo, SweepInfo
 from search.sweep.loop import _fit
 from search.sweep.ray_session import _callbacks, _init_ray, _trial_dirname, compile_cache_dir, reuse_workers
 from search.sweep.result import SweepResult, _result, baseline_metrics_for, package_versions
@@ -86,14 +87,14 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = F
     return trials, max_epochs, size
 
 
-def _trial_settings(info: dict, run_dir: Path, fail_when=None, inject_oom_batch: int | None = None) -> dict:
+def _trial_settings(info: SweepInfo, run_dir: Path, fail_when=None, inject_oom_batch: int | None = None) -> dict:
     objectives = objectives_of(info)
     grey = {}
     if len(objectives) > 1 and (run_dir / BASELINES_FILE).is_file():
         grey = load_baselines(run_dir).get("gray", {})
-    return {"space": info["space"], "max_epochs": info["max_epochs"], "seed": info["seed"],
-            "metric": info["metric"], "cpus_per_trial": info["resources"]["cpus_per_trial"],
-            "gpus_per_trial": info["resources"]["gpus_per_trial"], "compile_cache_dir": compile_cache_dir(run_dir),
+    return {"space": info.space, "max_epochs": info.max_epochs, "seed": info.seed,
+            "metric": info.metric, "cpus_per_trial": info.resources.cpus_per_trial,
+            "gpus_per_trial": info.resources.gpus_per_trial, "compile_cache_dir": compile_cache_dir(run_dir),
             "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch,
             "objectives": [o.to_dict() for o in objectives] if len(objectives) > 1 else None,
             "constraints": [c.to_dict() for c in constraints_of(info)] or None, "grey": grey}
@@ -262,32 +263,31 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
             f"at {size}x{size} ({cache}; {len(dataset.skipped)} skipped)", file=sys.stderr,
         )
 
-    info = {
-        "name": name,
-        "run_dir": str(run_dir),
-        "space": space.to_dict(),
-        "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "size": size,
-                 "pool_side": dataset.pool.side if dataset.pool is not None else None,
-                 "lab_mode": dataset.lab_mode, "split": [len(dataset.train), len(dataset.val), len(dataset.test)],
-                 "skipped": len(dataset.skipped), "cache_path": dataset.cache_path},
-        "trials": trials, "time_budget_s": budget_s, "max_epochs": max_epochs, "metric": metric, "mode": mode,
-        "seed": seed,
-        "scheduler": {"name": scheduler_name, "time_attr": "epoch", "grace_period": grace_period,
-                      "reduction_factor": reduction_factor, "max_t": max_epochs},
-        "searcher": "grid" if space.is_grid else f"optuna-{searcher}",
-        "resources": {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "concurrency": concurrency},
-        "memory": memory_plan,
-        "address": address or os.environ.get("RAY_ADDRESS"),
-        "versions": package_versions(),
-        "command_line": command_line,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if len(objectives) > 1:  # a one-metric sweep's sweep.json is as it always was
-        info["objectives"] = [o.to_dict() for o in objectives]
-        info["scheduler"]["metric"] = TRADEOFF
-    if constraints:
-        info["constraints"] = [c.to_dict() for c in constraints]
-    write_json_atomic(run_dir / SWEEP_FILE, info)
+    several = len(objectives) > 1  # a one-metric sweep's sweep.json is as it always was
+    info = SweepInfo(
+        name=name,
+        run_dir=str(run_dir),
+        space=space.to_dict(),
+        data=DataInfo(source=dataset.source, fingerprint=dataset.fingerprint, size=size,
+                      pool_side=dataset.pool.side if dataset.pool is not None else None,
+                      lab_mode=dataset.lab_mode, split=[len(dataset.train), len(dataset.val), len(dataset.test)],
+                      skipped=len(dataset.skipped), cache_path=dataset.cache_path),
+        trials=trials, time_budget_s=budget_s, max_epochs=max_epochs, metric=metric, mode=mode,
+        seed=seed,
+        scheduler=SchedulerInfo(name=scheduler_name, time_attr="epoch", grace_period=grace_period,
+                                reduction_factor=reduction_factor, max_t=max_epochs,
+                                metric=TRADEOFF if several else None),
+        searcher="grid" if space.is_grid else f"optuna-{searcher}",
+        resources=Resources(cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, concurrency=concurrency),
+        memory=memory_plan,
+        address=address or os.environ.get("RAY_ADDRESS"),
+        versions=package_versions(),
+        command_line=command_line,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        objectives=[o.to_dict() for o in objectives] if several else None,
+        constraints=[c.to_dict() for c in constraints] if constraints else None,
+    )
+    info.save(run_dir)
     baselines = baseline_metrics_for(dataset)
     write_json_atomic(run_dir / BASELINES_FILE, baselines)
 
@@ -295,7 +295,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
     from ray import tune
 
     settings = _trial_settings(info, run_dir, fail_when, inject_oom_batch)
-    scheduler = _scheduler_from(info)
+    scheduler = _scheduler_from(info.scheduler)
     from search.packing import GridSearcher
 
     param_space = {}

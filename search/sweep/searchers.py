@@ -14,6 +14,7 @@ from typing import Sequence
 from ray.tune import Stopper
 
 from search._optuna_space import OptunaSpace, optuna_distributions
+from search.sweep_info import SchedulerInfo, SweepInfo
 from spaces import SearchSpace
 from spaces.objectives import (
     TRADEOFF,
@@ -55,19 +56,19 @@ def _memory_plan_info(gpu_memory, *, fit_batch: bool, gpus_per_trial: float) -> 
     return {"budget_bytes": budget, "budget_source": source, "gpu_memory_bytes": budget, "fit_batch": bool(fit_batch)}
 
 
-def _memory_searcher(inner, info: dict, run_dir: Path, *, trials: int | None, live: bool,
+def _memory_searcher(inner, info: SweepInfo, run_dir: Path, *, trials: int | None, live: bool,
                      deadline: float | None = None):
     """``inner`` wrapped in the memory plan (search.packing): budget, --fit-batch, out-of-memory retries,
     GPU shares. It ends the search itself; the Tuner's num_samples is only a bound (2 x, for retries)."""
     from search.memory import TrialPlanner
     from search.packing import MemorySearcher
 
-    memory = info.get("memory") or {}
-    planner = TrialPlanner(space=info["space"], size=int(info["data"]["size"]), budget=memory.get("budget_bytes"),
-                           gpus_per_trial=float(info["resources"]["gpus_per_trial"]),
+    memory = info.memory or {}
+    planner = TrialPlanner(space=info.space, size=int(info.data.size), budget=memory.get("budget_bytes"),
+                           gpus_per_trial=float(info.resources.gpus_per_trial),
                            gpu_memory=memory.get("gpu_memory_bytes"), fit_batch=bool(memory.get("fit_batch")),
                            run_dir=str(run_dir))
-    return MemorySearcher(inner, planner=planner, run_dir=run_dir, trials=trials, max_epochs=info["max_epochs"],
+    return MemorySearcher(inner, planner=planner, run_dir=run_dir, trials=trials, max_epochs=info.max_epochs,
                           live=live, deadline=deadline)
 
 
@@ -80,27 +81,26 @@ SEARCHERS = ("tpe", "random")
 SCHEDULERS = ("asha", "none")
 
 
-def _scheduler_from(info: dict):
-    """The trial scheduler recorded in ``sweep.json`` (``info["scheduler"]``): ASHA on epochs, or
+def _scheduler_from(scheduler: SchedulerInfo):
+    """The trial scheduler recorded in ``sweep.json`` (:attr:`SweepInfo.scheduler`): ASHA on epochs, or
     Ray's FIFO scheduler (no early stopping) for ``name == "none"``. A several-objective sweep's ASHA
     ranks on ``tradeoff`` (``scheduler.metric``; :func:`spaces.objectives.tradeoff_score`); otherwise
     it takes the sweep's metric from the Tuner."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    scheduler = info["scheduler"]
-    if scheduler.get("name", "asha") == "none":
+    if scheduler.name == "none":
         return FIFOScheduler()
-    own = {"metric": TRADEOFF, "mode": "min"} if scheduler.get("metric") == TRADEOFF else {}
-    return ASHAScheduler(time_attr="epoch", max_t=int(scheduler["max_t"]), grace_period=int(scheduler["grace_period"]),
-                         reduction_factor=scheduler["reduction_factor"], **own)
+    own = {"metric": TRADEOFF, "mode": "min"} if scheduler.metric == TRADEOFF else {}
+    return ASHAScheduler(time_attr="epoch", max_t=int(scheduler.max_t), grace_period=int(scheduler.grace_period),
+                         reduction_factor=scheduler.reduction_factor, **own)
 
 
-def _tune_metric(info: dict) -> dict:
+def _tune_metric(info: SweepInfo) -> dict:
     """The Tuner's ``metric``/``mode``: the sweep's metric, or none for a several-objective sweep (its
     scheduler and searcher carry their own; Ray refuses both at once)."""
-    if info["scheduler"].get("metric") == TRADEOFF:
+    if info.scheduler.metric == TRADEOFF:
         return {}
-    return {"metric": info["metric"], "mode": info["mode"]}
+    return {"metric": info.metric, "mode": info.mode}
 
 
 def searcher_metrics(objectives: Sequence[Objective]) -> tuple[str | list[str], str | list[str]]:
