@@ -25,7 +25,7 @@ class ConstrainedOptunaSearch(OptunaSearch):
     learns which configurations violate the sweep's constraints (it samples from the feasible ones'
     good region). Without constraints it behaves exactly as OptunaSearch. Ray's class has no hook for
     this: it reads ``_ot_trials`` (Tune trial id → Optuna trial) and ``_ot_study``, the only private
-    attributes of Ray's used in the project, here and nowhere else (tests/test_objectives.py fails if
+    attributes of Ray's used in the project, here and nowhere else (tests/search/test_objectives.py fails if
     they go away)."""
 
     @property

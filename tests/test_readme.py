@@ -30,7 +30,7 @@ RUN_BY = {
     "./run demo": "test_readme_demo_command",
     "./run test": "CI: .ci/run is this command",
     './run test -m "not slow"': "CI: the same suite, slow tests deselected",
-    "KERAS_BACKEND=jax ./run test": "tests/test_backends.py runs colorize_core and a sweep on JAX",
+    "KERAS_BACKEND=jax ./run test": "tests/colorize_core/test_backends.py runs colorize_core and a sweep on JAX",
     "colorsweep data inspect ~/photos": "test_readme_commands_that_need_no_sweep",
     "colorsweep run auto --data ~/photos": "test_readme_sweep_commands",
     "colorsweep run wide --data ~/photos --trials 50 --max-epochs 20 --size 128": "test_readme_sweep_commands",
@@ -96,7 +96,7 @@ def test_every_readme_command_is_run_by_a_test():
     assert not missing, f"README.md shows commands no test runs; add them to RUN_BY and run them: {missing}"
     stale = [c for c in RUN_BY if c not in commands]
     assert not stale, f"RUN_BY names commands README.md no longer shows: {stale}"
-    sources = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
     for command, runner in RUN_BY.items():
         if runner.startswith("test_"):
             assert f"def {runner}(" in sources, (command, runner)
@@ -177,7 +177,7 @@ def test_readme_commands_that_need_no_sweep(in_tmp, capsys):
 @pytest.fixture(scope="module")
 def ray_with_a_logical_gpu():
     """One local Ray for this module's sweeps, with one logical GPU so that the README's GPU command
-    schedules here too (its trials then train on the CPU; tests/test_memory.py does the same)."""
+    schedules here too (its trials then train on the CPU; tests/search/test_memory.py does the same)."""
     import ray
 
     from search.sweep import _init_ray

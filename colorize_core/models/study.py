@@ -2,7 +2,7 @@
 
 Source: ``shared/design/seed-architectures.md``. Every convolution uses 'same' padding, a 3×3
 kernel and ReLU unless noted; layer order, widths, strides and dilations are the study's, and the
-parameter counts at 128×128 equal its table (pinned in ``tests/test_models.py``).
+parameter counts at 128×128 equal its table (pinned in ``tests/colorize_core/test_models.py``).
 
 The only change offered is the documented fix for the output activation, behind the common
 ``output_activation`` option: ``"original"`` (default) keeps the study's final activation (ReLU,

@@ -10,7 +10,7 @@ __all__ = ["count_params", "DEFAULT_PARAMS", "default_param_count"]
 
 #: Parameters of every registered architecture with its default options: the same at every input
 #: size (all are fully convolutional). Listing models reads this table, so ``colorsweep models``
-#: needs no backend; ``tests/test_models.py`` builds every model and fails when an entry is stale.
+#: needs no backend; ``tests/colorize_core/test_models.py`` builds every model and fails when an entry is stale.
 DEFAULT_PARAMS: dict[str, int] = {
     "basic": 46_674,
     "classic": 820_386,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # What every JAX process of these tests runs with: CPU only, and XLA's CPU code generator at its
 # lowest optimisation level (these tests check behaviour, not speed; it compiles 71 s -> 44 s for the
 # nine architectures). XLA flags are part of JAX's compilation-cache key, so cache tests still match.

@@ -1,6 +1,6 @@
 """The compilation cache a sweep's trials share (RUN_DIR/compile_cache): where it is, and that
 TensorFlow's XLA writes its programs there. The JAX side, cache hits in a fresh process included, is
-tested in tests/test_backends.py."""
+tested in tests/colorize_core/test_backends.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 
 from search.sweep import COMPILE_CACHE_ENV, compile_cache_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_cache_is_in_the_run_directory_unless_the_environment_says_otherwise(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAY_REUSE_ERROR = "Trainable runner reuse requires reset_config() to be implemented and return True."
 
 

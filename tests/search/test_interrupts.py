@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from search.records import load_records, load_sweep_info, read_result_lines
-from tests.test_sweep import wait_for_no_processes
+from tests.search.test_sweep import wait_for_no_processes
 
 pytestmark = pytest.mark.slow
 

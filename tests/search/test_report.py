@@ -432,7 +432,7 @@ def test_cli_prints_the_top_table_files_and_tensorboard_command(run_copy, tmp_pa
 
 
 def test_every_column_is_documented():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text()
     missing = [name for name in {**COLUMNS, **OBJECTIVE_COLUMNS} if f"`{name}`" not in text]
     assert not missing, f"columns missing from docs/report.md: {missing}"
 

@@ -39,7 +39,7 @@ ANCHOR_ROWS = [(arch, bs, gib) for arch, peaks in mem.ANCHORS.items() for bs, gi
 def test_anchor_table_is_the_shared_one():
     """The constants are the table of shared/design/anchors.md (checked against the file when present)."""
     assert len(ANCHOR_ROWS) == 12
-    anchors = Path(__file__).resolve().parents[2] / "shared" / "design" / "anchors.md"
+    anchors = Path(__file__).resolve().parents[3] / "shared" / "design" / "anchors.md"
     if not anchors.exists():
         pytest.skip("shared/design/anchors.md not found")
     text = anchors.read_text()

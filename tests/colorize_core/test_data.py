@@ -16,7 +16,7 @@ import pytest
 from colorize_core import color, data, demo
 from colorize_core.data import dataset as dataset_module, samples as samples_module
 
-GCOMPRIS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gcompris"
+GCOMPRIS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "gcompris"
 if not GCOMPRIS.is_dir():
     GCOMPRIS = Path("/work/shared/datasets/gcompris")
 needs_gcompris = pytest.mark.skipif(not GCOMPRIS.is_dir(), reason="gcompris data set not present")

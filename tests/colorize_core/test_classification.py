@@ -19,7 +19,7 @@ from colorize_core.losses import ClsRebalanced, get_loss
 from colorize_core.models import create_model, model_info
 from colorize_core.train import TrainConfig, fit, predict_ab
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _brute_nearest(ab: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

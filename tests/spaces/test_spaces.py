@@ -14,7 +14,7 @@ import pytest
 import spaces
 from spaces import SearchSpace, SpaceError, load_space, space_from_dict, validate_for_data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STUDY_ARCHS = ["basic", "classic", "conv_sampling", "large_kernel", "richard_zhang", "split_learning"]
 CLS_ARCHS = ["richard_zhang_cls", "unet_cls"]
 BUILTINS = ["auto", "seed", "smoke", "wide", "zhang"]

@@ -108,7 +108,7 @@ def held_run(tmp_path):
     """A run directory locked by another live process (like a running `colorsweep run`)."""
     run = tmp_path / "held"
     proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(run)], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     assert proc.stdout.readline().strip() == "locked"
     yield run, proc
     proc.kill()
@@ -657,7 +657,7 @@ def test_only_sweep_info_writes_sweep_json():
     """One writer: no module but search.sweep_info names the file next to a write."""
     import re
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     writers = []
     for path in [*root.glob("search/**/*.py"), *root.glob("bench/*.py")]:
         text = path.read_text()
