@@ -58,10 +58,12 @@ from ._describe import describe_space, space_summary_rows
 from ._errors import SpaceError
 from ._param import CATEGORICAL_KINDS, KINDS, Param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace, resolve_loss
-from ._validate import OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, fit_batch_sizes_to_data, parse_duration, samples_random_crops, with_fixed, space_from_dict, validate_for_data
+from ._train_config import train_config_defaults
+from ._validate import DEFAULT_UPPER_BOUNDS, OUTPUT_ACTIVATIONS, TOP_LEVEL_KEYS, allowed_keys, fit_batch_sizes_to_data, parse_duration, samples_random_crops, with_fixed, space_from_dict, validate_for_data
 
 __all__ = [
     "CATEGORICAL_KINDS",
+    "DEFAULT_UPPER_BOUNDS",
     "DEFAULT_KEYS",
     "KINDS",
     "MODEL_OPTIONS_PREFIX",
@@ -71,6 +73,7 @@ __all__ = [
     "SearchSpace",
     "SpaceError",
     "allowed_keys",
+    "train_config_defaults",
     "describe_space",
     "fit_batch_sizes_to_data",
     "samples_random_crops",

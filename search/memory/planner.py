@@ -42,7 +42,7 @@ def fit_batch_size(fits, batch_size: int) -> int | None:
 
 
 def _train_defaults() -> dict:
-    from spaces._validate import train_config_defaults
+    from spaces import train_config_defaults
 
     return train_config_defaults()
 

@@ -10,7 +10,6 @@ protobuf classes are its own copies of TensorBoard's, so each summary crosses ov
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from colorize_core import metrics as metric_defs
+from search._optuna_space import discrete_values
 from search.report.rows import _STATUS_ORDER, REPORT_DIR, TENSORBOARD_DIR, is_finite, _Report
 
 
@@ -72,27 +72,27 @@ def _write_tensorboard(rep: _Report) -> None:
     from tensorboard.plugins.hparams import summary_v2 as hp
     from tensorboardX import SummaryWriter
 
+    from spaces import space_from_dict
+
     logdir = rep.out_dir / TENSORBOARD_DIR
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
 
-    space_params = (rep.info.space or {}).get("params") or {}
+    space_params = space_from_dict(rep.info.space).params if (rep.info.space or {}).get("params") else {}
     names = list(space_params) + [k for r in rep.records for k in r.params if k not in space_params]
     names = list(dict.fromkeys(names))
     kinds = {}
     hparam_infos = []
     for name in names:
-        spec = space_params.get(name) or {}
-        kind, arg = next(iter(spec.items())) if isinstance(spec, dict) and len(spec) == 1 else (None, None)
+        param = space_params.get(name)
+        kind = param.kind if param is not None else None
         observed = [r.params.get(name) for r in rep.records]
-        domain = list(arg) if kind == "choice" else [arg] if kind == "value" else None
-        if kind == "pow2":
-            domain = [2 ** k for k in range(int(math.log2(arg[0])), int(math.log2(arg[1])) + 1)]
+        domain = discrete_values(param) if kind in ("choice", "pow2", "value") else None
         kinds[name] = _tb_kind((domain or []) + observed)
         dtype = _TB_TYPES[kinds[name]]
         info = api_pb2.HParamInfo(name=name)
         if kind in ("uniform", "loguniform", "int") and kinds[name] == "number":
-            hp.RealInterval(float(arg[0]), float(arg[1])).update_hparam_info(info)
+            hp.RealInterval(float(param.low), float(param.high)).update_hparam_info(info)
         elif domain:
             hp.Discrete([dtype(v) for v in domain], dtype=dtype).update_hparam_info(info)
         else:  # no domain: the type alone (a Domain sets both)

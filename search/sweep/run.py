@@ -78,7 +78,7 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = F
         raise ValueError(f"trials must be a positive int, got {trials!r}")
     if max_epochs <= 0:
         raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
-    from spaces._validate import DEFAULT_UPPER_BOUNDS
+    from spaces import DEFAULT_UPPER_BOUNDS
 
     for key, value in (("trials", trials), ("max_epochs", max_epochs), ("size", size)):
         if value is not None and value > DEFAULT_UPPER_BOUNDS[key]:

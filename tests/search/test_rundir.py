@@ -664,3 +664,21 @@ def test_only_sweep_info_writes_sweep_json():
         if re.search(r"write\w*\([^)\n]*SWEEP_FILE|write\w*\([^)\n]*sweep\.json", text):
             writers.append(str(path.relative_to(root)))
     assert writers == []
+
+
+def test_only_the_ledger_writes_trials_json():
+    """One writer: only search.rundir (TrialLedger.save) names the run's trials.json next to a write (the
+    report's own report/trials.json is another file, written by search/report/write.py)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    writers = []
+    for path in [*root.glob("search/**/*.py"), *root.glob("bench/*.py")]:
+        if path.relative_to(root).as_posix() == "search/rundir.py":
+            continue
+        text = path.read_text()
+        if re.search(r"write\w*\([^)\n]*TRIALS_FILE|write\w*\([^)\n]*[\"']trials\.json", text):
+            writers.append(str(path.relative_to(root)))
+    assert writers == []
+    rundir_text = (root / "search" / "rundir.py").read_text()
+    assert len(re.findall(r"write\w*\([^)\n]*TRIALS_FILE", rundir_text)) == 1  # TrialLedger.save
