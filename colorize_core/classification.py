@@ -42,6 +42,8 @@ loaded, by its Q output channels. This module imports NumPy and OpenCV only (no 
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import functools
 import hashlib
 import math
@@ -186,7 +188,7 @@ def nearest_bin(ab: np.ndarray) -> np.ndarray:
     """Index of the nearest bin of every ab pair: ``ab`` ``(..., 2)`` Lab units → ``(...)`` int64."""
     ab = np.asarray(ab, dtype=np.float32)
     if ab.shape[-1:] != (2,):
-        raise ValueError(f"ab must have shape (..., 2), got {ab.shape}")
+        raise InvalidValueError(f"ab must have shape (..., 2), got {ab.shape}")
     idx, _ = _nearest(ab, 1)
     return idx[:, 0].reshape(ab.shape[:-1])
 
@@ -197,7 +199,7 @@ def nearest_bin(ab: np.ndarray) -> np.ndarray:
 
 def _check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
@@ -224,18 +226,18 @@ def soft_encode(
     factor = _check_positive_int("factor", factor)
     neighbours = _check_positive_int("neighbours", neighbours)
     if neighbours > _CANDIDATES:
-        raise ValueError(f"neighbours must be at most {_CANDIDATES}, got {neighbours}")
+        raise InvalidValueError(f"neighbours must be at most {_CANDIDATES}, got {neighbours}")
     if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number (Lab units), got {sigma!r}")
+        raise InvalidValueError(f"sigma must be a positive number (Lab units), got {sigma!r}")
     ab = np.asarray(ab, dtype=np.float32)
     single = ab.ndim == 3
     if single:
         ab = ab[None]
     if ab.ndim != 4 or ab.shape[-1] != 2:
-        raise ValueError(f"ab must have shape (N, H, W, 2) or (H, W, 2), got {ab.shape}")
+        raise InvalidValueError(f"ab must have shape (N, H, W, 2) or (H, W, 2), got {ab.shape}")
     n, h, w, _ = ab.shape
     if h % factor or w % factor:
-        raise ValueError(f"image size {h}x{w} must be divisible by factor={factor}")
+        raise InvalidValueError(f"image size {h}x{w} must be divisible by factor={factor}")
     q = num_bins()
     idx, d2 = _nearest(ab, neighbours)
     # relative to the nearest bin, so that far out-of-gamut ab does not underflow to 0 / 0
@@ -266,7 +268,7 @@ def bin_distribution(ab: np.ndarray, *, chunk_pixels: int = 1 << 22) -> np.ndarr
     summing to 1 (processed ``chunk_pixels`` at a time)."""
     flat = np.asarray(ab, dtype=np.float32).reshape(-1, 2)
     if flat.shape[0] == 0:
-        raise ValueError("ab holds no pixels; cannot compute a bin distribution")
+        raise InvalidValueError("ab holds no pixels; cannot compute a bin distribution")
     counts = np.zeros(num_bins(), dtype=np.float64)
     for start in range(0, flat.shape[0], chunk_pixels):
         idx, _ = _nearest(flat[start:start + chunk_pixels], 1)
@@ -293,11 +295,11 @@ def rebalancing_weights(
     p = np.asarray(distribution, dtype=np.float64)
     q = num_bins()
     if p.shape != (q,) or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-        raise ValueError(f"distribution must be {q} non-negative numbers summing to 1, got shape {p.shape}")
+        raise InvalidValueError(f"distribution must be {q} non-negative numbers summing to 1, got shape {p.shape}")
     if not (isinstance(lam, (int, float)) and 0 <= lam <= 1):
-        raise ValueError(f"lam must be a number in [0, 1], got {lam!r}")
+        raise InvalidValueError(f"lam must be a number in [0, 1], got {lam!r}")
     if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number (Lab units), got {sigma!r}")
+        raise InvalidValueError(f"sigma must be a positive number (Lab units), got {sigma!r}")
     centres = _stored_bins().astype(np.float64)
     d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
     kernel = np.exp(-d2 / (2.0 * sigma * sigma))
@@ -331,9 +333,9 @@ def class_weights_for(
     has no cache.
     """
     if source not in ("train", "pool"):
-        raise ValueError(f'source must be "train" or "pool", got {source!r}')
+        raise InvalidValueError(f'source must be "train" or "pool", got {source!r}')
     if source == "pool" and getattr(data, "pool", None) is None:
-        raise ValueError("source='pool' needs a data set loaded with a photo pool (load_dataset(pool_side='auto'))")
+        raise InvalidValueError("source='pool' needs a data set loaded with a photo pool (load_dataset(pool_side='auto'))")
     path = _weights_cache_file(data, lam, sigma, source)
     if path is not None and path.is_file():
         try:
@@ -368,7 +370,7 @@ def _check_temperature(temperature: Any) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)) or not (
         math.isfinite(temperature) and temperature > 0
     ):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        raise InvalidValueError(f"temperature must be a positive number, got {temperature!r}")
     return float(temperature)
 
 
@@ -395,9 +397,9 @@ def decode_logits(
     logits = np.asarray(logits)
     q = num_bins()
     if logits.shape[-1:] != (q,):
-        raise ValueError(f"logits must have {q} channels in the last axis, got shape {logits.shape}")
+        raise InvalidValueError(f"logits must have {q} channels in the last axis, got shape {logits.shape}")
     if decode not in DECODE_MODES:
-        raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
+        raise InvalidValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
     centres = _stored_bins()
     if decode == "mode":
         return centres[np.argmax(logits, axis=-1)].astype(np.float32)

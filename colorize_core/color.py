@@ -22,6 +22,8 @@ Two conversion modes (``lab_mode``):
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import cv2
 import numpy as np
 
@@ -49,14 +51,14 @@ AB_NEUTRAL_ENCODED = AB_OFFSET / AB_SCALE  # what a model outputs for neutral gr
 
 def _check_mode(lab_mode: str) -> None:
     if lab_mode not in LAB_MODES:
-        raise ValueError(f"lab_mode must be one of {LAB_MODES}, got {lab_mode!r}")
+        raise InvalidValueError(f"lab_mode must be one of {LAB_MODES}, got {lab_mode!r}")
 
 
 def _apply_per_image(fn, array: np.ndarray) -> np.ndarray:
     """Apply an OpenCV (H, W, 3) colour conversion to an image or a batch (..., H, W, 3)."""
     array = np.ascontiguousarray(array)
     if array.ndim < 3 or array.shape[-1] != 3:
-        raise ValueError(f"expected an array of shape (..., H, W, 3), got shape {array.shape}")
+        raise InvalidValueError(f"expected an array of shape (..., H, W, 3), got shape {array.shape}")
     if array.ndim == 3:
         return fn(array)
     height, width = array.shape[-3], array.shape[-2]

@@ -14,6 +14,8 @@ demo's val/test scores are optimistic. The demo is for smoke runs and comparison
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import functools
 import hashlib
 import importlib.metadata
@@ -142,11 +144,11 @@ def demo_tiles(
         ``(size, size, 3)``.
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= size <= 4096:
-        raise ValueError(f"size must be an int from 8 to 4096 (pixels), got {size!r}")
+        raise InvalidValueError(f"size must be an int from 8 to 4096 (pixels), got {size!r}")
     if isinstance(tiles_per_image, bool) or not isinstance(tiles_per_image, (int, np.integer)) or not (
         1 <= tiles_per_image <= 1000
     ):
-        raise ValueError(f"tiles_per_image must be an int from 1 to 1000, got {tiles_per_image!r}")
+        raise InvalidValueError(f"tiles_per_image must be an int from 1 to 1000, got {tiles_per_image!r}")
     tiles = []
     for name, rgb in _load_all():
         height, width = rgb.shape[:2]

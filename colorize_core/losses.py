@@ -12,6 +12,8 @@ their own loss, because an MSE and an MAE value cannot be compared.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import functools
 from typing import Any, Callable, Sequence
 
@@ -63,7 +65,7 @@ def _cls_rebalanced_class() -> type:
                 class_weights = np.ones(num_bins(), dtype=np.float32)
             values = np.asarray(class_weights, dtype=np.float32).reshape(-1)
             if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-                raise ValueError(f"class_weights must be positive finite numbers, got {class_weights!r}")
+                raise InvalidValueError(f"class_weights must be positive finite numbers, got {class_weights!r}")
             self.class_weights = values
 
         def call(self, y_true, y_pred):
@@ -122,7 +124,7 @@ def loss_kind(name: str) -> str:
     try:
         return LOSS_KINDS[name]
     except KeyError:
-        raise ValueError(f"loss must be one of {list_losses()}, got {name!r}") from None
+        raise InvalidValueError(f"loss must be one of {list_losses()}, got {name!r}") from None
 
 
 def get_loss(name: str, *, class_weights: Sequence[float] | None = None) -> keras.losses.Loss:
@@ -134,9 +136,9 @@ def get_loss(name: str, *, class_weights: Sequence[float] | None = None) -> kera
     try:
         factory = LOSSES[name]
     except KeyError:
-        raise ValueError(f"loss must be one of {list_losses()}, got {name!r}") from None
+        raise InvalidValueError(f"loss must be one of {list_losses()}, got {name!r}") from None
     if loss_kind(name) == "classification":
         return factory(class_weights)
     if class_weights is not None:
-        raise ValueError(f"class_weights only apply to classification losses, not to {name!r}")
+        raise InvalidValueError(f"class_weights only apply to classification losses, not to {name!r}")
     return factory()

@@ -38,6 +38,8 @@ whole call; the mean moved by < 0.001 ΔE on a synthetic split). Other metrics a
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -182,7 +184,7 @@ def _spec(name: str) -> MetricSpec:
     try:
         return METRICS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown metric {name!r}{did_you_mean(name, METRIC_NAMES)}; "
+        raise InvalidValueError(f"unknown metric {name!r}{did_you_mean(name, METRIC_NAMES)}; "
                          f"known metrics: {', '.join(METRIC_NAMES)}") from None
 
 
@@ -216,7 +218,7 @@ def colorfulness(rgb: np.ndarray) -> np.ndarray | float:
     """
     rgb = np.asarray(rgb)
     if rgb.ndim < 3 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected RGB of shape (..., H, W, 3), got shape {rgb.shape}")
+        raise InvalidValueError(f"expected RGB of shape (..., H, W, 3), got shape {rgb.shape}")
     flat = rgb.reshape(rgb.shape[:-3] + (-1, 3))
     r = flat[..., 0].astype(np.float64) * 255.0
     g = flat[..., 1].astype(np.float64) * 255.0
@@ -240,9 +242,9 @@ def psnr_8bit(rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
     a = _to_uint8(rgb_a)
     b = _to_uint8(rgb_b)
     if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+        raise InvalidValueError(f"shapes differ: {a.shape} vs {b.shape}")
     if a.size == 0:
-        raise ValueError("cannot compute PSNR of empty arrays")
+        raise InvalidValueError("cannot compute PSNR of empty arrays")
     diff = (a.astype(np.float64) - b.astype(np.float64)).ravel()
     mse = float(np.dot(diff, diff)) / diff.size  # exact: integer squares, sums far below 2**53
     if mse == 0.0:
@@ -268,7 +270,7 @@ def delta_e_subset(n_pixels: int, max_pixels: int | None, seed: int = 0) -> np.n
     if max_pixels is None or n_pixels <= max_pixels:
         return None
     if max_pixels < 1:
-        raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+        raise InvalidValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
     return _subset_cached(int(n_pixels), int(max_pixels), int(seed))
 
 
@@ -304,20 +306,20 @@ def _check_inputs(lightness, ab_true, ab_pred) -> tuple[np.ndarray, np.ndarray, 
         ab_true, ab_pred = ab_true[None], ab_pred[None]
         lightness = lightness[None]
     if ab_true.ndim != 4 or ab_true.shape[-1] != 2:
-        raise ValueError(f"ab_true must have shape (N, H, W, 2), got {ab_true.shape}")
+        raise InvalidValueError(f"ab_true must have shape (N, H, W, 2), got {ab_true.shape}")
     if ab_pred.shape != ab_true.shape:
-        raise ValueError(f"ab_pred shape {ab_pred.shape} differs from ab_true shape {ab_true.shape}")
+        raise InvalidValueError(f"ab_pred shape {ab_pred.shape} differs from ab_true shape {ab_true.shape}")
     if lightness.ndim == 3:
         lightness = lightness[..., None]
     if lightness.shape != ab_true.shape[:-1] + (1,):
-        raise ValueError(
+        raise InvalidValueError(
             f"lightness must have shape {ab_true.shape[:-1] + (1,)} (or without the last axis), got {lightness.shape}"
         )
     if ab_true.shape[0] == 0:
-        raise ValueError("cannot evaluate an empty split (N = 0)")
+        raise InvalidValueError("cannot evaluate an empty split (N = 0)")
     for name, arr in (("lightness", lightness), ("ab_true", ab_true), ("ab_pred", ab_pred)):
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains non-finite values (NaN or inf); cannot evaluate")
+            raise InvalidValueError(f"{name} contains non-finite values (NaN or inf); cannot evaluate")
     return lightness, ab_true, ab_pred
 
 
@@ -418,10 +420,10 @@ def baseline_predictions(ab_train: np.ndarray, shape: tuple[int, ...]) -> dict[s
     """
     shape = tuple(int(s) for s in shape)
     if len(shape) < 1 or shape[-1] != 2:
-        raise ValueError(f"shape must end with 2 (ab channels), got {shape}")
+        raise InvalidValueError(f"shape must end with 2 (ab channels), got {shape}")
     ab_train = np.asarray(ab_train)
     if ab_train.ndim < 1 or ab_train.shape[-1] != 2 or ab_train.size == 0:
-        raise ValueError(f"ab_train must be a non-empty array of shape (..., 2), got {ab_train.shape}")
+        raise InvalidValueError(f"ab_train must be a non-empty array of shape (..., 2), got {ab_train.shape}")
     mean_ab = ab_train.reshape(-1, 2).mean(axis=0, dtype=np.float64).astype(np.float32)
     train_mean = np.empty(shape, dtype=np.float32)
     train_mean[...] = mean_ab

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 from typing import Callable
 
 from colorize_core._lazy import keras
@@ -29,7 +31,7 @@ def get_optimizer(name: str, *, learning_rate: float) -> keras.optimizers.Optimi
     try:
         factory = OPTIMIZERS[name]
     except KeyError:
-        raise ValueError(f"optimizer must be one of {list_optimizers()}, got {name!r}") from None
+        raise InvalidValueError(f"optimizer must be one of {list_optimizers()}, got {name!r}") from None
     if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+        raise InvalidValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     return factory(float(learning_rate))

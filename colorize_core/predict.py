@@ -14,6 +14,8 @@ resolution to the original size.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import os
 from pathlib import Path
 
@@ -33,7 +35,7 @@ def model_input_size(model) -> int:
         shape = shape[0]
     height, width = shape[1], shape[2]
     if height is None or height != width:
-        raise ValueError(f"expected a model with a square input, got input shape {shape}")
+        raise InvalidValueError(f"expected a model with a square input, got input shape {shape}")
     return int(height)
 
 
@@ -67,7 +69,7 @@ def colorize_rgb(
     ``temperature`` (default 0.38) and ``decode`` apply to classification models only."""
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
+        raise InvalidValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
     height, width = rgb.shape[:2]
     size = model_input_size(model)
     lab_full = color.rgb_to_lab(rgb, lab_mode=lab_mode)
@@ -103,7 +105,7 @@ def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
     suffix = path.suffix.lower() or ".png"
     ok, encoded = cv2.imencode(suffix, bgr8, ENCODE_PARAMS.get(suffix, []))
     if not ok:
-        raise ValueError(f"OpenCV cannot write images with extension {path.suffix!r}; use .png or .jpg")
+        raise InvalidValueError(f"OpenCV cannot write images with extension {path.suffix!r}; use .png or .jpg")
     encoded.tofile(str(path))
 
 

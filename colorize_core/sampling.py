@@ -22,6 +22,8 @@ beyond), then lowered so that the whole pool stays under :data:`POOL_BUDGET_BYTE
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 import os
 from dataclasses import dataclass
@@ -68,7 +70,7 @@ def pool_budget_bytes() -> int:
     except ValueError:
         value = float("nan")
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{POOL_BUDGET_ENV} must be a positive number of MiB, got {text!r}")
+        raise InvalidValueError(f"{POOL_BUDGET_ENV} must be a positive number of MiB, got {text!r}")
     return int(value * 2**20)
 
 
@@ -133,9 +135,9 @@ class PhotoPool:
     def __post_init__(self) -> None:
         shapes = np.asarray(self.shapes, dtype=np.int64).reshape(-1, 2)
         if len(shapes) != len(self.names):
-            raise ValueError(f"PhotoPool has {len(shapes)} shapes but {len(self.names)} names")
+            raise InvalidValueError(f"PhotoPool has {len(shapes)} shapes but {len(self.names)} names")
         if int(np.sum(shapes[:, 0] * shapes[:, 1] * 3)) != self.pixels.size:
-            raise ValueError("PhotoPool pixels do not match its shapes")
+            raise InvalidValueError("PhotoPool pixels do not match its shapes")
         object.__setattr__(self, "shapes", shapes)
         ends = np.cumsum(shapes[:, 0] * shapes[:, 1] * 3)
         object.__setattr__(self, "_starts", np.concatenate([[0], ends[:-1]]).astype(np.int64))
@@ -195,11 +197,11 @@ def sample_crops(
     Returns float32 ``(lightness (count, size, size, 1), ab (count, size, size, 2))`` in Lab units.
     """
     if len(pool) == 0:
-        raise ValueError("the photo pool is empty: the training split has no photos")
+        raise InvalidValueError("the photo pool is empty: the training split has no photos")
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise InvalidValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if not 0.0 < float(min_scale) <= 1.0:
-        raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
+        raise InvalidValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
     picks = rng.integers(0, len(pool), size=int(count))
     rgb = np.empty((int(count), int(size), int(size), 3), np.float32)
     for i, index in enumerate(picks):
@@ -223,5 +225,5 @@ def pool_ab(pool: PhotoPool, *, lab_mode: str = "float", short_side: int = 64) -
                              interpolation=cv2.INTER_AREA)
         parts.append(color.rgb_to_lab(rgb, lab_mode=lab_mode)[..., 1:].reshape(-1, 2))
     if not parts:
-        raise ValueError("the photo pool is empty: the training split has no photos")
+        raise InvalidValueError("the photo pool is empty: the training split has no photos")
     return np.concatenate(parts).astype(np.float32)

@@ -7,6 +7,8 @@ range in Optuna's terms. Optuna is imported inside the functions: reading a spac
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 
 from spaces import SearchSpace
@@ -42,7 +44,7 @@ def optuna_distributions(space: SearchSpace, *, varying_only: bool = False) -> d
         elif param.kind == "pow2":
             out[name] = od.CategoricalDistribution(discrete_values(param))
         elif param.kind != "value":  # pragma: no cover - spaces validates kinds
-            raise ValueError(f"unsupported parameter kind {param.kind!r} for {name}")
+            raise InvalidValueError(f"unsupported parameter kind {param.kind!r} for {name}")
     return out
 
 

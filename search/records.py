@@ -13,6 +13,8 @@ traceback), ``oom`` (ran out of memory), ``infeasible`` (never launched: does no
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import json
 import math
 import os
@@ -367,7 +369,7 @@ def rank_records(records: list[TrialRecord], *, metric: str, mode: str,
     (:class:`spaces.objectives.Constraint`), the trials that violate one come after every trial that
     meets them all (never ranked best); trials without a value go last."""
     if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        raise InvalidValueError(f"mode must be 'min' or 'max', got {mode!r}")
     with_value = [r for r in records if r.best_value(metric, mode) is not None]
     without = [r for r in records if r.best_value(metric, mode) is None]
     with_value.sort(key=lambda r: r.best_value(metric, mode), reverse=(mode == "max"))

@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import ColorsweepError, InvalidValueError
+
 import errno
 import fcntl
 import json
@@ -93,25 +95,25 @@ LIVE_STATUSES = frozenset({TrialStatus.RUNNING, TrialStatus.PENDING})
 FAILED_STATUSES = frozenset({TrialStatus.ERROR, TrialStatus.OOM})
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(ColorsweepError, RuntimeError):
     """Another live ``colorsweep run`` / ``resume`` holds the run directory."""
 
 
 def validate_run_name(name: str) -> PurePosixPath:
     """``--name`` as a relative path of plain components (``a`` or ``team/a``); ValueError otherwise."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError("--name must be a non-empty folder name, e.g. --name my-sweep")
+        raise InvalidValueError("--name must be a non-empty folder name, e.g. --name my-sweep")
     if "\x00" in name:
-        raise ValueError(f"--name {name!r} contains a NUL character; choose a plain folder name")
+        raise InvalidValueError(f"--name {name!r} contains a NUL character; choose a plain folder name")
     path = PurePosixPath(name)
     if path.is_absolute() or name.startswith("~"):
-        raise ValueError(
+        raise InvalidValueError(
             f"--name {name!r} is an absolute path; --name is a folder inside --storage. "
             f"To put the run elsewhere use --storage DIR --name NAME"
         )
     bad = [part for part in name.split("/") if part in ("", ".", "..")]
     if bad:
-        raise ValueError(
+        raise InvalidValueError(
             f"--name {name!r} has {'an empty' if not bad[0] else repr(bad[0]) + ' as a'} component; --name is one or more plain folder names "
             f"inside --storage (no '.', '..' or empty parts)"
         )
@@ -124,7 +126,7 @@ def run_dir_for(storage: str | os.PathLike, name: str) -> Path:
     run_dir = storage / validate_run_name(name)
     resolved = run_dir.resolve()
     if not resolved.is_relative_to(storage):
-        raise ValueError(f"--name {name!r} leads outside --storage {storage} (through a symbolic link to "
+        raise InvalidValueError(f"--name {name!r} leads outside --storage {storage} (through a symbolic link to "
                          f"{resolved}); choose another name")
     return run_dir
 
@@ -137,7 +139,7 @@ def is_run_dir(path: str | os.PathLike) -> bool:
 def clear_run_dir(run_dir: Path) -> None:
     """Delete the contents of a colorsweep run directory, keeping its lock file (the caller holds it)."""
     if not is_run_dir(run_dir):
-        raise ValueError(f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); --overwrite only "
+        raise InvalidValueError(f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); --overwrite only "
                          f"replaces runs colorsweep made. Move or delete that folder yourself, or choose another --name")
     for child in run_dir.iterdir():
         if child.name == LOCK_FILE:
@@ -235,7 +237,7 @@ def read_json_file(path: str | os.PathLike, what: str) -> Any:
     try:
         return json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} ({what}) is damaged ({type(exc).__name__}: {exc}); restore it from a backup, "
+        raise InvalidValueError(f"{path} ({what}) is damaged ({type(exc).__name__}: {exc}); restore it from a backup, "
                          f"or start the sweep again with `colorsweep run`") from None
 
 

@@ -14,6 +14,8 @@ and written back, so a rewrite loses nothing. A file of a newer format is refuse
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError, MissingFileError
+
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,7 +47,7 @@ class _Record:
         if d is None:
             d = {}
         if not isinstance(d, Mapping):
-            raise ValueError(f"{cls._WHAT} should be a JSON object, not {type(d).__name__}: {d!r:.80}")
+            raise InvalidValueError(f"{cls._WHAT} should be a JSON object, not {type(d).__name__}: {d!r:.80}")
         names = [f.name for f in fields(cls) if f.name != "extra"]
         values = {}
         for name in names:
@@ -170,10 +172,10 @@ class SweepInfo(_Record):
         """A ``sweep.json`` object of this format or an older one (ValueError for a newer one)."""
         version = (d or {}).get("format", 0) if isinstance(d, Mapping) else 0
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise ValueError(f"sweep.json has an unreadable format {version!r} (expected a whole number up to "
+            raise InvalidValueError(f"sweep.json has an unreadable format {version!r} (expected a whole number up to "
                              f"{FORMAT}); restore it from a backup")
         if version > FORMAT:
-            raise ValueError(f"sweep.json has format {version}: it was written by a newer colorsweep (this one reads "
+            raise InvalidValueError(f"sweep.json has format {version}: it was written by a newer colorsweep (this one reads "
                              f"formats up to {FORMAT}); upgrade colorsweep to use this run directory")
         values, extra = cls._values(d)
         return cls(**values, extra=extra)
@@ -188,7 +190,7 @@ class SweepInfo(_Record):
         file is damaged or of a newer format."""
         path = Path(run_dir) / SWEEP_FILE
         if not path.exists():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); "
                 "pass the folder `colorsweep run` printed, e.g. ./colorsweep-runs/<name>"
             )
@@ -198,7 +200,7 @@ class SweepInfo(_Record):
             message = str(exc)
             if message.startswith(SWEEP_FILE):
                 message = f"{path}{message[len(SWEEP_FILE):]}"
-            raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+            raise InvalidValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
     def save(self, run_dir: str | os.PathLike) -> None:
         """Write ``RUN_DIR/sweep.json`` atomically (the one writer of that file)."""

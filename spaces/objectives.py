@@ -27,6 +27,8 @@ these definitions, and a space's ``defaults.metrics`` / ``defaults.constraints``
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 import re
 from dataclasses import dataclass
@@ -66,7 +68,7 @@ _OPERATORS = ("<=", ">=", "<", ">")
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
 
 
-class ObjectiveError(ValueError):
+class ObjectiveError(InvalidValueError):
     """A bad objective, constraint or pick; the message says what is wrong and what is accepted."""
 
 
@@ -297,7 +299,7 @@ def knee_index(points: Sequence[Sequence[float]], modes: Sequence[str]) -> int:
     scaled to [0, 1] over the given points (0 = the best value any of them reaches). With one point,
     that point; ties go to the earlier point. ``points`` are normally the front's (rank 1)."""
     if not points:
-        raise ValueError("the front is empty: no trial has finite values on every objective")
+        raise InvalidValueError("the front is empty: no trial has finite values on every objective")
     oriented = [_oriented(p, modes) for p in points]
     lows = [min(p[k] for p in oriented) for k in range(len(modes))]
     highs = [max(p[k] for p in oriented) for k in range(len(modes))]

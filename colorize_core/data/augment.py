@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import cv2
 import numpy as np
 
@@ -35,17 +37,17 @@ def augment_batch(
         New float32 arrays ``(lightness, ab)`` of the input shapes.
     """
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise InvalidValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     lightness = np.asarray(lightness, dtype=np.float32)
     ab = np.asarray(ab, dtype=np.float32)
     if lightness.ndim != 4 or lightness.shape[-1] != 1:
-        raise ValueError(f"lightness must have shape (N, H, W, 1), got {lightness.shape}")
+        raise InvalidValueError(f"lightness must have shape (N, H, W, 1), got {lightness.shape}")
     if ab.ndim != 4 or ab.shape[-1] != 2 or ab.shape[:3] != lightness.shape[:3]:
-        raise ValueError(
+        raise InvalidValueError(
             f"ab must have shape (N, H, W, 2) matching lightness {lightness.shape}, got {ab.shape}"
         )
     if not 0.0 < float(min_scale) <= 1.0:
-        raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
+        raise InvalidValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
     n, height, width = lightness.shape[:3]
     out = np.concatenate([lightness, ab], axis=-1)
     for i in range(n):

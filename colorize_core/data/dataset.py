@@ -17,6 +17,8 @@ normalisation lives in :mod:`colorize_core.color` (``encode_l`` / ``encode_ab``)
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 import os
 import warnings
@@ -60,7 +62,7 @@ class LabSplit:
     def __post_init__(self) -> None:
         n = len(self.names)
         if self.lightness.shape[0] != n or self.ab.shape[0] != n:
-            raise ValueError(
+            raise InvalidValueError(
                 f"LabSplit arrays and names must have the same length, got lightness "
                 f"{self.lightness.shape}, ab {self.ab.shape} and {n} names"
             )
@@ -155,7 +157,7 @@ class LabDataset:
 def _check_lab_mode(lab_mode: Any) -> str:
     """``lab_mode`` if it is one of :data:`colorize_core.color.LAB_MODES`; else ValueError."""
     if lab_mode not in color.LAB_MODES:
-        raise ValueError(f"lab_mode must be one of {color.LAB_MODES}, got {lab_mode!r}")
+        raise InvalidValueError(f"lab_mode must be one of {color.LAB_MODES}, got {lab_mode!r}")
     return lab_mode
 
 
@@ -166,7 +168,7 @@ def _check_min_chroma(min_chroma: Any) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if isinstance(min_chroma, bool) or not (math.isfinite(value) and value >= 0):
-        raise ValueError(
+        raise InvalidValueError(
             f"min_chroma must be a finite number >= 0 (mean Lab chroma units), got {min_chroma!r}"
         )
     return value
@@ -184,12 +186,12 @@ def _resolve_source(source: Any) -> str | list[str | os.PathLike]:
         if list(source) == ["demo"]:
             return "demo"
         if "demo" in source:
-            raise ValueError(
+            raise InvalidValueError(
                 f'source "demo" cannot be combined with folders (use ./demo for a folder named demo), '
                 f"got {source!r}"
             )
         return list(source)
-    raise ValueError(
+    raise InvalidValueError(
         f'source must be "demo", a path, or a non-empty list of paths, got {source!r}'
     )
 
@@ -246,11 +248,11 @@ def load_dataset(
     lab_mode = _check_lab_mode(lab_mode)
     min_chroma = _check_min_chroma(min_chroma)
     if progress is not None and not callable(progress):
-        raise ValueError(f"progress must be a callable(done, total) or None, got {progress!r}")
+        raise InvalidValueError(f"progress must be a callable(done, total) or None, got {progress!r}")
     if not (pool_side is None or pool_side == "auto" or (
         isinstance(pool_side, (int, np.integer)) and not isinstance(pool_side, bool) and size <= pool_side <= 4096
     )):
-        raise ValueError(f'pool_side must be "auto", None, or an int from size ({size}) to 4096 pixels, '
+        raise InvalidValueError(f'pool_side must be "auto", None, or an int from size ({size}) to 4096 pixels, '
                          f"got {pool_side!r}")
 
     common = {
@@ -319,7 +321,7 @@ def load_dataset(
     skipped = [(item.name, r[1]) for item, r in zip(items, results) if r[0] == "skip"]
     if not ok_items:
         reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:5])
-        raise ValueError(
+        raise InvalidValueError(
             f"no usable images in source {source_text!r}: all {total} were skipped ({reasons}"
             f"{'; ...' if len(skipped) > 5 else ''})"
         )

@@ -6,6 +6,8 @@ which the split and the data fingerprint rely on.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError, MissingFileError
+
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,16 +49,16 @@ def _discover(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[tu
     try:
         path_list = [Path(p) for p in paths]
     except TypeError as exc:
-        raise ValueError(
+        raise InvalidValueError(
             f"paths must be a path or a list of paths (str or os.PathLike), got {paths!r}"
         ) from exc
     if not path_list:
-        raise ValueError("paths must name at least one file or folder, got an empty list")
+        raise InvalidValueError("paths must name at least one file or folder, got an empty list")
     pairs: list[tuple[Path, Path]] = []
     seen: set[Path] = set()
     for path in path_list:
         if not path.exists():
-            raise FileNotFoundError(f"image path not found: {str(path)!r}")
+            raise MissingFileError(f"image path not found: {str(path)!r}")
         path = path.resolve()
         if path.is_file():
             root, files = path.parent, [path]
@@ -67,7 +69,7 @@ def _discover(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[tu
                 seen.add(f)
                 pairs.append((root, f))
     if not pairs:
-        raise ValueError(
+        raise InvalidValueError(
             f"no images found in {[str(p) for p in path_list]}: searched recursively for files "
             f"ending in {', '.join(IMAGE_EXTENSIONS)} (any case)"
         )

@@ -8,6 +8,8 @@ reads its photos with it while :mod:`colorize_core.data.dataset` loads the demo.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import os
 import struct
 from dataclasses import dataclass
@@ -43,9 +45,9 @@ def max_image_pixels() -> int:
     try:
         pixels = int(float(value))
     except ValueError:
-        raise ValueError(f"{MAX_PIXELS_ENV}={value!r} is not a number of pixels (e.g. 100e6)") from None
+        raise InvalidValueError(f"{MAX_PIXELS_ENV}={value!r} is not a number of pixels (e.g. 100e6)") from None
     if pixels <= 0:
-        raise ValueError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got {value!r}")
+        raise InvalidValueError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got {value!r}")
     return pixels
 
 
@@ -67,7 +69,7 @@ def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
         return None
 
 
-class ImageError(ValueError):
+class ImageError(InvalidValueError):
     """A file that cannot be used as an image; ``str(error)`` is a human-readable reason."""
 
 

@@ -6,6 +6,8 @@ An :class:`_Item` is one image to load (a file, or a demo tile); :func:`_process
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +51,7 @@ def prepare_rgb(rgb: np.ndarray, *, size: int) -> np.ndarray:
 def _check_size(size: Any) -> int:
     """``size`` as an int if it is a whole number of pixels from 8 to 4096; else ValueError."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= size <= 4096:
-        raise ValueError(f"size must be an int from 8 to 4096 (pixels), got {size!r}")
+        raise InvalidValueError(f"size must be an int from 8 to 4096 (pixels), got {size!r}")
     return int(size)
 
 

@@ -6,6 +6,8 @@ A file's key is its path relative to its source root, so adding files never move
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import hashlib
 import math
 from collections.abc import Sequence
@@ -31,7 +33,7 @@ def _check_split(split: Any) -> tuple[float, float, float]:
         or fractions[0] <= 0
         or abs(sum(fractions) - 1.0) > 1e-6
     ):
-        raise ValueError(
+        raise InvalidValueError(
             "split must be three fractions (train, val, test), each >= 0, train > 0, summing to 1, "
             f"got {split!r}"
         )

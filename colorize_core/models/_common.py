@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 import numbers
 from typing import Any
@@ -24,13 +26,13 @@ def resolve_output_activation(output_activation: Any, original: str) -> str:
     target (neutral grey at 0.502), ``"linear"`` leaves the output unbounded.
     """
     if output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}")
+        raise InvalidValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}")
     return original if output_activation == "original" else output_activation
 
 
 def check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
@@ -41,7 +43,7 @@ def check_non_negative_float(name: str, value: Any) -> float:
         or not math.isfinite(value)
         or value < 0
     ):
-        raise ValueError(f"{name} must be a finite float >= 0, got {value!r}")
+        raise InvalidValueError(f"{name} must be a finite float >= 0, got {value!r}")
     return float(value)
 
 
@@ -97,7 +99,7 @@ def _neutral_bias(activation: str) -> float:
         return AB_NEUTRAL_ENCODED
     if activation == "tanh":
         return math.atanh(AB_NEUTRAL_ENCODED)
-    raise ValueError(f"no neutral start for output activation {activation!r}")
+    raise InvalidValueError(f"no neutral start for output activation {activation!r}")
 
 
 def logits_conv(x: Any) -> Any:

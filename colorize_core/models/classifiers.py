@@ -13,6 +13,8 @@ outputs logits; the softmax belongs to the loss and the decoder.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 from colorize_core._lazy import keras
 
 from ._common import l_input, logits_conv, resolve_output_activation
@@ -56,9 +58,9 @@ def unet_cls(
     """
     resolve_output_activation(output_activation, "linear")
     if output_stride not in OUTPUT_STRIDES or isinstance(output_stride, bool):
-        raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}")
+        raise InvalidValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}")
     if isinstance(depth, int) and not isinstance(depth, bool) and depth > 0 and output_stride > 2**depth:
-        raise ValueError(f"output_stride={output_stride} must be at most 2**depth = {2**depth}")
+        raise InvalidValueError(f"output_stride={output_stride} must be at most 2**depth = {2**depth}")
     inputs = l_input(input_size)
     stop_level = {1: 0, 2: 1, 4: 2}[output_stride]
     x = unet_body(inputs, base_filters=base_filters, depth=depth, upsampling=upsampling, stop_level=stop_level)

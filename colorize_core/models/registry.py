@@ -14,6 +14,8 @@ either to the encoded ab channels, shape ``(input_size, input_size, 2)`` (``head
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import inspect
 import numbers
 import types
@@ -110,14 +112,14 @@ def register_model(
     :class:`ModelInfo`). Registering a name twice raises ``ValueError``. Returns the builder unchanged.
     """
     if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        raise InvalidValueError(f"head must be one of {HEADS}, got {head!r}")
 
     def decorate(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         key = name if name is not None else builder.__name__
         if not isinstance(key, str) or not key:
-            raise ValueError(f"model name must be a non-empty str, got {key!r}")
+            raise InvalidValueError(f"model name must be a non-empty str, got {key!r}")
         if key in _REGISTRY:
-            raise ValueError(f"a model named {key!r} is already registered")
+            raise InvalidValueError(f"a model named {key!r} is already registered")
         doc = inspect.getdoc(builder) or ""
         info = ModelInfo(
             name=key,
@@ -147,7 +149,7 @@ def is_model(name: str) -> bool:
 
 def _entry(name: str) -> _Entry:
     if not is_model(name):
-        raise ValueError(f"unknown model {name!r}{did_you_mean(name, list_models())}; known models: {', '.join(list_models())}")
+        raise InvalidValueError(f"unknown model {name!r}{did_you_mean(name, list_models())}; known models: {', '.join(list_models())}")
     return _REGISTRY[name]
 
 
@@ -164,7 +166,7 @@ def check_input_size(input_size: Any) -> int:
         or input_size <= 0
         or input_size % INPUT_MULTIPLE
     ):
-        raise ValueError(f"input_size must be a positive multiple of {INPUT_MULTIPLE}, got {input_size!r}")
+        raise InvalidValueError(f"input_size must be a positive multiple of {INPUT_MULTIPLE}, got {input_size!r}")
     return int(input_size)
 
 
@@ -182,7 +184,7 @@ def create_model(name: str, input_size: int, **options: Any) -> keras.Model:
     unknown = sorted(set(options) - set(entry.info.options))
     if unknown:
         allowed = ", ".join(sorted(entry.info.options)) or "none"
-        raise ValueError(
+        raise InvalidValueError(
             f"unknown option(s) {', '.join(map(repr, unknown))} for model {name!r}; allowed: {allowed}"
         )
     from colorize_core.losses import register_custom_objects

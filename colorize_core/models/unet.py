@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 from typing import Any
 
 from colorize_core._lazy import keras
@@ -62,10 +64,10 @@ def unet_body(inputs: Any, *, base_filters: int, depth: int, upsampling: str, st
     base_filters = check_positive_int("base_filters", base_filters)
     depth = check_positive_int("depth", depth)
     if upsampling not in UPSAMPLING_MODES:
-        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
+        raise InvalidValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
     input_size = int(inputs.shape[1])
     if input_size % 2**depth:
-        raise ValueError(
+        raise InvalidValueError(
             f"depth={depth} needs input_size divisible by 2**depth = {2**depth}, got input_size={input_size}"
         )
     x = inputs

@@ -6,6 +6,8 @@ metrics against their registries), so a bad trial fails before any training.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -85,21 +87,21 @@ class TrainConfig:
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0):
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+                raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+            raise InvalidValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         spe = self.samples_per_epoch
         if spe is not None and not (isinstance(spe, (int, np.integer)) and not isinstance(spe, bool) and spe > 0):
-            raise ValueError(f"samples_per_epoch must be a positive int or None, got {spe!r}")
+            raise InvalidValueError(f"samples_per_epoch must be a positive int or None, got {spe!r}")
         rebalance = self.rebalance
         if isinstance(rebalance, bool) or not isinstance(rebalance, (int, float)) or not 0 <= rebalance <= 1:
-            raise ValueError(f"rebalance must be a number in [0, 1] (0: unweighted loss), got {rebalance!r}")
+            raise InvalidValueError(f"rebalance must be a number in [0, 1] (0: unweighted loss), got {rebalance!r}")
         for name in ("early_stopping_patience", "reduce_lr_patience"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
+                raise InvalidValueError(f"{name} must be a non-negative int or None, got {value!r}")
         if not 0 < self.reduce_lr_factor < 1:
-            raise ValueError(f"reduce_lr_factor must be in (0, 1), got {self.reduce_lr_factor!r}")
+            raise InvalidValueError(f"reduce_lr_factor must be in (0, 1), got {self.reduce_lr_factor!r}")
         metrics.metric_mode(self.monitor)  # raises with the list of known metrics
         from colorize_core.classification import DECODE_MODES
         from colorize_core.losses import LOSS_KINDS, list_losses, loss_kind
@@ -108,17 +110,17 @@ class TrainConfig:
         from colorize_core.suggest import did_you_mean
 
         if not is_model(self.arch):
-            raise ValueError(f"arch must be one of {list_models()}, got {self.arch!r}{did_you_mean(self.arch, list_models())}")
+            raise InvalidValueError(f"arch must be one of {list_models()}, got {self.arch!r}{did_you_mean(self.arch, list_models())}")
         if self.optimizer not in list_optimizers():
-            raise ValueError(f"optimizer must be one of {list_optimizers()}, got {self.optimizer!r}")
+            raise InvalidValueError(f"optimizer must be one of {list_optimizers()}, got {self.optimizer!r}")
         head = model_info(self.arch).head
         if self.loss is None:
             object.__setattr__(self, "loss", "cls_rebalanced" if head == "classification" else "mse")
         if self.loss not in list_losses():
-            raise ValueError(f"loss must be one of {list_losses()}, got {self.loss!r}")
+            raise InvalidValueError(f"loss must be one of {list_losses()}, got {self.loss!r}")
         if loss_kind(self.loss) != head:
             fitting = sorted(name for name, kind in LOSS_KINDS.items() if kind == head)
-            raise ValueError(
+            raise InvalidValueError(
                 f"loss {self.loss!r} is a {loss_kind(self.loss)} loss but arch {self.arch!r} is a {head} model; "
                 f"use loss {' or '.join(map(repr, fitting))} with it (or leave loss unset)"
             )
@@ -126,11 +128,11 @@ class TrainConfig:
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
             math.isfinite(temperature) and temperature > 0
         ):
-            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+            raise InvalidValueError(f"temperature must be a positive number, got {temperature!r}")
         if self.decode not in DECODE_MODES:
-            raise ValueError(f"decode must be one of {DECODE_MODES}, got {self.decode!r}")
+            raise InvalidValueError(f"decode must be one of {DECODE_MODES}, got {self.decode!r}")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+            raise InvalidValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainConfig":
@@ -138,7 +140,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown training config key(s) {unknown}; allowed keys: {sorted(known)}")
+            raise InvalidValueError(f"unknown training config key(s) {unknown}; allowed keys: {sorted(known)}")
         values = dict(values)
         for name in ("batch_size", "epochs", "samples_per_epoch"):
             if isinstance(values.get(name), (float, np.integer)) and float(values[name]).is_integer():

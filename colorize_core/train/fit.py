@@ -17,6 +17,8 @@ Classification models (``model_info(arch).head == "classification"``, Zhang et a
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import dataclasses
 import functools
 import gc
@@ -62,18 +64,18 @@ def _isolated(fit_fn):
 def _check_data(cfg: TrainConfig, data: LabDataset) -> None:
     """Raise ValueError, saying what to do, when ``data`` cannot train ``cfg``."""
     if len(data.train) == 0 or len(data.val) == 0:
-        raise ValueError(
+        raise InvalidValueError(
             f"the data set needs non-empty train and val splits, got {len(data.train)} train and "
             f"{len(data.val)} val images: add images or check `colorsweep data inspect`"
         )
     if cfg.samples_per_epoch is not None and data.pool is None:
-        raise ValueError(
+        raise InvalidValueError(
             "samples_per_epoch draws random crops from the training photos kept whole, but this data set "
             "has no photo pool: load it with load_dataset(..., pool_side='auto') (the default), or set "
             "samples_per_epoch to None"
         )
     if cfg.samples_per_epoch is None and cfg.batch_size > len(data.train):
-        raise ValueError(
+        raise InvalidValueError(
             f"batch_size must be at most the training split size ({len(data.train)}), got {cfg.batch_size}"
         )
 
@@ -144,14 +146,14 @@ def fit(
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     _check_data(cfg, data)
     if initial_state is not None and model is None:
-        raise ValueError("initial_state describes a model that has trained: pass that model as model= too")
+        raise InvalidValueError("initial_state describes a model that has trained: pass that model as model= too")
     if model is not None and getattr(model, "optimizer", None) is None:
-        raise ValueError("model must be compiled (colorize_core.train.compile_model compiles it for a configuration)")
+        raise InvalidValueError("model must be compiled (colorize_core.train.compile_model compiles it for a configuration)")
     workdir_path = Path(workdir) if workdir is not None else None
     if workdir_path is not None:
         workdir_path.mkdir(parents=True, exist_ok=True)
         if model is not None and has_checkpoint(workdir_path):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{workdir_path} holds a checkpoint to resume: use an empty workdir with model=, or resume "
                 "the checkpoint without model= and initial_state="
             )
@@ -175,7 +177,7 @@ def fit(
     elif workdir_path is not None and has_checkpoint(workdir_path):
         state = TrainState.load(workdir_path / STATE_FILE)
         if not state.same_configuration(cfg):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{workdir_path} holds checkpoints of a different configuration; use an empty workdir"
             )
         state.config = cfg.to_dict()  # more epochs than before may be asked for

@@ -6,6 +6,8 @@ resized up).
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import os
 import sys
 import time
@@ -125,12 +127,12 @@ def colorize_paths(
         inputs = [inputs]
     inputs = [Path(p).expanduser() for p in inputs]
     if not inputs:
-        raise ValueError("inputs must name at least one image file or folder")
+        raise InvalidValueError("inputs must name at least one image file or folder")
     out_dir = Path(out_dir).expanduser()
     jobs, skipped = _plan(inputs, out_dir)
     if not jobs:
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped)
-        raise ValueError(f"nothing to colorize: {reasons}")
+        raise InvalidValueError(f"nothing to colorize: {reasons}")
 
     bar = _Progress(len(jobs), enabled=progress)
     for entry in skipped:

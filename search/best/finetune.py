@@ -8,6 +8,8 @@ the model is compiled with a fresh optimizer of the same configuration.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError, MissingFileError
+
 import math
 import os
 import sys
@@ -86,12 +88,12 @@ def finetune(
 
     epochs = _check_positive_int("epochs", epochs)
     if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+        raise InvalidValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     say = (lambda text: print(text, file=sys.stderr)) if verbose else (lambda text: None)
     _check_out(out, overwrite=overwrite)
     source = _resolve(model_or_run_dir, rank=rank)
     if Path(out).expanduser().resolve() in (source.model_path.parent.resolve(), source.path.resolve()):
-        raise ValueError(f"--out {out} is the model being fine-tuned; choose a new folder")
+        raise InvalidValueError(f"--out {out} is the model being fine-tuned; choose a new folder")
 
     # what we start from: config, history, the checkpoint with optimizer state (if any), data record
     resume_dir: Path | None = None
@@ -109,7 +111,7 @@ def finetune(
     elif source.kind == "exported":
         card = source.card or {}
         if not card.get("config"):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{source.path} has no {CARD_JSON} with the training configuration; fine-tune the run directory "
                 "it came from, or re-export it with `colorsweep export`"
             )
@@ -129,7 +131,7 @@ def finetune(
         trained_with = card.get("versions", {}).get("trained_with", {})
         origin = {"kind": "exported-model", "path": str(folder.resolve()), "trial_id": card.get("source", {}).get("trial_id")}
     else:
-        raise ValueError(
+        raise InvalidValueError(
             f"{source.path} is a bare .keras file without its training configuration; pass the exported folder "
             f"(with {CARD_JSON}) or the run directory"
         )
@@ -141,12 +143,12 @@ def finetune(
     same_data = data is None
     data_arg = data_source(data_record.get("source") if same_data else data)
     if data_arg is None:
-        raise ValueError(f"the data {source.describe()} was trained on is not recorded; pass --data PATH or demo")
+        raise InvalidValueError(f"the data {source.describe()} was trained on is not recorded; pass --data PATH or demo")
     lab_mode = data_record.get("lab_mode", "float")
     try:
         dataset = load_dataset(data_arg, size=size, lab_mode=lab_mode, cache_dir=cache_dir)
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{exc}; the model was trained on {data_record.get('source')!r}: pass --data PATH") from exc
+        raise MissingFileError(f"{exc}; the model was trained on {data_record.get('source')!r}: pass --data PATH") from exc
     if same_data and size == data_record.get("size") and data_record.get("fingerprint") not in (None, dataset.fingerprint):
         say(f"warning: the data changed since training (fingerprint {str(data_record['fingerprint'])[:12]}... is now "
             f"{dataset.fingerprint[:12]}...); metrics are on the current files")
@@ -164,7 +166,7 @@ def finetune(
         try:
             resized.set_weights(model.get_weights())
         except ValueError:
-            raise ValueError(
+            raise InvalidValueError(
                 f"architecture {cfg.arch!r} has weights that depend on the input size: fine-tune it at its "
                 f"input size {model_size} (omit --size)"
             ) from None

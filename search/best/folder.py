@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import ExistingFileError
+
 import os
 import shutil
 from pathlib import Path
@@ -23,16 +25,16 @@ def _check_out(out: str | os.PathLike, *, overwrite: bool) -> Path:
     """Fail early (before any work) when ``out`` cannot be written."""
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} is a file; pass a folder")
+        raise ExistingFileError(f"--out {out} is a file; pass a folder")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise FileExistsError(
+            raise ExistingFileError(
                 f"{out} is not empty; choose another --out or pass --overwrite to replace what is there"
             )
         ours = {MODEL_FILE, CARD_JSON, CARD_MD, CHECKPOINTS_DIR}
         others = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if others:
-            raise FileExistsError(
+            raise ExistingFileError(
                 f"refusing to overwrite {out}: it holds more than an exported model ({', '.join(others[:5])}); "
                 "choose a new or empty --out"
             )

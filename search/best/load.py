@@ -6,6 +6,8 @@ colorsweep installed (Keras and its backend) loads them; :func:`unregistered_obj
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError, MissingFileError
+
 import json
 import os
 import zipfile
@@ -53,7 +55,7 @@ def unregistered_objects(path: str | os.PathLike) -> list[str]:
 def _check_serializable(path: Path) -> None:
     bad = unregistered_objects(path)
     if bad:
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} uses objects that a fresh process cannot load: {', '.join(bad)}; register each with "
             "@keras.saving.register_keras_serializable(package='colorsweep') in colorize_core (no Lambda layers)"
         )
@@ -97,13 +99,13 @@ class _Source:
 def _resolve(path: str | os.PathLike, *, rank: int = 1) -> _Source:
     path = Path(path).expanduser()
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} not found: pass an exported model folder (with {MODEL_FILE}), a .keras file, "
             "or a run directory (with sweep.json)"
         )
     if path.is_file():
         if path.suffix != ".keras":
-            raise ValueError(f"{path} is not a .keras model file; pass a .keras file, an exported folder or a run directory")
+            raise InvalidValueError(f"{path} is not a .keras model file; pass a .keras file, an exported folder or a run directory")
         card_file = path.parent / CARD_JSON
         card = json.loads(card_file.read_text()) if path.name == MODEL_FILE and card_file.exists() else None
         return _Source("exported" if card else "file", path, path, card=card)
@@ -114,7 +116,7 @@ def _resolve(path: str | os.PathLike, *, rank: int = 1) -> _Source:
     if (path / "sweep.json").is_file():
         trial = select_trial(path, rank=rank)
         return _Source("trial", path, trial.best_model, trial=trial)
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{path} is neither an exported model folder (no {MODEL_FILE}) nor a run directory (no sweep.json); "
         f"export one with `colorsweep export RUN_DIR --out DIR`"
     )
@@ -127,9 +129,9 @@ def _load_keras(model_path: Path, *, compile: bool = False):
 
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise FileNotFoundError(f"model file not found: {model_path}")
+        raise MissingFileError(f"model file not found: {model_path}")
     if not zipfile.is_zipfile(model_path):
-        raise ValueError(f"{model_path} is not a Keras model file (not a .keras zip archive: truncated, or another "
+        raise InvalidValueError(f"{model_path} is not a Keras model file (not a .keras zip archive: truncated, or another "
                          f"kind of file); export it again with `colorsweep export RUN_DIR --out DIR`")
     try:
         from colorize_core.losses import register_custom_objects
@@ -137,7 +139,7 @@ def _load_keras(model_path: Path, *, compile: bool = False):
         register_custom_objects()
         return keras.saving.load_model(model_path, compile=compile)
     except (zipfile.BadZipFile, KeyError, EOFError, OSError) as exc:
-        raise ValueError(f"{model_path} is not a Keras model file ({type(exc).__name__}: {exc}); export it again "
+        raise InvalidValueError(f"{model_path} is not a Keras model file ({type(exc).__name__}: {exc}); export it again "
                          f"with `colorsweep export RUN_DIR --out DIR`") from None
 
 

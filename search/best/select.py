@@ -7,6 +7,8 @@ Run directory layout read here (see :mod:`search.sweep` and :mod:`search.records
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import json
 import os
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ _BEST, _LAST, _STATE = BEST_MODEL, LAST_MODEL, STATE_FILE
 
 def _check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
@@ -103,7 +105,7 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
     ranked = [r for r in rank_records(records, metric=metric, mode=mode, constraints=constraints_of(info))
               if r.best_value(metric, mode) is not None]
     if not ranked:
-        raise ValueError(
+        raise InvalidValueError(
             f"no trial of {run_dir} has reported a validation {metric} yet ({len(records)} trial(s) recorded); "
             f"wait for the sweep to finish an epoch, or resume it with `colorsweep resume {run_dir}`"
         )
@@ -112,10 +114,10 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
         chosen = _chosen_trial(run_dir, info, records, trial_id=trial_id, pick=pick)
         position = next((i for i, r in enumerate(ranked) if r.trial_id == chosen), None)
         if position is None:
-            raise ValueError(f"trial {chosen} has no validation {metric} value: it cannot be exported")
+            raise InvalidValueError(f"trial {chosen} has no validation {metric} value: it cannot be exported")
         rank, picked_by = position + 1, (f"trial {chosen}" if pick is None else pick)
     if rank > len(ranked):
-        raise ValueError(
+        raise InvalidValueError(
             f"rank {rank} does not exist: {run_dir} has {len(ranked)} ranked trial(s) by validation {metric} "
             f"(ranks 1..{len(ranked)}); see them with `colorsweep report {run_dir}`"
         )
@@ -125,7 +127,7 @@ def select_trial(run_dir: str | os.PathLike, *, rank: int = 1, metric: str | Non
     if checkpoint is None:
         with_ckpt = [f"rank {i} ({r.trial_id})" for i, r in enumerate(ranked, start=1)
                      if newest_checkpoint(trial_path(run_dir, r.trial_dir)) is not None]
-        raise ValueError(
+        raise InvalidValueError(
             f"trial {record.trial_id} (rank {rank} by {metric}) has no checkpoint with {_BEST} in "
             f"{folder or '(no trial folder recorded)'}; trials with checkpoints: "
             f"{', '.join(with_ckpt) if with_ckpt else 'none'}. Pass --rank with one of those"
@@ -144,13 +146,13 @@ def _chosen_trial(run_dir: Path, info: SweepInfo, records: list[TrialRecord], *,
                   pick: str | None) -> str:
     """The id of the trial ``--trial`` names (an id or a unique prefix) or ``--pick`` chooses."""
     if trial_id is not None and pick is not None:
-        raise ValueError("give --trial or --pick, not both")
+        raise InvalidValueError("give --trial or --pick, not both")
     if trial_id is not None:
         matches = [r.trial_id for r in records if r.trial_id == trial_id] or \
                   [r.trial_id for r in records if r.trial_id.startswith(str(trial_id))]
         if len(matches) != 1:
             known = ", ".join(sorted(r.trial_id for r in records)[:12])
-            raise ValueError(f"{'no' if not matches else 'more than one'} trial of {run_dir} matches {trial_id!r}; "
+            raise InvalidValueError(f"{'no' if not matches else 'more than one'} trial of {run_dir} matches {trial_id!r}; "
                              f"trials: {known}{' ...' if len(records) > 12 else ''}")
         return matches[0]
     from search import pareto

@@ -6,10 +6,12 @@
 Every command that prints a table also takes ``--json``. Heavy libraries (Keras, Ray) are imported
 inside the commands that need them, so ``--help`` and input errors answer at once.
 
-Exit status: 0 done; 2 an error in what the user asked for (one line on stderr: :class:`UserError`,
-a ValueError or a file that is missing, exists already, is locked or not permitted); 1 the disk was
-full or a colorize wrote nothing; 130 / 143 interrupted by Ctrl-C / SIGTERM (nothing lost: resume).
-Anything else is a bug: Python's traceback, exit 1.
+Exit status: 0 done; 2 what was asked for cannot be done (one line on stderr): an error colorsweep
+raises on purpose (:class:`colorize_core.errors.ColorsweepError`: bad values, spaces, images, a run
+directory that is missing, exists or is locked; :class:`UserError`), or the operating system refusing
+a file the user named (not found, exists, permission denied); 1 the disk was full or a colorize
+wrote nothing; 130 / 143 interrupted by Ctrl-C / SIGTERM (nothing lost: resume). Anything else is a
+bug: Python's traceback, exit 1.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from search.cli import catalog, export, plan, report, run, train
+from colorize_core.errors import ColorsweepError
 from search.cli._output import UserError, signal_name
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -62,7 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # the backend's native start-up lines go to a log file, not between the user and our output
         import_backend_quietly(default_cache_dir() / "logs" / "backend-start.log")
-    from search.rundir import RunLockedError
     from search.signals import Interrupted, exit_status
 
     try:
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with StopSignals():
                 return int(args.func(args) or 0)
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, FileExistsError, RunLockedError, PermissionError) as exc:
+    except (ColorsweepError, FileNotFoundError, FileExistsError, PermissionError) as exc:
         print(f"colorsweep: error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:

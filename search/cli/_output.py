@@ -12,6 +12,7 @@ import os
 import signal
 from typing import Any
 
+from colorize_core.errors import ColorsweepError
 from search.tables import format_table, format_value
 
 __all__ = [
@@ -21,8 +22,8 @@ __all__ = [
 ]
 
 
-class UserError(Exception):
-    """An error in what the user asked for: printed as one line, exit status 2."""
+class UserError(ColorsweepError):
+    """An error in what the user asked for on the command line: printed as one line, exit status 2."""
 
 
 #: Descriptions in listing tables are cut to this many characters (a 100-column terminal row).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import json
 
 from search.cli._output import add_json_flag, emit, format_table
@@ -21,7 +23,7 @@ def cmd_export(args) -> int:
     from search.best import CARD_JSON, CARD_MD, MODEL_FILE, export_model
 
     if args.rank is not None and (args.trial is not None or args.pick is not None):
-        raise ValueError("give one of --rank, --trial and --pick")
+        raise InvalidValueError("give one of --rank, --trial and --pick")
     out = export_model(args.run_dir, rank=args.rank or 1, out=args.out, metric=args.metric, overwrite=args.overwrite,
                        trial_id=args.trial, pick=args.pick)
     card = json.loads((out / CARD_JSON).read_text())

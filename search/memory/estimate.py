@@ -31,6 +31,8 @@ per-run factor learned from out-of-memory errors (:class:`~search.memory.calibra
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -113,7 +115,7 @@ def estimate_memory(
     learned factor after out-of-memory errors).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        raise InvalidValueError(f"batch_size must be a positive int, got {batch_size!r}")
     precision = _normalise_precision(precision)
     profile = model_profile(arch, size, precision=precision, model_options=model_options)
     if calibration is not None:

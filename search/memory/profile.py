@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -52,7 +54,7 @@ def _normalise_precision(precision: str | None) -> str | None:
     if precision in (None, "float32"):
         return None
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        raise InvalidValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     return precision
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import math
 import os
 import re
@@ -29,21 +31,21 @@ def parse_memory(value: str | int | float) -> int:
     An int is taken as bytes. Raises ``ValueError`` naming the value and the accepted forms.
     """
     if isinstance(value, bool):
-        raise ValueError(f"gpu memory must be a size like 4GiB, got {value!r}")
+        raise InvalidValueError(f"gpu memory must be a size like 4GiB, got {value!r}")
     if isinstance(value, (int, float)):
         if value <= 0 or not math.isfinite(value):
-            raise ValueError(f"gpu memory must be positive, got {value!r}")
+            raise InvalidValueError(f"gpu memory must be positive, got {value!r}")
         return int(value)
     match = _SIZE_RE.match(str(value))
     unit = match.group(2).lower() if match else ""
     if not match or not unit or unit not in _UNITS:
-        raise ValueError(
+        raise InvalidValueError(
             f"gpu memory must be a number with a unit, like 4GiB, 4GB, 4096MiB or 0.5GiB "
             f"(units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB; K/M/G/T are binary), got {value!r}"
         )
     number = float(match.group(1))
     if number <= 0:
-        raise ValueError(f"gpu memory must be positive, got {value!r}")
+        raise InvalidValueError(f"gpu memory must be positive, got {value!r}")
     return int(number * _UNITS[unit])
 
 

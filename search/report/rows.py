@@ -6,6 +6,8 @@ and the checks of ``write_report``'s arguments that need nothing but ``sweep.jso
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import json
 import math
 from dataclasses import dataclass, field
@@ -258,7 +260,7 @@ def _check_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
     formats = tuple(dict.fromkeys(str(f).lower().lstrip(".") for f in formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(
+        raise InvalidValueError(
             f"formats must be a non-empty selection of {', '.join(FORMATS)} (e.g. --format md,html), got "
             f"{', '.join(map(repr, unknown)) or 'nothing'}"
         )

@@ -6,6 +6,8 @@ and writes the files: CSV, JSON, Markdown, HTML, figures, TensorBoard logs.
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError, MissingFileError
+
 import csv
 import io
 import json
@@ -155,7 +157,7 @@ def write_report(
     """
     run_dir = Path(run_dir).expanduser()
     if not run_dir.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"run directory {run_dir} does not exist; pass the folder `colorsweep run` printed, "
             "e.g. ./colorsweep-runs/<name>"
         )
@@ -163,7 +165,7 @@ def write_report(
     info = load_sweep_info(run_dir)
     metric, mode = resolve_metric(info, metric)
     if isinstance(top, bool) or not isinstance(top, int) or top <= 0:
-        raise ValueError(f"top must be a positive int, got {top!r}")
+        raise InvalidValueError(f"top must be a positive int, got {top!r}")
     formats = _check_formats(formats)
 
     objectives, constraints = objectives_of(info), constraints_of(info)

@@ -7,6 +7,8 @@ state is repaired where a full disk or a kill left it inconsistent (:mod:`search
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError, MissingFileError
+
 import dataclasses
 import math
 import os
@@ -51,7 +53,7 @@ def _reload_data(info: SweepInfo, *, cache_dir=None) -> LabDataset:
                            lab_mode=data_info.lab_mode, cache_dir=cache_dir,
                            pool_side=data_info.pool_side)
     if dataset.fingerprint != data_info.fingerprint:
-        raise ValueError(
+        raise InvalidValueError(
             f"the images under {data_info.source} changed since the sweep started (fingerprint "
             f"{dataset.fingerprint[:12]} != recorded {data_info.fingerprint[:12]}); restore the original "
             f"files, or start a new sweep with `colorsweep run`"
@@ -88,9 +90,9 @@ def resume_sweep(
     check_trusted(run_dir)  # before anything of the folder is used: its pickles are code
     space = _space_from_info(info)
     if extra_trials < 0:
-        raise ValueError(f"extra trials must be >= 0, got {extra_trials}")
+        raise InvalidValueError(f"extra trials must be >= 0, got {extra_trials}")
     if extra_trials and space.is_grid:
-        raise ValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
+        raise InvalidValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
     lock = RunLock(run_dir, command=command_line or " ".join(shlex.quote(a) for a in sys.argv)).acquire()
     try:
         return _resume_locked(run_dir, info, space, retry_errored=retry_errored, extra_trials=extra_trials,
@@ -140,7 +142,7 @@ def _resume_locked(run_dir: Path, info: SweepInfo, space: SearchSpace, *, retry_
         return _result(run_dir, metric=metric, mode=mode, baselines=baselines, started=started, outcome=_Outcome(),
                        record=False)
     if not extra_trials and not tune.Tuner.can_restore(str(run_dir)):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{run_dir} has no Ray Tune experiment state to resume (the sweep died before its first "
             f"trial started); start it again with `colorsweep run ... --overwrite`"
         )

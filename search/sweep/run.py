@@ -7,6 +7,8 @@ directory. Also what every trial of a run or resume is given (:func:`_trial_sett
 
 from __future__ import annotations
 
+from colorize_core.errors import ExistingFileError, InvalidValueError
+
 import os
 import shlex
 import sys
@@ -65,7 +67,7 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = F
     size = int(size or defaults.get("size", 128))
     if space.is_grid:
         if trials not in (None, space.grid_size):
-            raise ValueError(
+            raise InvalidValueError(
                 f"trials must be omitted for the grid space {space.name!r}: it runs each of its "
                 f"{space.grid_size} configurations exactly once (got trials={trials})"
             )
@@ -75,14 +77,14 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = F
     else:
         trials = int(trials or defaults.get("trials", 10))
     if trials is not None and trials <= 0:
-        raise ValueError(f"trials must be a positive int, got {trials!r}")
+        raise InvalidValueError(f"trials must be a positive int, got {trials!r}")
     if max_epochs <= 0:
-        raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
+        raise InvalidValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
     from spaces import DEFAULT_UPPER_BOUNDS
 
     for key, value in (("trials", trials), ("max_epochs", max_epochs), ("size", size)):
         if value is not None and value > DEFAULT_UPPER_BOUNDS[key]:
-            raise ValueError(f"{key} is {value}, more than the {DEFAULT_UPPER_BOUNDS[key]} colorsweep accepts; "
+            raise InvalidValueError(f"{key} is {value}, more than the {DEFAULT_UPPER_BOUNDS[key]} colorsweep accepts; "
                              f"choose a smaller value")
     return trials, max_epochs, size
 
@@ -179,23 +181,23 @@ def run_sweep(
     space = load_space(space) if not isinstance(space, SearchSpace) else space
     if samples_per_epoch is not None:
         if isinstance(samples_per_epoch, bool) or not isinstance(samples_per_epoch, int) or samples_per_epoch < 0:
-            raise ValueError(f"samples_per_epoch must be an int >= 0 (0: one pass over the fixed crops), "
+            raise InvalidValueError(f"samples_per_epoch must be an int >= 0 (0: one pass over the fixed crops), "
                              f"got {samples_per_epoch!r}")
         space = with_fixed(space, samples_per_epoch=samples_per_epoch or None)
     objectives, constraint_list = resolve_objectives(space, metric, mode, constraints)
     metric, mode = objectives[0].metric, objectives[0].mode
     if searcher not in SEARCHERS:
-        raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
+        raise InvalidValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {searcher!r}")
     if scheduler not in SCHEDULERS:
-        raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+        raise InvalidValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
     budget_s = _resolve_budget(space, time_budget)
     trials, max_epochs, size = _resolve(space, trials=trials, max_epochs=max_epochs, size=size,
                                         budgeted=budget_s is not None)
     grace_period = min(int(grace_period or space.defaults.get("grace_period", 1)), max_epochs)
     if cpus_per_trial <= 0:
-        raise ValueError(f"cpus_per_trial must be positive, got {cpus_per_trial!r}")
+        raise InvalidValueError(f"cpus_per_trial must be positive, got {cpus_per_trial!r}")
     if gpus_per_trial < 0:
-        raise ValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial!r}")
+        raise InvalidValueError(f"gpus_per_trial must be >= 0, got {gpus_per_trial!r}")
 
     name = name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = run_dir_for(storage, name)
@@ -206,7 +208,7 @@ def run_sweep(
     try:
         existing = [p for p in run_dir.iterdir() if p.name != ".colorsweep.lock"]
         if existing and not overwrite:
-            raise FileExistsError(
+            raise ExistingFileError(
                 f"run directory {run_dir} already exists. Report on it with `colorsweep report {run_dir}`, "
                 f"continue it with `colorsweep resume {run_dir}`, choose another --name, or pass --overwrite "
                 f"to delete it and start again"
@@ -214,7 +216,7 @@ def run_sweep(
         if existing:
             clear_check = run_dir / SWEEP_FILE
             if not clear_check.is_file():
-                raise ValueError(
+                raise InvalidValueError(
                     f"{run_dir} exists and is not a colorsweep run directory (no {SWEEP_FILE}); --overwrite only "
                     f"replaces runs colorsweep made. Choose another --name, or move that folder yourself"
                 )
@@ -227,7 +229,7 @@ def run_sweep(
         validate_for_data(space, n_train=len(dataset.train), size=size)
         memory_plan = _memory_plan_info(gpu_memory, fit_batch=fit_batch, gpus_per_trial=gpus_per_trial)
         if len(dataset.val) == 0:
-            raise ValueError(f"the validation split of {data!r} is empty: add images (found {dataset.n_found})")
+            raise InvalidValueError(f"the validation split of {data!r} is empty: add images (found {dataset.n_found})")
     except BaseException:
         lock.discard()  # removes the folder again when this run created it and wrote nothing
         raise

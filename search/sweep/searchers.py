@@ -7,6 +7,8 @@ random sampler, warm-started on earlier results), :func:`_memory_searcher` (the 
 
 from __future__ import annotations
 
+from colorize_core.errors import InvalidValueError
+
 import time
 from pathlib import Path
 from typing import Sequence
@@ -51,7 +53,7 @@ def _memory_plan_info(gpu_memory, *, fit_batch: bool, gpus_per_trial: float) -> 
         budget = detect_gpu_memory() if gpus_per_trial > 0 else None
         source = "detected" if budget else None
     if fit_batch and not budget:
-        raise ValueError("fit_batch needs a memory budget: give gpu_memory (--gpu-memory 4GiB), or run trials on "
+        raise InvalidValueError("fit_batch needs a memory budget: give gpu_memory (--gpu-memory 4GiB), or run trials on "
                          "GPUs (--gpus-per-trial) where nvidia-smi reports their memory")
     return {"budget_bytes": budget, "budget_source": source, "gpu_memory_bytes": budget, "fit_batch": bool(fit_batch)}
 
@@ -131,7 +133,7 @@ def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], see
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if sampler_name not in SEARCHERS:
-        raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {sampler_name!r}")
+        raise InvalidValueError(f"searcher must be one of {', '.join(SEARCHERS)}, got {sampler_name!r}")
     if sampler_name == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
     else:

@@ -102,3 +102,48 @@ def test_a_bug_is_a_traceback_not_a_user_error(monkeypatch):
     monkeypatch.setattr(catalog, "cmd_spaces", broken)
     with pytest.raises(KeyError):
         main(["spaces"])
+
+
+def test_a_plain_value_error_is_a_bug_not_a_user_error(monkeypatch):
+    """A ValueError that colorsweep did not raise on purpose (a library's, a bug's) keeps its traceback."""
+    from search.cli import catalog
+
+    def broken(args):
+        raise ValueError("math domain error deep inside")
+
+    monkeypatch.setattr(catalog, "cmd_spaces", broken)
+    with pytest.raises(ValueError, match="math domain"):
+        main(["spaces"])
+
+
+def test_every_error_colorsweep_raises_on_purpose_is_a_colorsweep_error():
+    from colorize_core.data import ImageError
+    from colorize_core.errors import ColorsweepError, ExistingFileError, InvalidValueError, MissingFileError
+    from search.rundir import RunLockedError
+    from spaces import SpaceError
+    from spaces.objectives import ObjectiveError
+
+    for error in (ImageError, SpaceError, ObjectiveError, RunLockedError, UserError, InvalidValueError,
+                  MissingFileError, ExistingFileError):
+        assert issubclass(error, ColorsweepError), error
+    assert issubclass(InvalidValueError, ValueError) and issubclass(MissingFileError, FileNotFoundError)
+
+
+def test_the_project_raises_no_bare_builtin_errors_for_bad_input():
+    """Bad input is raised as a colorize_core.errors type (exit 2 with one line), never as a bare ValueError,
+    FileNotFoundError or FileExistsError, which the command line would show as a bug."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    bare = [f"{path.relative_to(root)}:{n}" for package in ("colorize_core", "spaces", "search")
+            for path in (root / package).rglob("*.py")
+            for n, line in enumerate(path.read_text().splitlines(), start=1)
+            if re.search(r"raise (ValueError|FileNotFoundError|FileExistsError)\(", line)]
+    assert not bare, bare
+
+
+def test_a_space_error_is_one_line_and_exit_2(capsys):
+    assert main(["spaces", "show", "no-such-space"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("colorsweep: error: unknown space 'no-such-space'") and err.count("\n") == 1
