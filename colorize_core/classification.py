@@ -42,8 +42,6 @@ loaded, by its Q output channels. This module imports NumPy and OpenCV only (no 
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import functools
 import hashlib
 import math
@@ -56,6 +54,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import color
 
 __all__ = [

@@ -22,10 +22,10 @@ Two conversion modes (``lab_mode``):
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import cv2
 import numpy as np
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = [
     "LAB_MODES",

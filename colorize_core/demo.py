@@ -14,8 +14,6 @@ demo's val/test scores are optimistic. The demo is for smoke runs and comparison
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import functools
 import hashlib
 import importlib.metadata
@@ -24,6 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = [
     "DEMO_PHOTOS",

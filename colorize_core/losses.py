@@ -12,13 +12,12 @@ their own loss, because an MSE and an MAE value cannot be compared.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import functools
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core._lazy import keras
 
 __all__ = [

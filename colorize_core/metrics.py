@@ -38,8 +38,6 @@ whole call; the mean moved by < 0.001 ΔE on a synthetic split). Other metrics a
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +46,7 @@ from typing import Iterable, Literal
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
+from colorize_core.errors import InvalidValueError
 from colorize_core.color import gray_ab, lab_to_rgb, merge_lab, rgb_to_lab
 from colorize_core.suggest import did_you_mean
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 from typing import Callable
 
+from colorize_core.errors import InvalidValueError
 from colorize_core._lazy import keras
 
 __all__ = ["OPTIMIZERS", "list_optimizers", "get_optimizer"]

@@ -14,14 +14,13 @@ resolution to the original size.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import classification, color
 from colorize_core.data.image_io import read_image
 

@@ -22,8 +22,6 @@ beyond), then lowered so that the whole pool stays under :data:`POOL_BUDGET_BYTE
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 import os
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import color
 
 __all__ = [

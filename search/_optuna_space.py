@@ -7,10 +7,9 @@ range in Optuna's terms. Optuna is imported inside the functions: reading a spac
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 
+from colorize_core.errors import InvalidValueError
 from spaces import SearchSpace
 
 __all__ = ["OptunaSpace", "optuna_distributions", "discrete_values"]

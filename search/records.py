@@ -13,8 +13,6 @@ traceback), ``oom`` (ran out of memory), ``infeasible`` (never launched: does no
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import json
 import math
 import os
@@ -22,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from colorize_core.errors import InvalidValueError
 from search.memory import is_out_of_memory
 from search.rundir import (FINAL_STATUSES, LIVE_STATUSES, SWEEP_FILE, TRIALS_FILE, TrialStatus, read_json_file,
                            write_json_atomic)

@@ -20,8 +20,6 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import ColorsweepError, InvalidValueError
-
 import errno
 import fcntl
 import json
@@ -34,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from colorize_core.errors import ColorsweepError, InvalidValueError
 from colorize_core.files import write_atomic
 
 __all__ = [

@@ -14,13 +14,12 @@ and written back, so a rewrite loses nothing. A file of a newer format is refuse
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError, MissingFileError
-
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+from colorize_core.errors import InvalidValueError, MissingFileError
 from search.rundir import SWEEP_FILE, read_json_file, write_json_atomic
 
 __all__ = ["FORMAT", "SweepInfo", "DataInfo", "SchedulerInfo", "Resources"]

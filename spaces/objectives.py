@@ -27,12 +27,12 @@ these definitions, and a space's ``defaults.metrics`` / ``defaults.constraints``
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = [
     "RESOURCE_NAMES",

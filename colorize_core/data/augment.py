@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import cv2
 import numpy as np
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = ["augment_batch"]
 

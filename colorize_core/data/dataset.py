@@ -17,8 +17,6 @@ normalisation lives in :mod:`colorize_core.color` (``encode_l`` / ``encode_ab``)
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 import os
 import warnings
@@ -31,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import color, sampling
 from colorize_core.data.cache import (
     _CACHE_PREFIX, CONVERSION_VERSION, _fingerprint, _load_cache, _names_array, _save_cache, default_cache_dir,

@@ -6,11 +6,11 @@ which the split and the data fingerprint rely on.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError, MissingFileError
-
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from colorize_core.errors import InvalidValueError, MissingFileError
 
 __all__ = ["IMAGE_EXTENSIONS", "discover_images", "ignored_files"]
 

@@ -8,14 +8,14 @@ reads its photos with it while :mod:`colorize_core.data.dataset` loads the demo.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import os
 import struct
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = [
     "MIN_IMAGE_SIDE",

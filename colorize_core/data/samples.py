@@ -6,8 +6,6 @@ An :class:`_Item` is one image to load (a file, or a demo tile); :func:`_process
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import color, sampling
 from colorize_core.data.image_io import ImageError, _decode, _Decoded
 

@@ -6,12 +6,12 @@ A file's key is its path relative to its source root, so adding files never move
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = ["DEFAULT_SPLIT"]
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 import numbers
 from typing import Any
 
+from colorize_core.errors import InvalidValueError
 from colorize_core._lazy import keras
 
 OUTPUT_ACTIVATIONS = ("original", "sigmoid", "linear")

@@ -14,7 +14,6 @@ outputs logits; the softmax belongs to the loss and the decoder.
 from __future__ import annotations
 
 from colorize_core.errors import InvalidValueError
-
 from colorize_core._lazy import keras
 
 from ._common import l_input, logits_conv, resolve_output_activation

@@ -14,8 +14,6 @@ either to the encoded ab channels, shape ``(input_size, input_size, 2)`` (``head
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import inspect
 import numbers
 import types
@@ -23,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from colorize_core.errors import InvalidValueError
 from colorize_core._lazy import keras
 from colorize_core.suggest import did_you_mean
 

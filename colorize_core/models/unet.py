@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 from typing import Any
 
+from colorize_core.errors import InvalidValueError
 from colorize_core._lazy import keras
 
 from ._common import ab_conv, check_positive_int, conv, l_input, resolve_output_activation

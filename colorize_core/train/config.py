@@ -6,8 +6,6 @@ metrics against their registries), so a bad trial fails before any training.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import metrics
 
 __all__ = ["TrainConfig", "FitResult", "ReportFn", "PRECISIONS"]

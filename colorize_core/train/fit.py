@@ -17,8 +17,6 @@ Classification models (``model_info(arch).head == "classification"``, Zhang et a
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import dataclasses
 import functools
 import gc
@@ -26,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import color
 from colorize_core.data import LabDataset
 from colorize_core.train.batches import crop_batches, pixel_weighting, shuffled_batches

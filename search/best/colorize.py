@@ -6,14 +6,13 @@ resized up).
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from colorize_core.errors import InvalidValueError
 from search.best.load import _load_keras, _resolve
 
 __all__ = ["colorize_paths"]

@@ -8,14 +8,13 @@ the model is compiled with a fresh optimizer of the same configuration.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError, MissingFileError
-
 import math
 import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from colorize_core.errors import InvalidValueError, MissingFileError
 from colorize_core.train import BEST_MODEL, LAST_MODEL, STATE_FILE
 from search.best.card import CARD_FORMAT, _now, _preprocessing, _versions, _write_card
 from search.best.folder import CARD_JSON, CHECKPOINTS_DIR, MODEL_FILE, _check_out, _copy_atomic, _prepare_out

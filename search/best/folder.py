@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import ExistingFileError
-
 import os
 import shutil
 from pathlib import Path
+
+from colorize_core.errors import ExistingFileError
 
 __all__ = ["MODEL_FILE", "CARD_JSON", "CARD_MD", "CHECKPOINTS_DIR"]
 

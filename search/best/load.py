@@ -6,8 +6,6 @@ colorsweep installed (Keras and its backend) loads them; :func:`unregistered_obj
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError, MissingFileError
-
 import json
 import os
 import zipfile
@@ -15,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorize_core.errors import InvalidValueError, MissingFileError
 from search.best.folder import CARD_JSON, MODEL_FILE
 from search.best.select import TrialCheckpoint, select_trial
 

@@ -7,14 +7,13 @@ Run directory layout read here (see :mod:`search.sweep` and :mod:`search.records
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colorize_core.errors import InvalidValueError
 from colorize_core.train import BEST_MODEL, LAST_MODEL, STATE_FILE
 from search.records import TrialRecord, load_records, load_sweep_info, rank_records, trial_path
 from search.rundir import newest_checkpoint

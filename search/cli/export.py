@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import json
 
+from colorize_core.errors import InvalidValueError
 from search.cli._output import add_json_flag, emit, format_table
 
 __all__ = ["add_parsers", "cmd_export", "cmd_colorize", "cmd_finetune"]

@@ -31,11 +31,10 @@ per-run factor learned from out-of-memory errors (:class:`~search.memory.calibra
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from colorize_core.errors import InvalidValueError
 from search.memory.anchors import CALIBRATION, GLOBAL_CALIBRATION
 from search.memory.profile import _normalise_precision, model_profile
 from search.memory.units import GiB

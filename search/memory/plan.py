@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from search._optuna_space import discrete_values
 from search.memory.estimate import optimizer_slots
 from search.memory.planner import TrialPlanner, _memory_relevant, _train_defaults, fit_batch_size, gpu_share
 
@@ -19,8 +20,8 @@ def _plan_configs(space) -> list[dict]:
         p = space.params.get(name)
         if p is None:
             return None
-        if p.values is not None:
-            return list(p.values)
+        if p.kind in ("choice", "pow2", "value"):
+            return discrete_values(p)
         if p.kind == "int":
             return [int(p.low), int(p.high)]
         return [p.high]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from colorize_core.errors import InvalidValueError
 from colorize_core.train import PRECISIONS
 from search.memory.anchors import F32_ACTIVATION_FACTOR
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import math
 import os
 import re
 import shutil
 import subprocess
+
+from colorize_core.errors import InvalidValueError
 
 __all__ = ["GiB", "MiB", "parse_memory", "format_bytes", "detect_gpu_memory"]
 

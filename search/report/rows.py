@@ -6,14 +6,13 @@ and the checks of ``write_report``'s arguments that need nothing but ``sweep.jso
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from colorize_core.errors import InvalidValueError
 from colorize_core import metrics as metric_defs
 from search.records import TrialRecord, first_error_line
 from search.rundir import BASELINES_FILE, TrialStatus

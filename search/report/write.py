@@ -6,8 +6,6 @@ and writes the files: CSV, JSON, Markdown, HTML, figures, TensorBoard logs.
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError, MissingFileError
-
 import csv
 import io
 import json
@@ -18,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from colorize_core.errors import InvalidValueError, MissingFileError
 from search import pareto
 from search.records import (
     constraints_of,

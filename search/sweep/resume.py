@@ -7,8 +7,6 @@ state is repaired where a full disk or a kill left it inconsistent (:mod:`search
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError, MissingFileError
-
 import dataclasses
 import math
 import os
@@ -17,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from colorize_core.errors import InvalidValueError, MissingFileError
 from colorize_core.data import LabDataset, load_dataset
 from search.monitor import SweepMonitor
 from search.records import (

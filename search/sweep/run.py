@@ -7,8 +7,6 @@ directory. Also what every trial of a run or resume is given (:func:`_trial_sett
 
 from __future__ import annotations
 
-from colorize_core.errors import ExistingFileError, InvalidValueError
-
 import os
 import shlex
 import sys
@@ -16,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from colorize_core.errors import ExistingFileError, InvalidValueError
 from colorize_core.data import LabDataset, load_dataset
 from search.monitor import SweepMonitor
 from search.records import constraints_of, objectives_of

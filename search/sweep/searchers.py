@@ -7,14 +7,13 @@ random sampler, warm-started on earlier results), :func:`_memory_searcher` (the 
 
 from __future__ import annotations
 
-from colorize_core.errors import InvalidValueError
-
 import time
 from pathlib import Path
 from typing import Sequence
 
 from ray.tune import Stopper
 
+from colorize_core.errors import InvalidValueError
 from search._optuna_space import OptunaSpace, optuna_distributions
 from search.sweep_info import SchedulerInfo, SweepInfo
 from spaces import SearchSpace
