@@ -184,7 +184,7 @@ def _spec(name: str) -> MetricSpec:
         return METRICS[name]
     except (KeyError, TypeError):
         raise InvalidValueError(f"unknown metric {name!r}{did_you_mean(name, METRIC_NAMES)}; "
-                         f"known metrics: {', '.join(METRIC_NAMES)}") from None
+                                f"known metrics: {', '.join(METRIC_NAMES)}") from None
 
 
 # --------------------------------------------------------------------------------------------------

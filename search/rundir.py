@@ -126,7 +126,7 @@ def run_dir_for(storage: str | os.PathLike, name: str) -> Path:
     resolved = run_dir.resolve()
     if not resolved.is_relative_to(storage):
         raise InvalidValueError(f"--name {name!r} leads outside --storage {storage} (through a symbolic link to "
-                         f"{resolved}); choose another name")
+                                f"{resolved}); choose another name")
     return run_dir
 
 
@@ -139,7 +139,7 @@ def clear_run_dir(run_dir: Path) -> None:
     """Delete the contents of a colorsweep run directory, keeping its lock file (the caller holds it)."""
     if not is_run_dir(run_dir):
         raise InvalidValueError(f"{run_dir} is not a colorsweep run directory (no {SWEEP_FILE}); --overwrite only "
-                         f"replaces runs colorsweep made. Move or delete that folder yourself, or choose another --name")
+                                f"replaces runs colorsweep made. Move or delete that folder yourself, or choose another --name")
     for child in run_dir.iterdir():
         if child.name == LOCK_FILE:
             continue
@@ -237,7 +237,7 @@ def read_json_file(path: str | os.PathLike, what: str) -> Any:
         return json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidValueError(f"{path} ({what}) is damaged ({type(exc).__name__}: {exc}); restore it from a backup, "
-                         f"or start the sweep again with `colorsweep run`") from None
+                                f"or start the sweep again with `colorsweep run`") from None
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -172,10 +172,10 @@ class SweepInfo(_Record):
         version = (d or {}).get("format", 0) if isinstance(d, Mapping) else 0
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise InvalidValueError(f"sweep.json has an unreadable format {version!r} (expected a whole number up to "
-                             f"{FORMAT}); restore it from a backup")
+                                    f"{FORMAT}); restore it from a backup")
         if version > FORMAT:
             raise InvalidValueError(f"sweep.json has format {version}: it was written by a newer colorsweep (this one reads "
-                             f"formats up to {FORMAT}); upgrade colorsweep to use this run directory")
+                                    f"formats up to {FORMAT}); upgrade colorsweep to use this run directory")
         values, extra = cls._values(d)
         return cls(**values, extra=extra)
 

@@ -252,7 +252,7 @@ def load_dataset(
         isinstance(pool_side, (int, np.integer)) and not isinstance(pool_side, bool) and size <= pool_side <= 4096
     )):
         raise InvalidValueError(f'pool_side must be "auto", None, or an int from size ({size}) to 4096 pixels, '
-                         f"got {pool_side!r}")
+                                f"got {pool_side!r}")
 
     common = {
         "size": size,

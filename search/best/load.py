@@ -131,7 +131,7 @@ def _load_keras(model_path: Path, *, compile: bool = False):
         raise MissingFileError(f"model file not found: {model_path}")
     if not zipfile.is_zipfile(model_path):
         raise InvalidValueError(f"{model_path} is not a Keras model file (not a .keras zip archive: truncated, or another "
-                         f"kind of file); export it again with `colorsweep export RUN_DIR --out DIR`")
+                                f"kind of file); export it again with `colorsweep export RUN_DIR --out DIR`")
     try:
         from colorize_core.losses import register_custom_objects
 
@@ -139,7 +139,7 @@ def _load_keras(model_path: Path, *, compile: bool = False):
         return keras.saving.load_model(model_path, compile=compile)
     except (zipfile.BadZipFile, KeyError, EOFError, OSError) as exc:
         raise InvalidValueError(f"{model_path} is not a Keras model file ({type(exc).__name__}: {exc}); export it again "
-                         f"with `colorsweep export RUN_DIR --out DIR`") from None
+                                f"with `colorsweep export RUN_DIR --out DIR`") from None
 
 
 def load_exported(path: str | os.PathLike, *, rank: int = 1, compile: bool = False):

@@ -152,7 +152,7 @@ def _chosen_trial(run_dir: Path, info: SweepInfo, records: list[TrialRecord], *,
         if len(matches) != 1:
             known = ", ".join(sorted(r.trial_id for r in records)[:12])
             raise InvalidValueError(f"{'no' if not matches else 'more than one'} trial of {run_dir} matches {trial_id!r}; "
-                             f"trials: {known}{' ...' if len(records) > 12 else ''}")
+                                    f"trials: {known}{' ...' if len(records) > 12 else ''}")
         return matches[0]
     from search import pareto
     from search.records import constraints_of, objectives_of

@@ -84,7 +84,7 @@ def _resolve(space: SearchSpace, *, trials, max_epochs, size, budgeted: bool = F
     for key, value in (("trials", trials), ("max_epochs", max_epochs), ("size", size)):
         if value is not None and value > DEFAULT_UPPER_BOUNDS[key]:
             raise InvalidValueError(f"{key} is {value}, more than the {DEFAULT_UPPER_BOUNDS[key]} colorsweep accepts; "
-                             f"choose a smaller value")
+                                    f"choose a smaller value")
     return trials, max_epochs, size
 
 
@@ -181,7 +181,7 @@ def run_sweep(
     if samples_per_epoch is not None:
         if isinstance(samples_per_epoch, bool) or not isinstance(samples_per_epoch, int) or samples_per_epoch < 0:
             raise InvalidValueError(f"samples_per_epoch must be an int >= 0 (0: one pass over the fixed crops), "
-                             f"got {samples_per_epoch!r}")
+                                    f"got {samples_per_epoch!r}")
         space = with_fixed(space, samples_per_epoch=samples_per_epoch or None)
     objectives, constraint_list = resolve_objectives(space, metric, mode, constraints)
     metric, mode = objectives[0].metric, objectives[0].mode

@@ -53,7 +53,7 @@ def _memory_plan_info(gpu_memory, *, fit_batch: bool, gpus_per_trial: float) -> 
         source = "detected" if budget else None
     if fit_batch and not budget:
         raise InvalidValueError("fit_batch needs a memory budget: give gpu_memory (--gpu-memory 4GiB), or run trials on "
-                         "GPUs (--gpus-per-trial) where nvidia-smi reports their memory")
+                                "GPUs (--gpus-per-trial) where nvidia-smi reports their memory")
     return {"budget_bytes": budget, "budget_source": source, "gpu_memory_bytes": budget, "fit_batch": bool(fit_batch)}
 
 

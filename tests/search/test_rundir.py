@@ -485,7 +485,7 @@ def test_the_monitor_and_the_memory_searcher_share_one_ledger(tmp_path):
     searcher.on_trial_complete("t3", result={"delta_e": 10.0})
     assert searcher.suggest("t4") == "FINISHED"  # t2 counted as a plain error at once
     assert json.loads((tmp_path / "trials.json").read_text())["t1"]["status"] == "oom"
-    assert second["batch_size"] in (8, 16)
+    assert second["batch_size"] == 8 and second["_memory"].get("retry_of") is None  # the grid's second point
 
 
 # -- sweep.json: SweepInfo -------------------------------------------------------------------------------
