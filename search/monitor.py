@@ -40,6 +40,9 @@ class SweepMonitor(Callback):
         self.disk_full: str | None = None   # the error when a write found the disk full
         self.deadline = deadline            # wall-clock end of the time budget (a trial stopped after it: budget)
         self.stopper = None                 # search.signals.StopSignals of the driver (asks Ray to stop)
+        self._unsettled: dict[str, object] = {}  # Ray's trials not yet ended (checked at each step's end)
+        self._trials_seen = 0               # how many of Ray's trials list were added to _unsettled
+        self._checkpoints: dict[str, object] = {}  # each trial's newest checkpoint (older ones are deleted)
 
     @property
     def entries(self) -> dict[str, dict]:
@@ -54,11 +57,13 @@ class SweepMonitor(Callback):
         state = self.__dict__.copy()
         state["_stream"] = None
         state["stopper"] = None
+        state["_unsettled"], state["_trials_seen"], state["_checkpoints"] = {}, 0, {}  # this loop's trials only
         return state
 
     def __setstate__(self, state):  # run configs pickled by older versions lack the newer fields
         state = {k: v for k, v in state.items() if k != "entries"}  # older versions kept their own copy
-        self.__dict__.update({"_drawn": 0, "_latest": {}, **state})
+        self.__dict__.update({"_drawn": 0, "_latest": {}, "_unsettled": {}, "_trials_seen": 0, "_checkpoints": {},
+                              **state})
 
     # -- records -------------------------------------------------------------------------------
     def _entry(self, trial) -> dict:
@@ -78,9 +83,16 @@ class SweepMonitor(Callback):
                 entry["trial_dir"] = str(trial.path)
         return entry
 
-    def _save(self) -> None:
+    def _save(self, trial_id: str | None = None, *, status_changed: bool = True, final: bool = False) -> None:
+        """Make what changed durable: the record of ``trial_id`` (a journal line, fsynced at once when
+        ``status_changed``: :meth:`TrialLedger.save_entry`), else what is due (:meth:`TrialLedger.flush`;
+        everything with ``final``). A full disk stops the sweep."""
+        ledger = TrialLedger.for_run(self.run_dir)
         try:
-            TrialLedger.for_run(self.run_dir).save()
+            if trial_id is not None:
+                ledger.save_entry(trial_id, status_changed=status_changed)
+            else:
+                ledger.flush(final=final)
         except OSError as exc:
             if not is_disk_full_error(exc):
                 raise
@@ -99,13 +111,14 @@ class SweepMonitor(Callback):
         entry = self._entry(trial)
         entry["status"] = TrialStatus.RUNNING
         entry.pop("error", None)
-        self._save()
+        self._save(trial.trial_id)
         self._print(trials)
 
     on_trial_restore = on_trial_start
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         entry = self._entry(trial)
+        status_changed = entry.get("status") != TrialStatus.RUNNING
         entry["status"] = TrialStatus.RUNNING
         entry["epochs"] = int(result.get("epoch", 0))
         entry["early_stopped"] = bool(result.get("early_stopped", False))
@@ -118,10 +131,11 @@ class SweepMonitor(Callback):
             self._latest[trial.trial_id] = float(value)
             if self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0]):
                 self.best = (float(value), trial.trial_id)
-        self._save()
+        self._save(trial.trial_id, status_changed=status_changed)  # an epoch: fsynced within a second
         self._print(trials)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        self._checkpoints.pop(trial.trial_id, None)  # its newest checkpoint folder stays
         entry = self._entry(trial)
         epochs = entry.get("epochs", 0)
         if epochs >= self.max_epochs or entry.get("early_stopped"):
@@ -130,10 +144,11 @@ class SweepMonitor(Callback):
             entry["status"] = TrialStatus.STOPPED
             if self.deadline is not None and time.time() >= self.deadline:
                 entry["note"] = "time budget"
-        self._save()
+        self._save(trial.trial_id)
         self._print(trials)
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        self._checkpoints.pop(trial.trial_id, None)
         entry = self._entry(trial)
         text = None
         for candidate in (trial.error_file, Path(trial.path, "error.txt") if trial.path else None):
@@ -151,12 +166,12 @@ class SweepMonitor(Callback):
         if is_disk_full_text(text):  # not the trial's fault: resumable once space is freed
             entry["status"], entry["note"] = TrialStatus.INTERRUPTED, "the disk was full"
             entry["error"] = text
-            self._save()
+            self._save(trial.trial_id)
             self._stop_for_full_disk(text)
             return
         entry["status"] = TrialStatus.OOM if is_out_of_memory(text) else TrialStatus.ERROR
         entry["error"] = text
-        self._save()
+        self._save(trial.trial_id)
         self._print(trials, force_line=f"trial {trial.trial_id} failed: {first_error_line(text)}")
 
     def on_step_begin(self, iteration, trials, **info):
@@ -165,22 +180,57 @@ class SweepMonitor(Callback):
 
     def on_step_end(self, iteration, trials, **info):
         # Ray 2.60 ends a trial that never started as ERROR without on_trial_error when the reused
-        # worker it was given could not be reset; record it like any failed trial.
-        for trial in trials:
-            if trial.status == "ERROR" and self.entries.get(trial.trial_id, {}).get("status") not in FAILED_STATUSES | {TrialStatus.INTERRUPTED}:
-                self.on_trial_error(iteration, trials, trial)
+        # worker it was given could not be reset; record it like any failed trial. Only the trials
+        # not yet ended are looked at (Ray's list only grows): O(running) per step, not O(trials).
+        if len(trials) < self._trials_seen:  # another list than last time (a new loop, a test)
+            self._trials_seen = 0
+        for trial in trials[self._trials_seen:]:
+            self._unsettled[trial.trial_id] = trial
+        self._trials_seen = len(trials)
+        for trial_id, trial in list(self._unsettled.items()):
+            if trial.status == "TERMINATED":
+                del self._unsettled[trial_id]
+            elif trial.status == "ERROR":
+                del self._unsettled[trial_id]
+                if self.entries.get(trial_id, {}).get("status") not in FAILED_STATUSES | {TrialStatus.INTERRUPTED}:
+                    self.on_trial_error(iteration, trials, trial)
+        self._save()  # what is due: trials.json rewritten every few seconds, journal lines fsynced
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        """Keep only each trial's newest checkpoint folder (``checkpoint_*``: ``best.keras``,
+        ``last.keras``, ``state.json``): the previous one is deleted once a newer one is reported.
+
+        This is what Ray's ``CheckpointConfig(num_to_keep=1)`` would do, without its cost: with
+        ``num_to_keep`` set, Ray rewrites its whole experiment state (every trial and the searcher,
+        O(trials)) after every checkpoint, which made the driver O(trials²). Ray's state is saved every
+        few seconds instead; a sweep killed in between names a checkpoint a newer one replaced, and
+        ``resume`` renames the newer one back (:func:`search.sweep.repair.repair_replaced_checkpoints`).
+        """
+        previous = self._checkpoints.get(trial.trial_id)
+        self._checkpoints[trial.trial_id] = checkpoint
+        if previous is not None:
+            older = [previous.path] if previous.path != checkpoint.path else []
+        else:  # the first one this driver sees: a resumed trial's folder may hold those of the last run
+            folder = Path(checkpoint.path).parent
+            name = Path(checkpoint.path).name
+            older = [str(p) for p in folder.glob("checkpoint_*") if p.name < name] if folder.is_dir() else []
+        for path in older:
+            try:
+                checkpoint.filesystem.delete_dir(path)
+            except Exception:  # noqa: BLE001 - gone already, or the storage refused: a stale folder, nothing lost
+                pass
 
     def on_experiment_end(self, trials, **info):
-        self._save()
+        self._save(final=True)
 
     # -- progress --------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        counts = {status: 0 for status in (TrialStatus.RUNNING, TrialStatus.COMPLETED, TrialStatus.STOPPED,
-                                           TrialStatus.ERROR, TrialStatus.OOM, TrialStatus.INFEASIBLE)}
-        for entry in self.entries.values():
-            if entry["status"] in counts:
-                counts[entry["status"]] += 1
-        return counts
+        """Trials by status (running, completed, stopped, error, oom, infeasible), from the ledger's
+        index: O(1) per event, however many trials the sweep has."""
+        ledger = TrialLedger.for_run(self.run_dir)
+        return {status: ledger.count(status) for status in (TrialStatus.RUNNING, TrialStatus.COMPLETED,
+                                                              TrialStatus.STOPPED, TrialStatus.ERROR,
+                                                              TrialStatus.OOM, TrialStatus.INFEASIBLE)}
 
     def _summary(self) -> tuple[str, str]:
         """(the progress line without its clock, the clock part): counts, best so far; elapsed and,
@@ -201,8 +251,10 @@ class SweepMonitor(Callback):
     def _running_lines(self) -> list[str]:
         """One line per running trial: its id, configuration and current epoch (terminal display only)."""
         lines = []
-        for trial_id, entry in self.entries.items():
-            if entry.get("status") != TrialStatus.RUNNING:
+        entries = self.entries
+        for trial_id in TrialLedger.for_run(self.run_dir).ids_with(TrialStatus.RUNNING):  # not every trial
+            entry = entries.get(trial_id)
+            if entry is None or entry.get("status") != TrialStatus.RUNNING:
                 continue
             params = entry.get("params", {})
             words = [str(params[k]) for k in ("arch", "loss") if k in params]

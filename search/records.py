@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from colorize_core.errors import InvalidValueError
 from search.memory import is_out_of_memory
 from search.rundir import (FINAL_STATUSES, LIVE_STATUSES, SWEEP_FILE, TRIALS_FILE, TrialStatus, read_json_file,
-                           write_json_atomic)
+                           read_trial_entries, write_json_atomic)
 from search.sweep_info import SweepInfo
 
 __all__ = [
@@ -206,7 +206,9 @@ def driver_alive(run_dir: str | os.PathLike) -> bool:
 
 
 def load_trial_entries(run_dir: str | os.PathLike, *, notes: list[str] | None = None) -> dict[str, dict]:
-    """``trials.json`` as a dict; rebuilt from the trial folders when it is missing or unreadable.
+    """``trials.json`` as a dict (with the newer records of its journal:
+    :func:`search.rundir.read_trial_entries`); rebuilt from the trial folders when it is missing or
+    unreadable.
 
     ``trials.json`` is derived data: each trial folder holds its parameters (``params.json``), its
     epochs (``result.json``) and any error (``error.txt``), and Ray's experiment state its status.
@@ -215,7 +217,7 @@ def load_trial_entries(run_dir: str | os.PathLike, *, notes: list[str] | None = 
     run_dir = Path(run_dir)
     path = run_dir / TRIALS_FILE
     try:
-        raw = json.loads(path.read_text())
+        raw = read_trial_entries(run_dir)
         if isinstance(raw, dict):
             return raw
         problem = "is not a JSON object"

@@ -93,12 +93,10 @@ def _eval_max_pixels() -> int | None:
 
 
 def _evaluate_models(rep: _Report, dataset, grid_idx: list[int], progress) -> list[tuple[dict, np.ndarray]]:
-    """Test metrics of the top trials (into their rows) and the top-3 models' grid predictions."""
-    import keras
+    """Test metrics of the top trials (into their rows) and the top-3 models' grid predictions.
 
-    import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
-    from colorize_core.train import predict_ab
-
+    Keras (and its backend: seconds to import, hundreds of MiB) is imported only when one of those
+    trials has a ``best.keras``: a sweep whose checkpoints hold none gets its report without it."""
     seed = int(rep.info.seed or 0)
     max_pixels = _eval_max_pixels()
     test = dataset.test
@@ -111,11 +109,16 @@ def _evaluate_models(rep: _Report, dataset, grid_idx: list[int], progress) -> li
     by_id = {r.trial_id: r for r in rep.records}
     ranked = [row for row in rep.rows if row[rep.metric] is not None]
     grid = []
-    missing = []
-    for position, row in enumerate(ranked[: max(rep.top, _GRID_MODELS)]):
-        path = _best_model_path(rep.run_dir, by_id[row["trial_id"]])
+    candidates = [(position, row, _best_model_path(rep.run_dir, by_id[row["trial_id"]]))
+                  for position, row in enumerate(ranked[: max(rep.top, _GRID_MODELS)])]
+    missing = [row["trial_id"] for _, row, path in candidates if path is None]
+    if len(missing) < len(candidates):
+        import keras
+
+        import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
+        from colorize_core.train import predict_ab
+    for position, row, path in candidates:
         if path is None:
-            missing.append(row["trial_id"])
             continue
         try:
             from colorize_core.losses import register_custom_objects
@@ -186,18 +189,19 @@ def _fill_param_counts(rep: _Report) -> None:
 
 def _predict_front(rep: _Report, dataset, grid_idx: list[int], progress) -> list[tuple[dict, np.ndarray]]:
     """The front's trials' colorizations of the picture-grid images (their best.keras), at most
-    :data:`_FRONT_PICTURES` of them."""
-    import keras
-
-    import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
-    from colorize_core.losses import register_custom_objects
-    from colorize_core.train import predict_ab
-
-    register_custom_objects()
+    :data:`_FRONT_PICTURES` of them. Keras is imported only when one of them has a ``best.keras``."""
     by_id = {r.trial_id: r for r in rep.records}
     out = []
-    for row in _front_rows(rep)[:_FRONT_PICTURES]:
-        path = _best_model_path(rep.run_dir, by_id[row["trial_id"]])
+    front = [(row, _best_model_path(rep.run_dir, by_id[row["trial_id"]])) for row in _front_rows(rep)[:_FRONT_PICTURES]]
+    if any(path is not None for _, path in front):
+        import keras
+
+        import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
+        from colorize_core.losses import register_custom_objects
+        from colorize_core.train import predict_ab
+
+        register_custom_objects()
+    for row, path in front:
         if path is None:
             rep.notes.append(f"front trial {row['trial_id']}: no best.keras, so no pictures.")
             continue

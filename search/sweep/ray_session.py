@@ -161,6 +161,17 @@ def _no_ray_tensorboard():
     return NoRayTensorBoard()
 
 
+def _checkpoint_config():
+    """Ray's checkpoint settings of a run: no ``num_to_keep``. With it, Ray rewrites its whole
+    experiment state (every trial, the searcher: O(trials)) after each checkpoint a trial reports, so
+    a sweep's driver spent O(trials²) there (bench/scale.py: 273 rewrites in 100 trials). Ray then
+    saves its state every few seconds (at most 5% of the time), and the monitor keeps one checkpoint
+    folder per trial (:meth:`search.monitor.SweepMonitor.on_checkpoint`)."""
+    from ray import tune
+
+    return tune.CheckpointConfig()
+
+
 def _callbacks(monitor: SweepMonitor) -> list:
     """Ray Tune callbacks of a run or resume: our monitor, and no Ray TensorBoard logger (Ray still adds
     its JSON and CSV loggers: ``result.json`` is what :mod:`search.records` reads)."""

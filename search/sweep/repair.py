@@ -14,7 +14,7 @@ from pathlib import Path
 
 from colorize_core.train import LAST_MODEL, STATE_FILE
 from search.records import trial_path
-from search.rundir import TRIALS_FILE
+from search.rundir import read_trial_entries
 from search.sweep.ray_session import trial_dir_name
 
 def _checkpoint_complete(folder: Path) -> bool:
@@ -94,7 +94,11 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
         trial_data = json.loads(states[-1].read_text()).get("trial_data", [])
     except (OSError, json.JSONDecodeError):
         return []  # Ray will say what is wrong with its own file
-    recorded = json.loads((run_dir / TRIALS_FILE).read_text()) if (run_dir / TRIALS_FILE).exists() else {}
+    try:
+        recorded = read_trial_entries(run_dir)
+    except (OSError, ValueError):
+        recorded = {}
+    recorded = recorded if isinstance(recorded, dict) else {}
     notes = []
     for entry in trial_data:
         try:

@@ -35,7 +35,7 @@ from search.rundir import (
     load_baselines,
 )
 from search.sweep.loop import _fit
-from search.sweep.ray_session import _callbacks, _init_ray, _trial_dirname, reuse_workers
+from search.sweep.ray_session import _callbacks, _checkpoint_config, _init_ray, _trial_dirname, reuse_workers
 from search.sweep.repair import _trials_with_unwritten_errors, repair_broken_writes, repair_replaced_checkpoints
 from search.sweep.result import UNFINISHED_STATUSES, SweepResult, _Outcome, _result
 from search.sweep.run import _trainable, _trial_settings
@@ -225,7 +225,7 @@ def _extend(run_dir: Path, info: SweepInfo, space: SearchSpace, dataset: LabData
         run_config=tune.RunConfig(
             name=run_dir.name, storage_path=str(run_dir.parent), callbacks=_callbacks(monitor), verbose=0,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            checkpoint_config=_checkpoint_config(),
         ),
     )
     return _fit(tuner, run_dir, live=live, report=report, monitor=monitor)

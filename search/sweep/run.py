@@ -12,7 +12,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from colorize_core.errors import ExistingFileError, InvalidValueError
 from colorize_core.data import LabDataset, load_dataset
@@ -30,7 +30,7 @@ from search.rundir import (
 )
 from search.sweep_info import DataInfo, Resources, SchedulerInfo, SweepInfo
 from search.sweep.loop import _fit
-from search.sweep.ray_session import _callbacks, _init_ray, _trial_dirname, compile_cache_dir, reuse_workers
+from search.sweep.ray_session import _callbacks, _checkpoint_config, _init_ray, _trial_dirname, compile_cache_dir, reuse_workers
 from search.sweep.result import SweepResult, _result, baseline_metrics_for, package_versions
 from search.sweep.searchers import (
     SCHEDULERS,
@@ -101,15 +101,21 @@ def _trial_settings(info: SweepInfo, run_dir: Path, fail_when=None, inject_oom_b
             "constraints": [c.to_dict() for c in constraints_of(info)] or None, "grey": grey}
 
 
-def _trainable(dataset: LabDataset, settings: dict):
+def _trainable(dataset: LabDataset, settings: dict, function: Callable | None = None):
+    """What the Tuner runs for each trial: ``function`` (default :func:`search.trainable.colorize_trial`)
+    given the data set through Ray's object store and the sweep's ``settings``, with the CPUs and the
+    GPU share of its memory plan. ``function`` other than the default is for benchmarks only (see
+    :func:`run_sweep`'s ``trainable``)."""
     from ray import tune
 
     from search.packing import TrialResources
-    from search.trainable import colorize_trial
+
+    if function is None:
+        from search.trainable import colorize_trial as function
 
     # A function of the trial's config: its GPU share comes from its memory estimate (search.packing).
     resources = TrialResources(settings["cpus_per_trial"], settings.get("gpus_per_trial", 0.0))
-    return tune.with_resources(tune.with_parameters(colorize_trial, data=dataset, settings=settings), resources)
+    return tune.with_resources(tune.with_parameters(function, data=dataset, settings=settings), resources)
 
 
 def run_sweep(
@@ -146,6 +152,7 @@ def run_sweep(
     searcher: str = "tpe",
     scheduler: str = "asha",
     constraints: Sequence[str] | None = None,
+    trainable: Callable | None = None,
 ) -> SweepResult:
     """Run a sweep and return its ranked trials. Mirrors ``colorsweep run``.
 
@@ -174,6 +181,12 @@ def run_sweep(
     its estimate's share (in 1/8 steps), so small models pack several to a GPU. A trial that runs out
     of memory is recorded as ``oom`` and retried once at half the batch size. ``inject_oom_batch=N``
     makes trials with a batch size >= N fail with an out-of-memory error (a test hook).
+
+    ``trainable`` is for benchmarks of the driver only (``bench/scale.py``), never for a real sweep: a
+    function with the signature of :func:`search.trainable.colorize_trial` (``(config, *, data,
+    settings)``, reporting each epoch with ``ray.tune.report``) that Ray runs instead of training.
+    The run directory, searcher, scheduler, monitor and report are the real ones; what the trials
+    report is whatever that function makes up. None (the default) trains.
     """
     started = time.monotonic()
     builtin = isinstance(space, str) and space in list_spaces()
@@ -242,7 +255,8 @@ def run_sweep(
                            searcher=searcher, scheduler_name=scheduler,
                            live=live, num_cpus=num_cpus, num_gpus=num_gpus, report=report,
                            command_line=command_line, fail_when=fail_when, memory_plan=memory_plan,
-                           inject_oom_batch=inject_oom_batch, started=started, budget_s=budget_s)
+                           inject_oom_batch=inject_oom_batch, started=started, budget_s=budget_s,
+                           trainable=trainable)
     finally:
         lock.release()
 
@@ -253,8 +267,9 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
                 gpus_per_trial, address, grace_period, reduction_factor, live: bool, num_cpus, num_gpus,
                 searcher: str = "tpe", scheduler_name: str = "asha",
                 report: bool, command_line: str, fail_when, memory_plan: dict, inject_oom_batch,
-                started: float, budget_s: float | None = None) -> SweepResult:
-    """The part of :func:`run_sweep` that runs with the run directory locked and everything checked."""
+                started: float, budget_s: float | None = None, trainable: Callable | None = None) -> SweepResult:
+    """The part of :func:`run_sweep` that runs with the run directory locked and everything checked
+    (``trainable``: benchmarks only, see :func:`run_sweep`)."""
     storage = run_dir.parent
     metric, mode = objectives[0].metric, objectives[0].mode
     if live:
@@ -313,7 +328,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
     num_samples = 2 * (space.grid_size if space.is_grid else trials) if (space.is_grid or trials) else -1
     monitor = SweepMonitor(run_dir, metric=metric, mode=mode, max_epochs=max_epochs, live=live, deadline=deadline)
     tuner = tune.Tuner(
-        _trainable(dataset, settings),
+        _trainable(dataset, settings, trainable),
         param_space=param_space,
         tune_config=tune.TuneConfig(
             **_tune_metric(info), search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
@@ -324,7 +339,7 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
             name=run_dir.name, storage_path=str(storage), callbacks=_callbacks(monitor), verbose=0,
             stop=BudgetStopper(deadline, budget_s) if deadline else None,
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            checkpoint_config=_checkpoint_config(),
         ),
     )
     outcome = _fit(tuner, run_dir, live=live, report=report, monitor=monitor)

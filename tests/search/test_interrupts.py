@@ -21,8 +21,11 @@ pytestmark = pytest.mark.slow
 
 
 def _trials(run_dir: Path) -> dict:
+    """The trial records as a reader sees them while the sweep runs (trials.json and its journal)."""
+    from search.rundir import read_trial_entries
+
     try:
-        return json.loads((run_dir / "trials.json").read_text())
+        return read_trial_entries(run_dir)
     except (OSError, ValueError):
         return {}
 
@@ -125,18 +128,29 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(tmp_path
     import ray
 
     from search.cli import main
-    from search.rundir import TrialLedger  # the one writer of trials.json
+    from search.rundir import TrialLedger, read_trial_entries  # the one writer of trials.json
 
-    real_save = TrialLedger.save
+    real_save, real_save_entry = TrialLedger.save, TrialLedger.save_entry
     state = {"writes": 0}
 
-    def save_until_full(ledger):
+    def full(ledger) -> bool:
         if any(e.get("epochs", 0) >= 1 for e in ledger.entries.values()):
             state["writes"] += 1
+            return True
+        return False
+
+    def save_until_full(ledger):  # trials.json written whole
+        if full(ledger):
             raise OSError(errno.ENOSPC, "No space left on device", str(ledger.run_dir / "trials.json"))
         real_save(ledger)
 
+    def save_entry_until_full(ledger, trial_id, **kwargs):  # one record, into the journal
+        if full(ledger):
+            raise OSError(errno.ENOSPC, "No space left on device", str(ledger.run_dir / "trials.journal.jsonl"))
+        real_save_entry(ledger, trial_id, **kwargs)
+
     monkeypatch.setattr(TrialLedger, "save", save_until_full)
+    monkeypatch.setattr(TrialLedger, "save_entry", save_entry_until_full)
     storage = tmp_path / "runs"
     try:
         code = main(["run", "smoke", "--data", "demo", "--size", "16", "--trials", "3", "--max-epochs", "2",
@@ -148,10 +162,11 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_finishes_it(tmp_path
         assert len(errors) == 1 and "is full" in errors[0] and "MiB free" in errors[0], captured.err[-2000:]
         assert str(storage / "full") in errors[0] and "colorsweep resume" in errors[0]
         assert "Traceback" not in captured.err
-        before = json.loads((storage / "full" / "trials.json").read_text())  # the last good write, whole
+        before = read_trial_entries(storage / "full")  # the last good writes, whole
         assert before and all(e["status"] in ("running", "interrupted") for e in before.values())
 
         monkeypatch.setattr(TrialLedger, "save", real_save)  # space freed
+        monkeypatch.setattr(TrialLedger, "save_entry", real_save_entry)
         assert main(["resume", str(storage / "full"), "--num-cpus", "2"]) == 0
         records = load_records(storage / "full")
         assert sum(r.status in ("completed", "stopped") for r in records) == 3, [(r.trial_id, r.status) for r in records]

@@ -15,6 +15,7 @@ import pytest
 
 from search import memory as mem
 from search.memory import GiB, MiB
+from search.rundir import read_trial_entries
 
 
 # --- sizes ------------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def test_memory_searcher_skips_infeasible_and_retries_out_of_memory_at_half_batc
         ("basic", 8), ("basic", 16), ("classic", 8)]
     assert first["_memory"]["estimate_gib"] > 0
     assert searcher.suggest("t4") is None  # classic@16 was infeasible; trials are still running
-    records = json.loads((tmp_path / "trials.json").read_text())
+    records = read_trial_entries(tmp_path)
     (record_id, infeasible), = records.items()
     assert infeasible["status"] == "infeasible" and infeasible["params"] == {"arch": "classic", "batch_size": 16}
     assert infeasible["note"].startswith("needs ") and record_id not in ("t1", "t2", "t3", "t4")
@@ -326,7 +327,7 @@ def test_infeasible_proposals_reach_optuna_as_failed_trials_which_tpe_ignores(tm
         searcher.on_trial_complete(f"t{i}", result={"delta_e": 10.0 + i, "epoch": 1})
     study = searcher.searcher.study
     states = [t.state for t in study.trials]
-    infeasible = [r for r in json.loads((tmp_path / "trials.json").read_text()).values() if r["status"] == "infeasible"]
+    infeasible = [r for r in read_trial_entries(tmp_path).values() if r["status"] == "infeasible"]
     assert infeasible and states.count(optuna.trial.TrialState.FAIL) == len(infeasible)
     assert states.count(optuna.trial.TrialState.COMPLETE) == 6
     assert optuna.trial.TrialState.PRUNED not in states

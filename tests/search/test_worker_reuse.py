@@ -40,7 +40,9 @@ def test_monitor_records_a_trial_that_ray_ended_without_reporting_its_error(tmp_
     trials = [_trial("a", "RUNNING", tmp_path / "trial_a"), _trial("b", "ERROR", tmp_path / "trial_b")]
     monitor.on_trial_start(0, trials, trials[0])
     monitor.on_step_end(1, trials)
-    entries = json.loads((tmp_path / "trials.json").read_text())
+    from search.rundir import read_trial_entries
+
+    entries = read_trial_entries(tmp_path)  # trials.json and its journal: the status change is on disk at once
     assert entries["a"]["status"] == "running"
     assert entries["b"]["status"] == "error"
     assert RAY_REUSE_ERROR in entries["b"]["error"] and "--retry-errored" in entries["b"]["error"]
