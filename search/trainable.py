@@ -108,7 +108,8 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(workdir)))
 
         try:
-            fit(train_config, data, report, workdir=workdir, tensorboard=False)  # the report writes TensorBoard
+            fit(train_config, data, report, workdir=workdir, tensorboard=False,  # the report writes TensorBoard
+                reuse_model=True)  # a reused worker trains its last model again when the structure matches
         except Exception as exc:
             if not is_out_of_memory(exc) or isinstance(exc, TrialOutOfMemory):
                 raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from colorize_core.train.config import TrainConfig
 
-__all__ = ["build_model", "compile_model", "resolve_jit"]
+__all__ = ["build_model", "compile_model", "resolve_jit", "build_training_state"]
 
 
 def build_model(cfg: TrainConfig, size: int, class_weights=None):
@@ -49,3 +49,21 @@ def resolve_jit(jit_compile: bool | str) -> bool | str:
 
         return "auto" if tensorflow_has_gpu() else False
     return "auto"
+
+
+def build_training_state(model) -> None:
+    """Create what Keras would otherwise create from the first batch of a ``model.fit``: the optimizer's
+    variables and the compiled loss (built on a zero batch of the model's output shape).
+
+    Without this, Keras's ``fit`` reads one batch of the training data to build them before its first
+    epoch (``Trainer._symbolic_build``), which under JAX advances the data's epoch counter or shuffle:
+    a new model would then train on other batches than a reused or resumed one with the same seed.
+    Does nothing that is already built; changes no weights."""
+    import numpy as np
+
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    loss = getattr(model, "_compile_loss", None)  # Keras's own attribute; absent: fit builds it as before
+    if loss is not None and not loss.built:
+        zeros = np.zeros((1,) + tuple(model.output_shape[1:]), dtype="float32")
+        model.compute_loss(x=None, y=zeros, y_pred=zeros)

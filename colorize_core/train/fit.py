@@ -29,7 +29,7 @@ from colorize_core import color
 from colorize_core.data import LabDataset
 from colorize_core.train.batches import crop_batches, pixel_weighting, shuffled_batches
 from colorize_core.train.checkpoint import BEST_MODEL, LAST_MODEL, STATE_FILE, has_checkpoint, save_model_atomic
-from colorize_core.train.compile import build_model
+from colorize_core.train.compile import build_model, build_training_state
 from colorize_core.train.config import FitResult, ReportFn, TrainConfig
 from colorize_core.train.peak_memory import reset_peak_rss
 from colorize_core.train.state import TrainState
@@ -103,6 +103,35 @@ def _start_from_model(model, state: TrainState, workdir: Path | None, checkpoint
     state.save(workdir / STATE_FILE)
 
 
+def _train_epochs(model, cfg: TrainConfig, data: LabDataset, state: TrainState, callbacks: list, *,
+                  is_classifier: bool, x_train, y_train, verbose: int) -> None:
+    """Train ``model`` from epoch ``state.epoch`` to ``cfg.epochs`` on batches as ``cfg`` says: random crops of
+    the photo pool (``samples_per_epoch``), shuffled fixed crops (augmented, soft-encoded or weighted), or
+    Keras's own shuffling of the arrays."""
+    target = weights = None
+    if cfg.rebalance > 0 and not is_classifier:
+        weights = pixel_weighting(_class_weights(cfg, data), cfg.rebalance)
+    if is_classifier:
+        from colorize_core.classification import soft_encode
+
+        factor = data.size // int(model.output_shape[1])
+        target = functools.partial(soft_encode, factor=factor)
+    if cfg.samples_per_epoch is not None:
+        batches = crop_batches(data.pool, size=data.size, samples=cfg.samples_per_epoch,
+                               batch_size=cfg.batch_size, seed=cfg.seed, lab_mode=data.lab_mode,
+                               first_epoch=state.epoch, target=target, weights=weights)
+        model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
+    elif is_classifier or cfg.augment or weights is not None:
+        batches = shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
+                                   augment=cfg.augment, target=target, weights=weights)
+        model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
+    else:
+        model.fit(
+            x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=state.epoch,
+            shuffle=True, verbose=verbose, callbacks=callbacks,
+        )
+
+
 @_isolated
 def fit(
     config: TrainConfig | Mapping[str, Any],
@@ -115,6 +144,7 @@ def fit(
     tensorboard: bool = True,
     model=None,
     initial_state: TrainState | None = None,
+    reuse_model: bool = False,
 ) -> FitResult:
     """Train one configuration on ``data`` and return its history and best validation metrics.
 
@@ -139,6 +169,12 @@ def fit(
     the given model is the best so far: a later epoch must beat ``initial_state.best_value`` to replace
     it. The state is copied, with ``config`` as its configuration; a ``workdir`` must not already hold a
     checkpoint, and gets the starting one before the first epoch.
+
+    ``reuse_model``: train the model the previous fit of this process left (its compiled steps
+    included) when its structure matches, reset to what a new build with ``config.seed`` would be, and
+    leave this one for the next fit (:mod:`colorize_core.train.reuse`; what a sweep worker does between
+    its trials). Results are those of a fresh build. Ignored with ``model=``, ``keep_model`` or a
+    workdir to resume; off when ``COLORSWEEP_REUSE_MODELS=off``.
     """
     import keras
 
@@ -157,6 +193,12 @@ def fit(
                 "the checkpoint without model= and initial_state="
             )
 
+    from colorize_core.train import reuse
+
+    resuming = model is None and workdir_path is not None and has_checkpoint(workdir_path)
+    reuse_model = reuse_model and model is None and not keep_model and not resuming and reuse.reuse_enabled()
+    if not reuse_model:
+        reuse.drop()  # one model alive at a time: a kept one is not this fit's
     keras.utils.set_random_seed(cfg.seed)
     reset_peak_rss()
     from colorize_core.models import model_info
@@ -173,7 +215,7 @@ def fit(
         state = TrainState.start(cfg) if initial_state is None else dataclasses.replace(
             initial_state, history=[dict(record) for record in initial_state.history], config=cfg.to_dict())
         _start_from_model(model, state, workdir_path, checkpointer)
-    elif workdir_path is not None and has_checkpoint(workdir_path):
+    elif resuming:
         state = TrainState.load(workdir_path / STATE_FILE)
         if not state.same_configuration(cfg):
             raise InvalidValueError(
@@ -186,7 +228,13 @@ def fit(
         model = keras.saving.load_model(workdir_path / LAST_MODEL, compile=True)
     else:
         state = TrainState.start(cfg)
-        model = build_model(cfg, data.size, _class_weights(cfg, data) if is_classifier else None)
+        loss_weights = _class_weights(cfg, data) if is_classifier else None
+        model = reuse.take(cfg, data.size, loss_weights) if reuse_model else None
+        if model is None:
+            model = build_model(cfg, data.size, loss_weights)
+            if reuse_model:
+                reuse.prepare(model)
+    build_training_state(model)  # else Keras reads a batch to build it: the same batches, new or reused
     params = int(model.count_params())
 
     evaluator = ValidationEvaluator(cfg, data.val, is_classifier=is_classifier, params=params)
@@ -200,28 +248,13 @@ def fit(
             callbacks.append(tb)
 
     if state.epoch < cfg.epochs and not state.stopped_early:
-        target = weights = None
-        if cfg.rebalance > 0 and not is_classifier:
-            weights = pixel_weighting(_class_weights(cfg, data), cfg.rebalance)
-        if is_classifier:
-            from colorize_core.classification import soft_encode
-
-            factor = data.size // int(model.output_shape[1])
-            target = functools.partial(soft_encode, factor=factor)
-        if cfg.samples_per_epoch is not None:
-            batches = crop_batches(data.pool, size=data.size, samples=cfg.samples_per_epoch,
-                                   batch_size=cfg.batch_size, seed=cfg.seed, lab_mode=data.lab_mode,
-                                   first_epoch=state.epoch, target=target, weights=weights)
-            model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
-        elif is_classifier or cfg.augment or weights is not None:
-            batches = shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
-                                       augment=cfg.augment, target=target, weights=weights)
-            model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
-        else:
-            model.fit(
-                x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=state.epoch,
-                shuffle=True, verbose=verbose, callbacks=callbacks,
-            )
+        try:
+            _train_epochs(model, cfg, data, state, callbacks, is_classifier=is_classifier, x_train=x_train,
+                          y_train=y_train, verbose=verbose)
+        except BaseException:  # a scheduler stopping the trial raises here: the next trial may still reuse it
+            if reuse_model:
+                reuse.keep(model, cfg, data.size, loss_weights)
+            raise
 
     history = state.history
     best_epoch = state.best_epoch
@@ -243,6 +276,9 @@ def fit(
         elif checkpointer.best_weights is not None:
             model.set_weights(checkpointer.best_weights)
         result.model = model
+    elif reuse_model:
+        del epoch_end, callbacks
+        reuse.keep(model, cfg, data.size, loss_weights)
     else:
         del model, epoch_end
         keras.backend.clear_session()
