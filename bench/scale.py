@@ -189,6 +189,51 @@ def install_timers() -> dict[str, Timer]:
     return timers
 
 
+class Lifetimes:
+    """When each trial started and ended in the driver's view (the monitor's callbacks), and the
+    driver process's CPU seconds during Ray Tune's loop: how many trials ran at once on average, and
+    what the driver itself spent per trial."""
+
+    def __init__(self):
+        self.started: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self.cpu_s = 0.0
+
+    def install(self) -> None:
+        from ray import tune
+
+        from search.monitor import SweepMonitor
+
+        def hook(name: str, into: dict):
+            real = getattr(SweepMonitor, name)
+
+            def wrapped(monitor, iteration, trials, trial, *args, **kwargs):
+                into.setdefault(trial.trial_id, time.perf_counter())
+                return real(monitor, iteration, trials, trial, *args, **kwargs)
+
+            setattr(SweepMonitor, name, wrapped)
+
+        hook("on_trial_start", self.started)
+        hook("on_trial_complete", self.ended)
+        hook("on_trial_error", self.ended)
+        real_fit, lifetimes = tune.Tuner.fit, self
+
+        def fit(tuner, *args, **kwargs):
+            before = os.times()
+            try:
+                return real_fit(tuner, *args, **kwargs)
+            finally:
+                after = os.times()
+                lifetimes.cpu_s += (after.user - before.user) + (after.system - before.system)
+
+        tune.Tuner.fit = fit
+
+    def mean_running(self, loop_s: float) -> float:
+        """Trials running at once, averaged over the loop (from start to end callbacks)."""
+        busy = sum(self.ended[t] - self.started[t] for t in self.ended if t in self.started)
+        return busy / loop_s if loop_s > 0 else 0.0
+
+
 class MemoryWatch:
     """The driver's resident memory (``/proc/self/status``), sampled every ``period_s`` seconds."""
 
@@ -230,9 +275,11 @@ def run_once(args) -> dict:
 
     load_dataset(args.data, size=args.size)  # decoded and cached before the clock starts
     timers = install_timers()
+    lifetimes = Lifetimes()
+    lifetimes.install()
     storage = Path(args.storage or tempfile.mkdtemp(prefix="colorsweep-scale-"))
     name = f"scale-{args.trials}"
-    num_cpus = max(1, round(args.concurrency * args.cpus_per_trial))
+    num_cpus = args.num_cpus or max(1, round(args.concurrency * args.cpus_per_trial))
     space = bench_space(args.trials, args.epochs, args.size)
     profiler = None
     if args.profile:
@@ -279,6 +326,10 @@ def run_once(args) -> dict:
         "wall_s": round(wall, 2), "loop_s": round(loop, 2), "ideal_s": round(ideal, 2),
         "overhead_per_trial_s": round(overhead, 4),
         "overhead_slot_s_per_trial": round(overhead * args.concurrency, 4),
+        "mean_running": round(lifetimes.mean_running(loop), 2),
+        "driver_cpu_s": round(lifetimes.cpu_s, 1),
+        "driver_cpu_s_per_trial": round(lifetimes.cpu_s / max(1, len(records)), 4),
+        "ray_num_cpus": num_cpus,
         "setup_s": round(wall - timers["loop"].seconds, 2),
         "after_loop_s": round(timers["loop"].seconds - loop - timers["end_report"].seconds, 2),
         "trials_json_bytes": (result.run_dir / "trials.json").stat().st_size,
@@ -310,6 +361,8 @@ def print_table(out: dict) -> None:
         ("ideal (sleep / concurrency)", f"{out['ideal_s']:.1f} s"),
         ("overhead per trial (loop - ideal) / trials", f"{out['overhead_per_trial_s']:.3f} s"),
         ("  x concurrency (slot-seconds, Ray's 0.14)", f"{out['overhead_slot_s_per_trial']:.3f} s"),
+        ("trials running at once (mean)", f"{out['mean_running']:.2f} of {out['args']['concurrency']}"),
+        ("driver CPU in the loop (total, per trial)", f"{out['driver_cpu_s']:.1f} s, {out['driver_cpu_s_per_trial']:.3f} s"),
         ("trials.json writes (calls, total, mean, last tenth)",
          f"{t['ledger_write']['calls']}, {t['ledger_write']['seconds']:.2f} s, {t['ledger_write']['mean_ms']} ms, "
          f"{t['ledger_write']['last_tenth_mean_ms']} ms"),
@@ -341,6 +394,8 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=0.2, help="seconds per epoch (default 0.2)")
     parser.add_argument("--epochs", type=int, default=4, help="max epochs; ASHA stops most trials earlier")
     parser.add_argument("--cpus-per-trial", type=float, default=0.25)
+    parser.add_argument("--num-cpus", type=int, default=None,
+                        help="CPUs Ray may hand out (default concurrency x cpus-per-trial); logical: trials only sleep")
     parser.add_argument("--size", type=int, default=16)
     parser.add_argument("--data", default="demo")
     parser.add_argument("--searcher", default="tpe", choices=("tpe", "random"))

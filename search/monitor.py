@@ -188,9 +188,10 @@ class SweepMonitor(Callback):
             self._unsettled[trial.trial_id] = trial
         self._trials_seen = len(trials)
         for trial_id, trial in list(self._unsettled.items()):
-            if trial.status == "TERMINATED":
+            status = trial.status
+            if status == "TERMINATED":
                 del self._unsettled[trial_id]
-            elif trial.status == "ERROR":
+            elif status == "ERROR":
                 del self._unsettled[trial_id]
                 if self.entries.get(trial_id, {}).get("status") not in FAILED_STATUSES | {TrialStatus.INTERRUPTED}:
                     self.on_trial_error(iteration, trials, trial)

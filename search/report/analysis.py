@@ -57,11 +57,29 @@ def _distributions(space: dict) -> dict:
     return optuna_distributions(space_from_dict(space), varying_only=True) if space.get("params") else {}
 
 
+#: Most trials fANOVA's forest is fitted on. Its cost grows faster than the trial count (28 s of a
+#: 1,000-trial sweep's 35 s report, bench/scale.py); importances from a few hundred trials spread
+#: over the whole ranking are as telling, and the report stays interactive at any sweep size.
+FANOVA_MAX_TRIALS = 300
+
+
+def _spread_sample(records: Sequence[TrialRecord], value_of: Callable[[TrialRecord], float],
+                   most: int) -> list[TrialRecord]:
+    """At most ``most`` of ``records``, evenly spread over their order by ``value_of`` (the best, the
+    worst and the range between); all of them when there are no more than ``most``. Deterministic."""
+    if len(records) <= most:
+        return list(records)
+    ordered = sorted(records, key=value_of)
+    step = (len(ordered) - 1) / (most - 1)
+    return [ordered[round(i * step)] for i in range(most)]
+
+
 def _fanova(rep: _Report, records: Sequence[TrialRecord], value_of: Callable[[TrialRecord], float],
             mode: str, distributions: dict, varying: list[str]) -> tuple[dict[str, float], int, int]:
     """Optuna fANOVA importances of the ``varying`` hyperparameters for ``value_of(record)`` over
-    ``records``: (importances, trials used, trials left out as outside the recorded space); empty
-    importances with fewer than 3 usable trials."""
+    ``records`` (at most :data:`FANOVA_MAX_TRIALS` of them, spread over their ranking):
+    (importances, trials used, trials left out as outside the recorded space); empty importances with
+    fewer than 3 usable trials."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -69,7 +87,7 @@ def _fanova(rep: _Report, records: Sequence[TrialRecord], value_of: Callable[[Tr
     skipped = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for record in records:
+        for record in _spread_sample(records, value_of, FANOVA_MAX_TRIALS):
             try:
                 study.add_trial(optuna.trial.create_trial(
                     params={k: record.params[k] for k in distributions},
@@ -113,7 +131,9 @@ def _importances(rep: _Report) -> None:
     stopped = sum(r.status == "stopped" for r in finished)
     rep.captions["param_importances"] = (
         f"Optuna fANOVA importances of the hyperparameters for validation {rep.metric}, over {used} "
-        f"finished trials (best epoch of each"
+        + (f"of the {len(finished)} " if len(finished) > FANOVA_MAX_TRIALS else "")
+        + f"finished trials (" + (f"spread over the ranking; " if len(finished) > FANOVA_MAX_TRIALS else "")
+        + "best epoch of each"
         + (f"; {stopped} stopped early by ASHA, so scored on fewer epochs" if stopped else "")
         + (f"; {skipped} left out: outside the recorded space" if skipped else "") + "). "
         "With few trials these are rough."

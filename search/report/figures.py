@@ -149,15 +149,19 @@ def _figure_metric_vs_hparams(rep: _Report) -> None:
     fig = Figure(figsize=(5.2 * len(panels) + 1.6, 3.8))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (key, label) in zip(axes, panels):
+        groups: dict[tuple[str, bool], tuple[list, list]] = {}  # one scatter per colour and fill, not per trial
         for row in scored:
             x = row.get(key)
             if not is_finite(x):
                 continue
             if key == "batch_size":  # spread points that share a batch size
                 x = x * 2 ** (0.12 * (((row["rank"] * 7) % 5) - 2) / 2)
-            color = colors[str(row["arch"])]
-            filled = row["status"] == "completed"
-            ax.scatter([x], [row[metric]], s=46, zorder=3, edgecolors=[color], linewidths=1.6,
+            xs, ys = groups.setdefault((str(row["arch"]), row["status"] == "completed"), ([], []))
+            xs.append(x)
+            ys.append(row[metric])
+        for (arch, filled), (xs, ys) in groups.items():
+            color = colors[arch]
+            ax.scatter(xs, ys, s=46, zorder=3, edgecolors=[color], linewidths=1.6,
                        facecolors=[color] if filled else ["white"])
         _baseline_lines(ax, rep)
         ax.set_xscale("log", base=2 if key == "batch_size" else 10)
