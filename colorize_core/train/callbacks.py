@@ -4,8 +4,9 @@
    every trial whatever its loss), losses, learning rate, timings, peak memory;
 2. :class:`BestEpoch`: whether the monitored metric improved;
 3. :class:`ReduceLROnPlateau` and :class:`EarlyStopping`: the study's callbacks, on the monitored metric;
-4. :class:`Checkpointer`: the best model (``best.keras``, or its weights in memory) and, with a
-   workdir, ``last.keras`` and ``state.json`` after every epoch;
+4. :class:`Checkpointer`: with a workdir, ``last.keras`` and ``state.json`` after every epoch and
+   ``best.keras`` at an improving one (a hard link to that ``last.keras``); without one, the best
+   epoch's weights in memory;
 5. the caller's ``report(epoch, record)``, last (a workdir's checkpoint is on disk when it runs).
 
 The counters live in the fit's :class:`~colorize_core.train.state.TrainState`, so a resumed fit carries
@@ -24,7 +25,7 @@ import numpy as np
 
 from colorize_core import color, metrics
 from colorize_core.data import LabSplit
-from colorize_core.train.checkpoint import BEST_MODEL, LAST_MODEL, STATE_FILE, save_model_atomic
+from colorize_core.train.checkpoint import BEST_MODEL, LAST_MODEL, STATE_FILE, link_model_atomic, save_model_atomic
 from colorize_core.train.config import ReportFn, TrainConfig
 from colorize_core.train.peak_memory import peak_rss_mb
 from colorize_core.train.state import TrainState
@@ -163,17 +164,25 @@ class Checkpointer:
         self.best_weights: list | None = None
 
     def keep_best(self, model) -> None:
-        """``model`` is the best so far: save it to ``best.keras``, or keep its weights in memory."""
-        if self.workdir is not None:
-            save_model_atomic(model, self.workdir / BEST_MODEL)
-        else:
+        """Without a workdir, ``model`` is the best so far: keep its weights in memory. (With one, the
+        best epoch's ``best.keras`` is written by :meth:`save_last`, as a second name of ``last.keras``.)"""
+        if self.workdir is None:
             self.best_weights = model.get_weights()
 
-    def save_last(self, model, state: TrainState) -> None:
-        """With a workdir, save ``last.keras`` and then ``state.json`` (nothing without one)."""
-        if self.workdir is not None:
-            save_model_atomic(model, self.workdir / LAST_MODEL)
-            state.save(self.workdir / STATE_FILE)
+    def save_last(self, model, state: TrainState, *, is_best: bool = False) -> None:
+        """With a workdir, save ``last.keras``, then (``is_best``) make ``best.keras`` the same file, then
+        write ``state.json``; nothing without one.
+
+        At an epoch that improved, the model and its optimizer are the same for both files (neither
+        reduce-on-plateau nor early stopping acts on an improving epoch), so ``best.keras`` is a hard
+        link to the ``last.keras`` just written rather than a second serialisation (0.4 s for ``unet``
+        at 32 px on 2 cores); ``last.keras`` is replaced by a new file next epoch, the link keeps this one."""
+        if self.workdir is None:
+            return
+        save_model_atomic(model, self.workdir / LAST_MODEL)
+        if is_best:
+            link_model_atomic(self.workdir / LAST_MODEL, self.workdir / BEST_MODEL)
+        state.save(self.workdir / STATE_FILE)
 
 
 class EpochEnd(keras.callbacks.Callback):
@@ -212,6 +221,6 @@ class EpochEnd(keras.callbacks.Callback):
         self.early_stopping.update(state, improved, self.model)
         record["early_stopped"] = bool(state.stopped_early)
         record["best_epoch"] = state.best_epoch
-        self.checkpointer.save_last(self.model, state)
+        self.checkpointer.save_last(self.model, state, is_best=improved)
         if self.report is not None:
             self.report(epoch + 1, dict(record))

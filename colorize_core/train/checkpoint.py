@@ -14,7 +14,7 @@ from pathlib import Path
 
 from colorize_core.train.state import STATE_FILE
 
-__all__ = ["BEST_MODEL", "LAST_MODEL", "STATE_FILE", "save_model_atomic", "has_checkpoint"]
+__all__ = ["BEST_MODEL", "LAST_MODEL", "STATE_FILE", "save_model_atomic", "link_model_atomic", "has_checkpoint"]
 
 BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
@@ -25,6 +25,21 @@ def save_model_atomic(model, path: Path) -> None:
     reader never sees half a model file."""
     tmp = path.with_name(path.stem + ".tmp.keras")
     model.save(tmp)
+    os.replace(tmp, path)
+
+
+def link_model_atomic(source: Path, path: Path) -> None:
+    """Make ``path`` the same model file as ``source``: a hard link (no copy) through a temporary name
+    renamed over ``path``, or a copy where the file system has no hard links. ``source`` being
+    replaced later (by :func:`save_model_atomic`) leaves ``path`` as it is."""
+    import shutil
+
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:  # no hard links here (some network or FAT file systems): copy
+        shutil.copyfile(source, tmp)
     os.replace(tmp, path)
 
 
