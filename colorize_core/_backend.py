@@ -143,6 +143,30 @@ def accelerator_peak_memory_bytes() -> int | None:
     return None
 
 
+def reset_accelerator_peak_memory() -> bool:
+    """Start measuring :func:`accelerator_peak_memory_bytes` afresh (a new trial in a reused worker
+    process). Returns whether the backend could: TensorFlow resets GPU:0's peak; JAX keeps one peak for
+    the life of the process, so later readings are the largest of all its trials so far (False)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if not tf.config.list_physical_devices("GPU"):
+                return False
+            tf.config.experimental.reset_memory_stats("GPU:0")
+            return True
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+                return True
+    except Exception:  # noqa: BLE001 - a measurement must never fail a trial
+        return False
+    return False
+
+
 def use_compilation_cache(cache_dir: str | Path) -> str | None:
     """Keep this process's compiled XLA programs in ``cache_dir`` and load them from there, so that a
     later process compiling the same computation (another trial of the same architecture, optimizer,

@@ -21,6 +21,11 @@ __all__ = ["colorize_trial"]
 # a handover that times out ends the next trial as an error before it starts.
 WORKER_RESET_TIMEOUT_S = 60
 
+# The GPU share this worker process is held to (set by its first trial; None before) and how many
+# trials it has run: a reused GPU worker keeps its first trial's memory cap (see search.sweep.reuse_workers).
+_PROCESS_SHARE: float | None = None
+_TRIALS_IN_PROCESS = 0
+
 
 def colorize_trial(config: dict, *, data, settings: dict) -> None:
     """Train the configuration ``config`` (the sampled hyperparameters) and report each epoch.
@@ -35,7 +40,11 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     out-of-memory error is re-raised as :class:`search.memory.TrialOutOfMemory` (status ``oom``).
     Each epoch also reports ``node_id``, ``worker_pid`` (the process, which may have run earlier
     trials: see :func:`search.sweep.reuse_workers`), ``gpu_ids``, ``gpu_share``, ``batch_size_used``
-    and, on a GPU, ``gpu_peak_memory_mb``.
+    and, on a GPU, ``gpu_peak_memory_mb`` (this trial's peak; left out on JAX after a worker's first
+    trial, whose peak cannot be reset).
+
+    A worker that ran an earlier trial trains this one on the model it left when their structures match
+    (``fit(..., reuse_model=True)``, :mod:`colorize_core.train.reuse`): compiled steps are shared.
     """
     os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", str(WORKER_RESET_TIMEOUT_S))  # read at reset
     threads = str(max(1, int(settings.get("cpus_per_trial", 1))))
@@ -48,10 +57,18 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
 
         use_compilation_cache(settings["compile_cache_dir"])
 
-    # Hold this process to its GPU share before any backend initialises its devices (issue 6).
+    # Hold this process to its GPU share before any backend initialises its devices (issue 6). A reused
+    # worker keeps the cap its first trial set: Ray hands it only trials asking for the same resources.
     memory = config.get("_memory") or {}
     share = float(memory.get("gpu_share") or 0.0)
-    if 0 < share <= 1:
+    global _PROCESS_SHARE, _TRIALS_IN_PROCESS
+    if _PROCESS_SHARE is not None and share != _PROCESS_SHARE:
+        raise RuntimeError(
+            f"this worker process is held to GPU share {_PROCESS_SHARE:g} but the trial asks for {share:g}: "
+            f"a worker was reused across resource requests. Set COLORSWEEP_REUSE_WORKERS=off and report this")
+    _PROCESS_SHARE = share
+    _TRIALS_IN_PROCESS += 1
+    if 0 < share <= 1 and _TRIALS_IN_PROCESS == 1:
         os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{share * POOL_FRACTION:.3f}"
         os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
         from colorize_core._backend import limit_tensorflow_gpu_memory
@@ -87,6 +104,11 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
         granted = share
 
     node_id = ray.get_runtime_context().get_node_id()
+    peak_is_this_trials = True  # the GPU peak measures this trial alone (not so on JAX in a reused worker)
+    if share > 0 and _TRIALS_IN_PROCESS > 1:
+        from colorize_core._backend import reset_accelerator_peak_memory
+
+        peak_is_this_trials = reset_accelerator_peak_memory()
     workdir = Path(tempfile.mkdtemp(prefix="colorsweep-trial-"))
     try:
         checkpoint = tune.get_checkpoint()
@@ -98,7 +120,7 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
                        "gpu_share": granted, "batch_size_used": batch_size}
             if memory.get("estimate_gib") is not None:
                 metrics["memory_estimate_gib"] = memory["estimate_gib"]
-            if share > 0:
+            if share > 0 and peak_is_this_trials:
                 from colorize_core._backend import accelerator_peak_memory_bytes
 
                 peak = accelerator_peak_memory_bytes()

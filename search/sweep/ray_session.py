@@ -16,10 +16,12 @@ from pathlib import Path
 
 from search.monitor import SweepMonitor
 
-# When trials use no GPU, a finished trial's worker process (Keras and its backend imported, the data
-# deserialised) runs the next trial: that saves a process start and the ~6 s TensorFlow import per
-# trial (bench/sweep.py). Trials on GPUs always get a fresh process: each is held to its own GPU
-# memory share, which is fixed when the backend starts. COLORSWEEP_REUSE_WORKERS=off gives every
+# A finished trial's worker process (Keras and its backend imported, the data deserialised, the last
+# model compiled) runs the next trial: that saves a process start, the ~6 s TensorFlow import and,
+# when the next trial's model has the same structure, building and compiling it (colorize_core.train.reuse).
+# GPU trials too: Ray Tune hands a cached worker only to a trial asking for the same resources (its
+# actor cache is keyed by the placement group), so a worker's GPU share, and the memory cap its backend
+# fixed at start from that share, fit every trial it runs. COLORSWEEP_REUSE_WORKERS=off gives every
 # trial a fresh process.
 REUSE_WORKERS_ENV = "COLORSWEEP_REUSE_WORKERS"
 
@@ -106,12 +108,12 @@ def _say_stops_in_our_words() -> None:
         auth_logger.addFilter(_RayDefaultNotices())
 
 
-def reuse_workers(gpus_per_trial: float) -> bool:
+def reuse_workers(gpus_per_trial: float = 0.0) -> bool:
     """Whether Ray Tune may hand a finished trial's worker process to the next trial (``reuse_actors``):
-    yes when trials use no GPU, unless ``COLORSWEEP_REUSE_WORKERS`` is ``off``."""
-    if _switched_off(os.environ.get(REUSE_WORKERS_ENV, "")):
-        return False
-    return float(gpus_per_trial or 0.0) == 0.0
+    yes, on CPUs and GPUs alike (a worker goes only to trials with its resources, so with its GPU
+    share: see above), unless ``COLORSWEEP_REUSE_WORKERS`` is ``off``. ``gpus_per_trial`` is kept for
+    callers; it no longer changes the answer."""
+    return not _switched_off(os.environ.get(REUSE_WORKERS_ENV, ""))
 
 
 def _switched_off(value: str) -> bool:

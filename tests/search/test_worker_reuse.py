@@ -17,14 +17,61 @@ ROOT = Path(__file__).resolve().parents[2]
 RAY_REUSE_ERROR = "Trainable runner reuse requires reset_config() to be implemented and return True."
 
 
-def test_workers_are_reused_only_for_trials_without_a_gpu(monkeypatch):
+def test_workers_are_reused_on_cpus_and_gpus_unless_switched_off(monkeypatch):
     from search.sweep import REUSE_WORKERS_ENV, reuse_workers
 
     monkeypatch.delenv(REUSE_WORKERS_ENV, raising=False)
     assert reuse_workers(0.0) is True
-    assert reuse_workers(0.25) is False  # each GPU trial is held to its own memory share
+    assert reuse_workers(0.25) is True  # Ray hands a worker only to trials asking for its GPU share
     monkeypatch.setenv(REUSE_WORKERS_ENV, "off")
-    assert reuse_workers(0.0) is False
+    assert reuse_workers(0.0) is False and reuse_workers(0.25) is False
+
+
+def test_a_gpu_worker_refuses_a_trial_with_another_share(monkeypatch):
+    """The safety net under Ray's resource-keyed reuse: a process capped to one share never trains
+    a trial that asked for another."""
+    import search.trainable as trainable
+
+    monkeypatch.setattr(trainable, "_PROCESS_SHARE", 0.25)
+    monkeypatch.setattr(trainable, "_TRIALS_IN_PROCESS", 1)
+    with pytest.raises(RuntimeError, match="held to GPU share 0.25 but the trial asks for 0.5"):
+        trainable.colorize_trial({"_memory": {"gpu_share": 0.5}}, data=None, settings={"cpus_per_trial": 1})
+
+
+@pytest.mark.slow
+def test_gpu_trials_of_one_share_run_in_one_reused_worker_on_its_compiled_model(tmp_path, cache_dir):
+    """Three trials of one architecture on a logical GPU, one at a time: one worker process runs them
+    all (no process start, no backend start, no model build after the first), each at the share its
+    estimate asked for."""
+    import math
+
+    import ray
+
+    from search import memory as mem
+    from search.sweep import _init_ray, run_sweep
+    from spaces import space_from_dict
+
+    if ray.is_initialized():
+        ray.shutdown()
+    _init_ray(None, num_cpus=2, num_gpus=1)
+    try:
+        space = space_from_dict({"name": "gpu-reuse", "grid": True, "defaults": {"max_epochs": 1, "size": 16},
+                                 "params": {"arch": {"choice": ["basic"]},
+                                            "learning_rate": {"choice": [1e-3, 2e-3, 5e-3]}},
+                                 "fixed": {"batch_size": 8}})
+        estimate = mem.estimate_memory("basic", size=16, batch_size=8).total
+        gpu = math.ceil(estimate / mem.POOL_FRACTION / 0.45)  # each trial: just under half a GPU
+        result = run_sweep(space, data="demo", storage=tmp_path, name="gpu-reuse", live=False, cache_dir=cache_dir,
+                           gpus_per_trial=1.0, gpu_memory=gpu, concurrency=1, report=False)
+    finally:
+        ray.shutdown()
+    assert [r.status for r in result.records] == ["completed"] * 3
+    rows = []
+    for record in result.records:
+        lines = (result.run_dir / record.trial_dir / "result.json").read_text().splitlines()
+        rows.append([json.loads(line) for line in lines if line][-1])
+    assert len({row["gpu_share"] for row in rows}) == 1 and 0 < rows[0]["gpu_share"] < 1
+    assert len({row["worker_pid"] for row in rows}) == 1  # one process ran all three
 
 
 def _trial(trial_id: str, status: str, path: Path):
