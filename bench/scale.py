@@ -307,8 +307,9 @@ def run_once(args) -> dict:
     overhead = (loop - ideal) / max(1, len(records))
     # ``colorsweep report`` afterwards, as a user runs it (a new process, the run no longer held)
     t1 = time.perf_counter()
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "colorsweep"), "report", str(result.run_dir)],
-                          capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's code, as `colorsweep report RUN_DIR`
+    done = subprocess.run([sys.executable, "-m", "search.cli", "report", str(result.run_dir)],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
     report_cli = time.perf_counter() - t1
     if done.returncode != 0:
         print(done.stdout + done.stderr, file=sys.stderr)
