@@ -4,7 +4,10 @@
 #      plus the anchors' mixed_bfloat16 rows) against the estimate, 4 processes at once;
 #   2. bench/gpu_sweep.py: the `seed` space (24 configurations) on gcompris, at most 10 epochs each
 #      (the documented subset), GPU shares from the estimates: GPU-busy fraction, img/s per trial,
-#      estimated vs measured peaks, trials at once.
+#      estimated vs measured peaks, trials at once. Since issue 17 GPU trials reuse worker processes
+#      (one per GPU-share slot, Ray hands a worker only to trials of its share) and a reused worker
+#      trains the model its last trial left when the structure matches: the table's "worker
+#      processes" row and the first-epoch median show what that saves against the figures before.
 #
 # Prepare on the development machine, test it there (`GPU_SESSION_REHEARSAL=1 bash bench/gpu_session.sh`
 # runs both steps on CPU with tiny settings), then run it on the device:

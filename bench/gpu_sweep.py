@@ -132,6 +132,7 @@ def analyse(run_dir: Path, gpus: int) -> dict:
 
     cache = run_dir / COMPILE_CACHE_DIR
     cached_programs = sum(1 for p in cache.rglob("*") if p.is_file()) if cache.is_dir() else None
+    processes = {row.get("worker_pid") for r in records for row in r.history[:1] if row.get("worker_pid")}
     statuses = defaultdict(int)
     for record in load_records(run_dir):
         statuses[record.status] += 1
@@ -144,7 +145,7 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         "steady_busy_fraction": steady / (wall * max(gpus, 1)) if wall else None,
         "most_at_once": at_once, "most_on_one_gpu": on_one_gpu,
         "first_epoch_s": _median(first_epoch), "later_epoch_s": _median(later_epochs),
-        "cached_programs": cached_programs,
+        "cached_programs": cached_programs, "worker_processes": len(processes),
         "versions": info.versions, "resources": info.resources.to_dict(),
         "per_arch": {arch: {**row, "batch": sorted(b for b in row["batch"] if b is not None),
                             "share": sorted(s for s in row["share"] if s is not None)}
@@ -193,6 +194,7 @@ def to_markdown(summary: dict, device: str) -> str:
         f"| a later epoch, median | {f(summary['later_epoch_s'], '.1f')} s |",
         f"| programs in the run's compilation cache | {f(summary['cached_programs'], 'd')} |",
         f"| most trials training at once (on one GPU) | {summary['most_at_once']} ({summary['most_on_one_gpu']}) |",
+        f"| worker processes that ran the trials (reused workers, issue 17) | {summary.get('worker_processes', '–')} |",
         "",
         "| arch | trials | batch | GPU share | img/s per trial after epoch 1 (median) | bare Keras img/s (anchors, same batch) | "
         "estimate GiB | measured peak GiB (median) | estimate error |",

@@ -10,7 +10,9 @@ fresh Python process, timed from after that process imported Keras and loaded th
   per trial);
 * **colorsweep**: ``search.sweep.run_sweep`` of a grid space holding exactly those configurations,
   concurrency 1, all CPUs per trial, no early stopping (``scheduler="none"``), report written: what
-  ``colorsweep run`` does, checkpoints and final report included.
+  ``colorsweep run`` does, checkpoints and final report included;
+* **colorsweep, parallel** (``--ways colorsweep-parallel``): the same with as many one-CPU trials at once
+  as there are CPUs (what ``colorsweep run`` does by default), to choose between the two by measurement.
 
 Two sets of 8 configurations at ``--size`` px for ``--epochs`` epochs on ``--data``: ``same`` (one
 architecture, ``unet``; 8 learning rates) and ``mixed`` (``unet``, ``unet_cls``, ``basic``,
@@ -42,7 +44,7 @@ SETS = {
     "mixed": {"arch": ["unet", "unet_cls", "basic", "classic"], "learning_rate": [1e-3, 3e-3]},
 }
 FIXED = {"batch_size": 16, "early_stopping_patience": None}
-WAYS = ("bare", "ray", "colorsweep")
+WAYS = ("bare", "ray", "colorsweep", "colorsweep-parallel")
 
 
 def configurations(set_name: str, epochs: int) -> list[dict]:
@@ -94,7 +96,9 @@ def run_ray(configs: list[dict], data, storage: Path) -> dict:
     return {"wall_s": wall, "train_s": train, "trials": len(results), "errors": errors}
 
 
-def run_colorsweep(set_name: str, configs: list[dict], args, storage: Path) -> dict:
+def run_colorsweep(set_name: str, configs: list[dict], args, storage: Path, *, parallel: bool = False) -> dict:
+    """``parallel``: as many 1-CPU trials at once as there are CPUs (colorsweep's default), instead of
+    one trial at a time with every CPU."""
     from search.records import load_records
     from search.sweep import run_sweep
     from spaces import space_from_dict
@@ -109,8 +113,9 @@ def run_colorsweep(set_name: str, configs: list[dict], args, storage: Path) -> d
     })
     cpus = os.cpu_count() or 1
     t0 = time.perf_counter()
-    result = run_sweep(space, data=args.data, storage=storage, name="colorsweep", live=False, concurrency=1,
-                       cpus_per_trial=cpus, num_cpus=cpus, scheduler="none", report=True)
+    result = run_sweep(space, data=args.data, storage=storage, name="colorsweep", live=False,
+                       concurrency=None if parallel else 1, cpus_per_trial=1 if parallel else cpus, num_cpus=cpus,
+                       scheduler="none", report=True)
     wall = time.perf_counter() - t0
     records = load_records(result.run_dir)
     pids = {row.get("worker_pid") for r in records for row in r.history[:1]}
@@ -133,13 +138,13 @@ def one(way: str, set_name: str, args) -> dict:
         return run_bare(configs, data)
     if way == "ray":
         return run_ray(configs, data, storage)
-    return run_colorsweep(set_name, configs, args, storage)
+    return run_colorsweep(set_name, configs, args, storage, parallel=way == "colorsweep-parallel")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
-    parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=list(WAYS))
+    parser.add_argument("--ways", nargs="+", default=list(WAYS[:3]), choices=list(WAYS))
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--data", default="demo")
@@ -178,7 +183,8 @@ def main() -> None:
     print("| set | way | wall | pure training | wall / bare |")
     print("|---|---|---:|---:|---:|")
     bare = {row["set"]: row["wall_s"] for row in rows if row["way"] == "bare"}
-    names = {"bare": "bare `fit` loop", "ray": "hand-wired Ray Tune", "colorsweep": "colorsweep run"}
+    names = {"bare": "bare `fit` loop", "ray": "hand-wired Ray Tune", "colorsweep": "colorsweep run",
+             "colorsweep-parallel": f"colorsweep run, {cpus} one-CPU trials at once"}
     for row in rows:
         ratio = f"{row['wall_s'] / bare[row['set']]:.2f}" if row["set"] in bare else "-"
         print(f"| {row['set']} | {names[row['way']]} | {row['wall_s']:.1f} s | {row['train_s']:.1f} s | {ratio} |")

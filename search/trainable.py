@@ -8,8 +8,10 @@ from such a checkpoint continues from its last epoch.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -131,7 +133,8 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
 
         try:
             fit(train_config, data, report, workdir=workdir, tensorboard=False,  # the report writes TensorBoard
-                reuse_model=True)  # a reused worker trains its last model again when the structure matches
+                reuse_model=True,  # a reused worker trains its last model again when the structure matches
+                on_finish=functools.partial(_leave_outputs, data=data, workdir=workdir, seed=settings["seed"]))
         except Exception as exc:
             if not is_out_of_memory(exc) or isinstance(exc, TrialOutOfMemory):
                 raise
@@ -141,6 +144,21 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
                 f"GPU share {share:g}, GPUs [{gpu_ids}]): {first[:300]}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _leave_outputs(model, best_epoch: int, *, data, workdir: Path, seed: int) -> None:
+    """A trial that trained to its end leaves its best model's test metrics and picture colorizations
+    in its last checkpoint (:mod:`search.trial_outputs`), so the report loads no model. A failure here
+    costs the report a model load, never the trial."""
+    from colorize_core.train import TrainConfig
+    from search.trial_outputs import write_trial_outputs
+
+    try:
+        write_trial_outputs(model, data, workdir, epoch=best_epoch, seed=seed,
+                            max_pixels=TrainConfig.eval_max_pixels)
+    except Exception as exc:  # noqa: BLE001 - the report falls back to best.keras
+        print(f"colorsweep: could not save the trial's outputs for the report ({exc}); "
+              "the report will load best.keras instead", file=sys.stderr)
 
 
 def _objective_values(metrics: dict, workdir: Path, settings: dict) -> dict:

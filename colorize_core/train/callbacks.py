@@ -159,14 +159,16 @@ class Checkpointer:
     ``state.json`` after every epoch. Without one: the best epoch's weights in :attr:`best_weights`.
     """
 
-    def __init__(self, workdir: Path | None) -> None:
+    def __init__(self, workdir: Path | None, *, weights_in_memory: bool = False) -> None:
         self.workdir = workdir
+        self.weights_in_memory = weights_in_memory or workdir is None
         self.best_weights: list | None = None
 
     def keep_best(self, model) -> None:
-        """Without a workdir, ``model`` is the best so far: keep its weights in memory. (With one, the
-        best epoch's ``best.keras`` is written by :meth:`save_last`, as a second name of ``last.keras``.)"""
-        if self.workdir is None:
+        """``model`` is the best so far: keep its weights in memory, without a workdir or when asked
+        (``weights_in_memory``). (With a workdir, the best epoch's ``best.keras`` is written by
+        :meth:`save_last`, as a second name of ``last.keras``.)"""
+        if self.weights_in_memory:
             self.best_weights = model.get_weights()
 
     def save_last(self, model, state: TrainState, *, is_best: bool = False) -> None:
@@ -185,6 +187,20 @@ class Checkpointer:
         state.save(self.workdir / STATE_FILE)
 
 
+def _best_model_for(model, checkpointer: "Checkpointer"):
+    """``model`` holding its best epoch's weights (the caller puts its own back), or a model loaded
+    from ``best.keras``; None when neither is at hand."""
+    if checkpointer.best_weights is not None:
+        model.set_weights(checkpointer.best_weights)
+        return model
+    if checkpointer.workdir is not None and (checkpointer.workdir / BEST_MODEL).is_file():
+        from colorize_core.losses import register_custom_objects
+
+        register_custom_objects()
+        return keras.saving.load_model(checkpointer.workdir / BEST_MODEL, compile=False)
+    return None
+
+
 class EpochEnd(keras.callbacks.Callback):
     """The Keras callback a fit trains with: times each epoch, then runs the concerns above in order
     and calls ``report(epoch, record)`` (if given) with the record, ``early_stopped`` and ``best_epoch``
@@ -192,8 +208,10 @@ class EpochEnd(keras.callbacks.Callback):
     the validation metrics."""
 
     def __init__(self, cfg: TrainConfig, state: TrainState, *, evaluator: ValidationEvaluator,
-                 checkpointer: Checkpointer, report: ReportFn | None = None) -> None:
+                 checkpointer: Checkpointer, report: ReportFn | None = None, on_finish=None) -> None:
         super().__init__()
+        self.epochs = cfg.epochs
+        self.on_finish = on_finish
         self.state = state
         self.evaluator = evaluator
         self.best = BestEpoch(cfg.monitor)
@@ -222,5 +240,22 @@ class EpochEnd(keras.callbacks.Callback):
         record["early_stopped"] = bool(state.stopped_early)
         record["best_epoch"] = state.best_epoch
         self.checkpointer.save_last(self.model, state, is_best=improved)
+        if self.on_finish is not None and (state.stopped_early or state.epoch >= self.epochs):
+            self._finish(improved)
         if self.report is not None:
             self.report(epoch + 1, dict(record))
+
+    def _finish(self, improved: bool) -> None:
+        """The fit's last epoch: call ``on_finish(best_model, best_epoch)`` before its report."""
+        state = self.state
+        if improved or state.best_epoch == state.epoch:
+            self.on_finish(self.model, state.best_epoch)
+            return
+        current = self.model.get_weights()
+        best = _best_model_for(self.model, self.checkpointer)
+        try:
+            if best is not None:
+                self.on_finish(best, state.best_epoch)
+        finally:
+            if best is self.model:
+                self.model.set_weights(current)

@@ -22,7 +22,7 @@ import functools
 import gc
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from colorize_core.errors import InvalidValueError
 from colorize_core import color
@@ -145,6 +145,7 @@ def fit(
     model=None,
     initial_state: TrainState | None = None,
     reuse_model: bool = False,
+    on_finish: Callable[[Any, int], None] | None = None,
 ) -> FitResult:
     """Train one configuration on ``data`` and return its history and best validation metrics.
 
@@ -175,6 +176,11 @@ def fit(
     leave this one for the next fit (:mod:`colorize_core.train.reuse`; what a sweep worker does between
     its trials). Results are those of a fresh build. Ignored with ``model=``, ``keep_model`` or a
     workdir to resume; off when ``COLORSWEEP_REUSE_MODELS=off``.
+
+    ``on_finish(model, best_epoch)``: called once, at the epoch that ends the fit (its last, or the
+    one early stopping stops at), before that epoch's ``report``, with the model holding the best
+    epoch's weights (what a sweep trial leaves for its report: :mod:`search.trial_outputs`). Not
+    called when training is stopped from outside (``report`` raising).
     """
     import keras
 
@@ -210,7 +216,7 @@ def fit(
 
     from colorize_core.train.callbacks import Checkpointer, EpochEnd, ValidationEvaluator
 
-    checkpointer = Checkpointer(workdir_path)
+    checkpointer = Checkpointer(workdir_path, weights_in_memory=on_finish is not None)
     if model is not None:
         state = TrainState.start(cfg) if initial_state is None else dataclasses.replace(
             initial_state, history=[dict(record) for record in initial_state.history], config=cfg.to_dict())
@@ -238,7 +244,8 @@ def fit(
     params = int(model.count_params())
 
     evaluator = ValidationEvaluator(cfg, data.val, is_classifier=is_classifier, params=params)
-    epoch_end = EpochEnd(cfg, state, evaluator=evaluator, checkpointer=checkpointer, report=report)
+    epoch_end = EpochEnd(cfg, state, evaluator=evaluator, checkpointer=checkpointer, report=report,
+                         on_finish=on_finish)
     callbacks = [epoch_end]
     if workdir_path is not None and tensorboard:
         from colorize_core._backend import epoch_logger

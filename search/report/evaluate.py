@@ -16,8 +16,10 @@ from search.records import TrialRecord, data_source, first_error_line, trial_pat
 from search.report.analysis import _front_rows
 from search.report.rows import _Report
 from search.sweep_info import SweepInfo
+from search.trial_outputs import GRID_IMAGES, TrialOutputs, grid_indices, read_trial_outputs
 
-_GRID_IMAGES = 6
+_GRID_IMAGES = GRID_IMAGES
+_grid_indices = grid_indices  # the name the report's callers and tests use
 _GRID_MODELS = 3
 _FRONT_PICTURES = 8  # front trials shown side by side (the best on the first objective first)
 
@@ -65,22 +67,20 @@ def _best_model_path(run_dir: Path, record: TrialRecord) -> Path | None:
     return None
 
 
-def _grid_indices(names: Sequence[str], count: int) -> list[int]:
-    """A deterministic choice of ``count`` validation images for the picture grid: one per source
-    photo (demo tiles of one photo share a stem), spread evenly over the sorted names so that every
-    part of the data set shows (its folders sort together), in name order."""
-    order = sorted(range(len(names)), key=lambda i: names[i])
-    first_of_stem: dict[str, int] = {}
-    for i in order:
-        first_of_stem.setdefault(names[i].split("#", 1)[0], i)
-    stems = list(first_of_stem.values())
-    if len(stems) >= count:
-        positions = np.unique(np.linspace(0, len(stems) - 1, count).round().astype(int))
-        chosen = [stems[p] for p in positions]
-    else:
-        chosen = list(stems)
-    rest = [i for i in order if i not in chosen]
-    return sorted(chosen + rest[: max(0, count - len(chosen))], key=lambda i: names[i])
+def _saved_outputs(rep: _Report, record: TrialRecord, model_path: Path | None, grid_idx: list[int],
+                   test_size: int) -> TrialOutputs | None:
+    """What the trial saved when it finished (:mod:`search.trial_outputs`) beside the ``best.keras``
+    the report would load, when it is from that model's epoch and computed as the report would now."""
+    if model_path is None:
+        return None
+    outputs = read_trial_outputs(model_path.parent)
+    best_epoch = record.history[-1].get("best_epoch") if record.history else None
+    if outputs is None or outputs.epoch != best_epoch:
+        return None
+    if not outputs.matches(grid=grid_idx, max_pixels=_eval_max_pixels(), seed=int(rep.info.seed or 0),
+                           test_size=test_size):
+        return None
+    return outputs
 
 
 def _eval_max_pixels() -> int | None:
@@ -112,13 +112,27 @@ def _evaluate_models(rep: _Report, dataset, grid_idx: list[int], progress) -> li
     candidates = [(position, row, _best_model_path(rep.run_dir, by_id[row["trial_id"]]))
                   for position, row in enumerate(ranked[: max(rep.top, _GRID_MODELS)])]
     missing = [row["trial_id"] for _, row, path in candidates if path is None]
-    if len(missing) < len(candidates):
+    saved = {row["trial_id"]: _saved_outputs(rep, by_id[row["trial_id"]], path, grid_idx, len(test))
+             for _, row, path in candidates}
+    if any(path is not None and saved[row["trial_id"]] is None for _, row, path in candidates):
         import keras
 
         import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
         from colorize_core.train import predict_ab
     for position, row, path in candidates:
         if path is None:
+            continue
+        outputs = saved[row["trial_id"]]
+        if outputs is not None:  # what the trial computed with this model when it finished: no loading
+            if position < rep.top and len(test) > 0:
+                if outputs.test_metrics is None:
+                    rep.notes.append(f"trial {row['trial_id']}: no test metrics (its model predicted non-finite values).")
+                else:
+                    for name, value in outputs.test_metrics.items():
+                        row[f"test_{name}"] = value
+                    rep.tested.append(row["trial_id"])
+            if len(grid) < _GRID_MODELS and grid_idx:
+                grid.append((row, outputs.grid_ab))
             continue
         try:
             from colorize_core.losses import register_custom_objects
@@ -193,7 +207,10 @@ def _predict_front(rep: _Report, dataset, grid_idx: list[int], progress) -> list
     by_id = {r.trial_id: r for r in rep.records}
     out = []
     front = [(row, _best_model_path(rep.run_dir, by_id[row["trial_id"]])) for row in _front_rows(rep)[:_FRONT_PICTURES]]
-    if any(path is not None for _, path in front):
+    test_size = len(dataset.test)
+    saved = {row["trial_id"]: _saved_outputs(rep, by_id[row["trial_id"]], path, grid_idx, test_size)
+             for row, path in front}
+    if any(path is not None and saved[row["trial_id"]] is None for row, path in front):
         import keras
 
         import colorize_core.models  # noqa: F401  (registers the custom layers models are saved with)
@@ -204,6 +221,9 @@ def _predict_front(rep: _Report, dataset, grid_idx: list[int], progress) -> list
     for row, path in front:
         if path is None:
             rep.notes.append(f"front trial {row['trial_id']}: no best.keras, so no pictures.")
+            continue
+        if saved[row["trial_id"]] is not None:
+            out.append((row, saved[row["trial_id"]].grid_ab))
             continue
         if progress:
             progress(f"predicting with front trial {row['trial_id']}")
