@@ -18,13 +18,15 @@ Figures, for one sweep of ``--trials`` trials:
 * time spent in ``TrialLedger`` writes of ``trials.json``, in the searcher's proposals (TPE), in the
   monitor's callbacks; the end-of-sweep report; ``colorsweep report RUN_DIR`` run afterwards as a user
   would (a new process);
-* the driver's peak resident memory (``VmHWM``) and its resident memory when the loop starts and ends.
+* the driver's peak resident memory (``VmHWM``) and its resident memory when the loop starts and ends;
+* how many trials ran at once on average, and the driver process's CPU seconds per trial.
 
     .venv/bin/python bench/scale.py --trials 100 [--concurrency 8] [--sleep 0.2] [--epochs 4]
     .venv/bin/python bench/scale.py --trials 1000 --profile /tmp/scale.prof   # cProfile of the driver
 
-Prints a table and writes ``bench/results/scale-<trials>.json``; ``--markdown`` prints a row for
-BENCHMARKS.md.
+Prints a table and writes ``bench/results/scale-<trials>.json`` (figures in BENCHMARKS.md, "Driver at
+scale"). Wall-clock figures move with other load on the machine; the driver's CPU seconds per trial
+are the steady figure.
 """
 
 from __future__ import annotations
