@@ -11,7 +11,6 @@ import os
 import shlex
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -305,13 +304,10 @@ def _run_locked(space: SearchSpace, *, run_dir: Path, name: str, dataset: LabDat
         constraints=[c.to_dict() for c in constraints] if constraints else None,
     )
     info.save(run_dir)
-    # The baselines (about 1 s of NumPy) are computed while Ray starts (about 2 s, mostly waiting for
-    # its processes), and written before any trial is given its settings.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorsweep-baselines") as pool:
-        pending = pool.submit(baseline_metrics_for, dataset)
-        _init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
-        baselines = pending.result()
+    baselines = baseline_metrics_for(dataset)
     write_json_atomic(run_dir / BASELINES_FILE, baselines)
+
+    _init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
     from ray import tune
 
     settings = _trial_settings(info, run_dir, fail_when, inject_oom_batch)
