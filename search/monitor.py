@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,6 +16,35 @@ from search.records import first_error_line
 from search.rundir import FAILED_STATUSES, TrialLedger, TrialStatus, is_disk_full_error, is_disk_full_text
 
 __all__ = ["SweepMonitor"]
+
+
+# What Ray's own loggers write for each trial into the driver's staging folder
+# (/tmp/ray/session_*/artifacts/...); Ray copies them into the run directory only when it saves its
+# experiment state (every >= 10 s since runs no longer set num_to_keep).
+_RAY_TRIAL_FILES = ("result.json", "progress.csv", "params.json", "params.pkl")
+
+
+def _copy_result_lines(trial) -> None:
+    """Copy the trial's ``result.json`` (and Ray's other per-trial files) from Ray's staging folder
+    into its folder in the run directory, each through a temporary name. Called when a trial's
+    checkpoint is registered, after Ray's loggers wrote that epoch's line. Without it a ``kill -9``
+    of the driver lost the epochs reported since Ray's last experiment snapshot from the records
+    (their checkpoint folders were in the run directory already). A copy that fails is retried at
+    the next checkpoint; Ray's own copy still runs."""
+    local, stored = getattr(trial, "local_path", None), getattr(trial, "path", None)
+    if not local or not stored or os.path.abspath(local) == os.path.abspath(stored):
+        return
+    for name in _RAY_TRIAL_FILES:
+        source, target = Path(local) / name, Path(stored) / name
+        try:
+            if not source.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".colorsweep-tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except OSError:
+            continue
 
 
 class SweepMonitor(Callback):
@@ -207,6 +238,7 @@ class SweepMonitor(Callback):
         few seconds instead; a sweep killed in between names a checkpoint a newer one replaced, and
         ``resume`` renames the newer one back (:func:`search.sweep.repair.repair_replaced_checkpoints`).
         """
+        _copy_result_lines(trial)
         previous = self._checkpoints.get(trial.trial_id)
         self._checkpoints[trial.trial_id] = checkpoint
         if previous is not None:

@@ -168,13 +168,22 @@ _RESULT_KEYS_DROPPED = {
 }
 
 
+#: Set on a row a resumed trial reported again for an epoch it had finished before the driver was
+#: killed (search.trainable): the epoch's first row stays; this one stands in only when that was lost.
+REPORTED_AGAIN = "reported_again"
+
+
 def _epoch_rows(rows: list[dict]) -> list[dict]:
-    """Keep one row per epoch (the latest, when a resumed trial reported an epoch twice)."""
+    """Keep one row per epoch (the latest, when a resumed trial trained an epoch twice; the first, when
+    the later one only reported a finished epoch again)."""
     by_epoch: dict[int, dict] = {}
     for row in rows:
         if "epoch" not in row:
             continue
-        by_epoch[int(row["epoch"])] = {k: v for k, v in row.items() if k not in _RESULT_KEYS_DROPPED}
+        epoch = int(row["epoch"])
+        if row.get(REPORTED_AGAIN) and epoch in by_epoch:
+            continue
+        by_epoch[epoch] = {k: v for k, v in row.items() if k not in _RESULT_KEYS_DROPPED and k != REPORTED_AGAIN}
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 

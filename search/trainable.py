@@ -131,6 +131,8 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
             metrics.update(_objective_values(metrics, workdir, settings))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(workdir)))
 
+        if checkpoint is not None and _report_if_finished(workdir, train_config, report):
+            return
         try:
             fit(train_config, data, report, workdir=workdir, tensorboard=False,  # the report writes TensorBoard
                 reuse_model=True,  # a reused worker trains its last model again when the structure matches
@@ -144,6 +146,26 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
                 f"GPU share {share:g}, GPUs [{gpu_ids}]): {first[:300]}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _report_if_finished(workdir: Path, train_config: dict, report) -> bool:
+    """A restored checkpoint whose fit had already ended (all epochs trained, or stopped early): report
+    its last epoch again and say so (True), so that Ray and the run's records see the trial end at its
+    real last epoch. That happens when the driver was killed after the trial's last checkpoint was
+    written but before its result was recorded; ``fit`` would return without reporting anything."""
+    from colorize_core.train import STATE_FILE, TrainConfig, TrainState
+
+    try:
+        state = TrainState.load(workdir / STATE_FILE)
+    except (OSError, ValueError):
+        return False
+    epochs = TrainConfig.from_dict(train_config).epochs
+    if not state.history or not (state.stopped_early or state.epoch >= epochs):
+        return False
+    from search.records import REPORTED_AGAIN
+
+    report(state.epoch, {**state.history[-1], REPORTED_AGAIN: True})
+    return True
 
 
 def _leave_outputs(model, best_epoch: int, *, data, workdir: Path, seed: int) -> None:
