@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from colorize_core.train import LAST_MODEL, STATE_FILE
@@ -75,6 +76,23 @@ def repair_broken_writes(run_dir: str | os.PathLike) -> list[str]:
     return notes
 
 
+def _restored_checkpoint_name(metadata: dict) -> str | None:
+    """The ``checkpoint_*`` folder Ray will restore a trial from: the newest one its checkpoint
+    manager holds (Ray saves the manager pickled, as hex, inside the trial's run metadata), else the
+    one its last result names. The two differ when the state was saved between a checkpoint's
+    registration and its result."""
+    names: set[str] = set()
+    manager = metadata.get("checkpoint_manager")
+    if isinstance(manager, dict) and isinstance(manager.get("value"), str):
+        try:
+            names.update(m.decode() for m in re.findall(rb"checkpoint_\d{6}", bytes.fromhex(manager["value"])))
+        except ValueError:
+            pass
+    if names:
+        return max(names)
+    return (metadata.get("last_result") or {}).get("checkpoint_dir_name")
+
+
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
     """Make every checkpoint that Ray's saved experiment state names exist again; returns a note per fix.
 
@@ -103,7 +121,8 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
     for entry in trial_data:
         try:
             trial_id = json.loads(entry[0])["trial_id"]
-            named = (json.loads(entry[1]).get("last_result") or {}).get("checkpoint_dir_name")
+            metadata = json.loads(entry[1])
+            named = _restored_checkpoint_name(metadata)
         except (TypeError, IndexError, KeyError, json.JSONDecodeError):
             continue
         trial_dir = trial_path(run_dir, (recorded.get(trial_id) or {}).get("trial_dir") or trial_dir_name(trial_id))

@@ -357,3 +357,25 @@ def test_a_run_recorded_before_photo_pools_reloads_its_data_with_the_same_finger
                                          "lab_mode": "float", "pool_side": new.pool.side}})
     reloaded = _reload_data(info, cache_dir=cache_dir)
     assert reloaded.fingerprint == new.fingerprint and reloaded.pool is not None
+
+
+def test_repair_follows_the_checkpoint_rays_manager_will_restore_not_the_last_result(tmp_path):
+    """Ray saved its state between registering checkpoint_000001 and the result naming checkpoint_000002:
+    it restores from its checkpoint manager's newest (000001, gone), so the repair must name that one
+    (seen in test_killed_sweep_resumes_where_it_was: "Could not recover from checkpoint")."""
+    from search.sweep import repair_replaced_checkpoints
+
+    folder = tmp_path / "trial_a" / "checkpoint_000002"
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text(json.dumps({"epoch": 3}))
+    (folder / "last.keras").write_text("weights")
+    manager = {"_type": "CLOUDPICKLE_FALLBACK",  # how Ray 2.60 saves it: a pickle, as hex, naming its paths
+               "value": b"\x80\x05...trial_a/checkpoint_000000...trial_a/checkpoint_000001...".hex()}
+    metadata = {"last_result": {"checkpoint_dir_name": "checkpoint_000002"}, "checkpoint_manager": manager}
+    state = {"trial_data": [[json.dumps({"trial_id": "a"}), json.dumps(metadata)]]}
+    (tmp_path / "experiment_state-2026-01-01_10-00-00.json").write_text(json.dumps(state))
+
+    notes = repair_replaced_checkpoints(tmp_path)
+
+    assert len(notes) == 1 and "checkpoint_000001" in notes[0]
+    assert json.loads((tmp_path / "trial_a" / "checkpoint_000001" / "state.json").read_text()) == {"epoch": 3}
