@@ -190,7 +190,7 @@ def test_the_monitor_keeps_one_checkpoint_folder_per_trial(tmp_path):
     from search.monitor import SweepMonitor
     from search.sweep.ray_session import _checkpoint_config
 
-    assert _checkpoint_config().num_to_keep is None  # Ray's would rewrite its whole state per checkpoint
+    assert _checkpoint_config().num_to_keep == 1  # Ray's state current at every checkpoint: what kill -9 resume needs
     TrialLedger.open(tmp_path)
     monitor = SweepMonitor(tmp_path, metric="delta_e", mode="min", max_epochs=5, live=False)
     trial_dir = tmp_path / "trial_a"
