@@ -20,7 +20,7 @@ __all__ = ["SweepMonitor"]
 
 # What Ray's own loggers write for each trial into the driver's staging folder
 # (/tmp/ray/session_*/artifacts/...); Ray copies them into the run directory only when it saves its
-# experiment state (every >= 10 s since runs no longer set num_to_keep).
+# experiment state (after each checkpoint with num_to_keep=1; the copy below does not depend on it).
 _RAY_TRIAL_FILES = ("result.json", "progress.csv", "params.json", "params.pkl")
 
 
@@ -232,11 +232,10 @@ class SweepMonitor(Callback):
         """Keep only each trial's newest checkpoint folder (``checkpoint_*``: ``best.keras``,
         ``last.keras``, ``state.json``): the previous one is deleted once a newer one is reported.
 
-        This is what Ray's ``CheckpointConfig(num_to_keep=1)`` would do, without its cost: with
-        ``num_to_keep`` set, Ray rewrites its whole experiment state (every trial and the searcher,
-        O(trials)) after every checkpoint, which made the driver O(trials²). Ray's state is saved every
-        few seconds instead; a sweep killed in between names a checkpoint a newer one replaced, and
-        ``resume`` renames the newer one back (:func:`search.sweep.repair.repair_replaced_checkpoints`).
+        Ray's ``CheckpointConfig(num_to_keep=1)`` does the same (it is set again: see
+        :func:`search.sweep.ray_session._checkpoint_config`); this also clears the older folders of a
+        resumed trial. A sweep killed between the two steps names a checkpoint a newer one replaced,
+        and ``resume`` renames the newer one back (:func:`search.sweep.repair.repair_replaced_checkpoints`).
         """
         _copy_result_lines(trial)
         previous = self._checkpoints.get(trial.trial_id)

@@ -96,8 +96,8 @@ def _restored_checkpoint_name(metadata: dict) -> str | None:
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
     """Make every checkpoint that Ray's saved experiment state names exist again; returns a note per fix.
 
-    Ray keeps one checkpoint per trial and saves its experiment state every few seconds, after the
-    newer checkpoint has replaced the older one: a sweep killed in between leaves a state naming a
+    Ray keeps one checkpoint per trial and saves its experiment state after registering a newer one,
+    which has by then replaced the older one: a sweep killed in between leaves a state naming a
     checkpoint that is gone, and Ray refuses to restore that trial ("Could not recover from
     checkpoint as it does not exist on storage anymore"). The newer complete ``checkpoint_*`` folder
     of the trial is then renamed to the name the state expects; the trial resumes from the newer
