@@ -136,7 +136,11 @@ def _optuna_searcher(space: SearchSpace, *, objectives: Sequence[Objective], see
     if sampler_name == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed)  # it reads each trial's constraints (Trial.set_constraint)
+        from search.bounded_tpe import BoundedHistoryTPESampler
+
+        # TPE on at most the 100 best and 400 latest finished trials: a proposal's cost stays flat
+        # past 500 trials (search/bounded_tpe.py); it reads each trial's constraints (Trial.set_constraint)
+        sampler = BoundedHistoryTPESampler(seed=seed)
     metric, mode = searcher_metrics(objectives)
     if not evaluated:  # a new sweep: the space's known-good configurations first (Optuna's enqueued trials)
         # (not for random search: it is the baseline that knows only the space's ranges)

@@ -265,42 +265,89 @@ def test_recorded_data_source_is_turned_back_into_what_load_dataset_takes():
 
 def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_its_state(tmp_path):
     """Ray's newest experiment state names checkpoint_000002, but the sweep died after
-    checkpoint_000003 had replaced it: the newer complete folder takes the expected name."""
+    checkpoint_000003 had replaced it: the newer complete folder takes the expected name, unless its
+    epoch never reached the records (then the latest recorded one does)."""
     from search.sweep import repair_replaced_checkpoints
 
     def trial_entry(trial_id, named):
         return [json.dumps({"trial_id": trial_id}), json.dumps({"last_result": {"checkpoint_dir_name": named}})]
 
-    def checkpoint(trial, name, epoch, complete=True):
-        folder = tmp_path / f"trial_{trial}" / name
+    def checkpoint(trial, name, epoch, complete=True, folder_name=None):
+        folder = tmp_path / (folder_name or f"trial_{trial}") / name
         folder.mkdir(parents=True)
         (folder / "state.json").write_text(json.dumps({"epoch": epoch}))
         if complete:
-            (folder / "last.keras").write_text("weights")
+            (folder / "last.keras").write_bytes(_zip_bytes())
+
+    def recorded(trial, last_epoch, folder_name=None):
+        lines = [json.dumps({"epoch": e, "delta_e": 10.0}) for e in range(1, last_epoch + 1)]
+        (tmp_path / (folder_name or f"trial_{trial}") / "result.json").write_text("\n".join(lines) + "\n")
 
     checkpoint("a", "checkpoint_000003", 4)                   # replaced the named 000002
+    recorded("a", 4)
     checkpoint("b", "checkpoint_000001", 2)                   # the named one is there: untouched
     checkpoint("b", "checkpoint_000002", 3)
+    recorded("b", 3)
     checkpoint("c", "checkpoint_000005", 6, complete=False)   # newer but incomplete: not used
-    checkpoint("e", "checkpoint_000001", 2)                   # its folder is named in trials.json
-    (tmp_path / "trial_e").rename(tmp_path / "older_naming_e")
+    recorded("c", 6)
+    checkpoint("e", "checkpoint_000001", 2, folder_name="older_naming_e")  # its folder is named in trials.json
+    recorded("e", 2, folder_name="older_naming_e")
+    checkpoint("f", "checkpoint_000002", 3)                   # the latest epoch the records hold
+    checkpoint("f", "checkpoint_000003", 4)                   # its result line never reached the records
+    recorded("f", 3)
     (tmp_path / "trials.json").write_text(json.dumps({"e": {"trial_dir": "older_naming_e"}}))
     older = {"trial_data": [trial_entry("a", "checkpoint_000000")]}
     newest = {"trial_data": [trial_entry("a", "checkpoint_000002"), trial_entry("b", "checkpoint_000001"),
                              trial_entry("c", "checkpoint_000004"), trial_entry("d", None),
-                             trial_entry("e", "checkpoint_000000")]}
+                             trial_entry("e", "checkpoint_000000"), trial_entry("f", "checkpoint_000001")]}
     (tmp_path / "experiment_state-2026-01-01_10-00-00.json").write_text(json.dumps(older))
     (tmp_path / "experiment_state-2026-01-01_10-05-00.json").write_text(json.dumps(newest))
 
     notes = repair_replaced_checkpoints(tmp_path)
 
-    assert len(notes) == 2 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
+    assert len(notes) == 3 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
     assert (tmp_path / "older_naming_e" / "checkpoint_000000" / "last.keras").exists()
     assert json.loads((tmp_path / "trial_a" / "checkpoint_000002" / "state.json").read_text()) == {"epoch": 4}
     assert not (tmp_path / "trial_a" / "checkpoint_000003").exists()
-    assert sorted(p.name for p in (tmp_path / "trial_b").iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
+    assert sorted(p.name for p in (tmp_path / "trial_b").iterdir()) == ["checkpoint_000001", "checkpoint_000002",
+                                                                        "result.json"]
     assert not (tmp_path / "trial_c" / "checkpoint_000004").exists()
+    assert json.loads((tmp_path / "trial_f" / "checkpoint_000001" / "state.json").read_text()) == {"epoch": 3}
+    assert "trial f" in notes[2] and "checkpoint_000002" in notes[2]
     assert repair_replaced_checkpoints(tmp_path) == []  # nothing left to repair
+
+
+def _zip_bytes() -> bytes:
+    """A small valid zip archive: what a whole ``last.keras`` is, to the repair's completeness check."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model.weights.h5", b"weights")
+    return buffer.getvalue()
+
+
+def test_a_trial_ray_restarts_without_a_checkpoint_continues_from_the_one_it_left(tmp_path):
+    """Ray saves its state every few seconds: a state saved before a trial's first checkpoint restarts
+    the trial with none. The trainable then continues from the folder of the latest epoch the records
+    hold, not from a newer unrecorded one, nor from an incomplete one; a new trial has none."""
+    from search.trainable import _checkpoint_left_in_run_dir
+
+    trial_dir = tmp_path / "trial_abc"
+    for name, epoch, complete in (("checkpoint_000000", 1, True), ("checkpoint_000001", 2, True),
+                                  ("checkpoint_000002", 3, True), ("checkpoint_000004", 2, False)):
+        (trial_dir / name).mkdir(parents=True)
+        (trial_dir / name / "state.json").write_text(json.dumps({"epoch": epoch}))
+        (trial_dir / name / "last.keras").write_bytes(_zip_bytes() if complete else b"PK\x03\x04 cut short")
+    settings = {"run_dir": str(tmp_path)}
+    assert _checkpoint_left_in_run_dir(settings, "abc") is None  # no epoch recorded yet
+    (trial_dir / "result.json").write_text('{"epoch": 1}\n{"epoch": 2}\n{"epo')  # a torn last line
+    assert _checkpoint_left_in_run_dir(settings, "abc") == trial_dir / "checkpoint_000001"
+    (trial_dir / "result.json").write_text('{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n')
+    assert _checkpoint_left_in_run_dir(settings, "abc") == trial_dir / "checkpoint_000002"
+    assert _checkpoint_left_in_run_dir(settings, "new") is None
+    assert _checkpoint_left_in_run_dir({}, "abc") is None
 
 
 def test_recorded_scheduler_is_rebuilt_asha_or_none():
@@ -326,7 +373,7 @@ def test_random_search_knows_only_the_ranges_and_tpe_starts_from_the_known_good_
     random = _optuna_searcher(auto, objectives=parse_objectives("delta_e"), seed=0, sampler_name="random")
     assert len(tpe._points_to_evaluate) == len(auto.start_with) >= 1
     assert not random._points_to_evaluate
-    assert type(random._sampler).__name__ == "RandomSampler" and type(tpe._sampler).__name__ == "TPESampler"
+    assert type(random._sampler).__name__ == "RandomSampler" and type(tpe._sampler).__name__ == "BoundedHistoryTPESampler"
 
 
 @pytest.mark.parametrize("option, value, message", [
