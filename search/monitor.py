@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ __all__ = ["SweepMonitor"]
 
 # What Ray's own loggers write for each trial into the driver's staging folder
 # (/tmp/ray/session_*/artifacts/...); Ray copies them into the run directory only when it saves its
-# experiment state (after each checkpoint with num_to_keep=1; the copy below does not depend on it).
+# experiment state (every few seconds: Ray's own period; the copy below does not depend on it).
 _RAY_TRIAL_FILES = ("result.json", "progress.csv", "params.json", "params.pkl")
 
 
@@ -45,6 +46,78 @@ def _copy_result_lines(trial) -> None:
             os.replace(tmp, target)
         except OSError:
             continue
+
+
+def _carry_result_lines(trial) -> None:
+    """Give Ray's staging folder the trial's earlier ``result.json`` and ``progress.csv`` lines before
+    Ray's loggers open them, when Ray starts a trial again without a checkpoint.
+
+    Ray restores those files only for a trial it restores from a checkpoint; a trial whose saved
+    state predates its first checkpoint starts with empty ones, and the copies into the run directory
+    (:func:`_copy_result_lines`, Ray's own) would then replace its recorded epochs. The trial continues
+    from the folder of its latest recorded epoch (:func:`search.sweep.repair.resumable_checkpoint`, the
+    same choice the trainable makes), so the lines up to that epoch are carried, and no later ones.
+    Called from ``on_trial_start``, which Ray runs before its loggers' (user callbacks come first)."""
+    if getattr(trial, "checkpoint", None) is not None:
+        return  # Ray's loggers restore the files themselves
+    local, stored = getattr(trial, "local_path", None), getattr(trial, "path", None)
+    if not local or not stored or os.path.abspath(local) == os.path.abspath(stored):
+        return
+    from search.sweep.repair import resumable_checkpoint
+
+    try:
+        folder = resumable_checkpoint(stored)
+        epoch = json.loads((folder / "state.json").read_text()).get("epoch") if folder else None
+    except (OSError, ValueError):
+        return
+    if not isinstance(epoch, int):
+        return  # the trial starts again from epoch 1: nothing of the last run is its history
+    for name, keep in (("result.json", _result_lines_until), ("progress.csv", _progress_rows_until)):
+        source, target = Path(stored) / name, Path(local) / name
+        try:
+            if not source.is_file() or (target.is_file() and target.stat().st_size > 0):
+                continue
+            text = keep(source.read_text(), epoch)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".colorsweep-tmp")
+            tmp.write_text(text)
+            os.replace(tmp, target)
+        except (OSError, ValueError):
+            continue
+
+
+def _result_lines_until(text: str, epoch: int) -> str:
+    """The whole lines of a ``result.json`` whose epoch is at most ``epoch``."""
+    kept = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line).get("epoch")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and value <= epoch:
+            kept.append(line)
+    return "".join(line + "\n" for line in kept)
+
+
+def _progress_rows_until(text: str, epoch: int) -> str:
+    """A ``progress.csv`` with its header and the rows whose epoch is at most ``epoch``."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or "epoch" not in rows[0]:
+        return ""
+    column = rows[0].index("epoch")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        try:
+            if len(row) == len(rows[0]) and int(float(row[column])) <= epoch:
+                writer.writerow(row)
+        except ValueError:
+            continue
+    return out.getvalue()
 
 
 class SweepMonitor(Callback):
@@ -139,6 +212,7 @@ class SweepMonitor(Callback):
                 self.stopper.request(signal.SIGTERM)
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        _carry_result_lines(trial)
         entry = self._entry(trial)
         entry["status"] = TrialStatus.RUNNING
         entry.pop("error", None)
@@ -232,10 +306,13 @@ class SweepMonitor(Callback):
         """Keep only each trial's newest checkpoint folder (``checkpoint_*``: ``best.keras``,
         ``last.keras``, ``state.json``): the previous one is deleted once a newer one is reported.
 
-        Ray's ``CheckpointConfig(num_to_keep=1)`` does the same (it is set again: see
-        :func:`search.sweep.ray_session._checkpoint_config`); this also clears the older folders of a
-        resumed trial. A sweep killed between the two steps names a checkpoint a newer one replaced,
-        and ``resume`` renames the newer one back (:func:`search.sweep.repair.repair_replaced_checkpoints`).
+        Ray keeps every checkpoint (no ``num_to_keep``: see
+        :func:`search.sweep.ray_session._checkpoint_config`). The first checkpoint this driver sees of
+        a trial also clears every other folder of it: those of the run before a resume, including one
+        of a later name when Ray restarted the trial's numbering (its saved state predated the trial's
+        first checkpoint; the trial continued from its folder's). A sweep killed between a checkpoint
+        and Ray's next state save names a checkpoint a newer one replaced, and ``resume`` renames the
+        newer one back (:func:`search.sweep.repair.repair_replaced_checkpoints`).
         """
         _copy_result_lines(trial)
         previous = self._checkpoints.get(trial.trial_id)
@@ -245,7 +322,7 @@ class SweepMonitor(Callback):
         else:  # the first one this driver sees: a resumed trial's folder may hold those of the last run
             folder = Path(checkpoint.path).parent
             name = Path(checkpoint.path).name
-            older = [str(p) for p in folder.glob("checkpoint_*") if p.name < name] if folder.is_dir() else []
+            older = [str(p) for p in folder.glob("checkpoint_*") if p.name != name] if folder.is_dir() else []
         for path in older:
             try:
                 checkpoint.filesystem.delete_dir(path)

@@ -33,8 +33,10 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     """Train the configuration ``config`` (the sampled hyperparameters) and report each epoch.
 
     ``settings`` holds the sweep-level values every trial shares: the space (as a dict),
-    ``max_epochs``, ``seed``, ``metric``, ``cpus_per_trial`` and ``compile_cache_dir`` (compiled XLA
-    programs shared with the run's other trials; see :func:`colorize_core._backend.use_compilation_cache`).
+    ``max_epochs``, ``seed``, ``metric``, ``cpus_per_trial``, ``run_dir`` (where a trial restarted
+    without a Ray checkpoint finds the one it left: :func:`_checkpoint_left_in_run_dir`) and
+    ``compile_cache_dir`` (compiled XLA programs shared with the run's other trials; see
+    :func:`colorize_core._backend.use_compilation_cache`).
 
     ``config["_memory"]`` (from :class:`search.packing.MemorySearcher`) carries the memory plan: the
     batch size to use, the GPU share (the process is capped to it: ``XLA_PYTHON_CLIENT_MEM_FRACTION``
@@ -116,6 +118,10 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
             checkpoint.to_directory(str(workdir))
+        else:
+            checkpoint = _checkpoint_left_in_run_dir(settings, tune.get_context().get_trial_id())
+            if checkpoint is not None:
+                shutil.copytree(checkpoint, workdir, dirs_exist_ok=True)
 
         def report(epoch: int, metrics: dict) -> None:
             metrics = {**metrics, "node_id": node_id, "worker_pid": os.getpid(), "gpu_ids": gpu_ids,
@@ -146,6 +152,24 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
                 f"GPU share {share:g}, GPUs [{gpu_ids}]): {first[:300]}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _checkpoint_left_in_run_dir(settings: dict, trial_id: str) -> Path | None:
+    """The checkpoint folder this trial left in the run directory before the sweep was stopped, when
+    Ray restarts it without one: Ray saves its experiment state every few seconds, and a state saved
+    before the trial's first checkpoint names none. The trial then continues from the latest epoch the
+    records hold (:func:`search.sweep.repair.resumable_checkpoint`) instead of from epoch 1. None for a
+    new trial (no folder yet) and when the run directory is not on this machine's file system."""
+    run_dir = settings.get("run_dir")
+    if not run_dir or not trial_id:
+        return None
+    from search.sweep.ray_session import trial_dir_name
+    from search.sweep.repair import resumable_checkpoint
+
+    try:
+        return resumable_checkpoint(Path(run_dir) / trial_dir_name(trial_id))
+    except OSError:
+        return None
 
 
 def _report_if_finished(workdir: Path, train_config: dict, report) -> bool:

@@ -93,16 +93,62 @@ def _restored_checkpoint_name(metadata: dict) -> str | None:
     return (metadata.get("last_result") or {}).get("checkpoint_dir_name")
 
 
+def _recorded_epoch(trial_dir: Path) -> int:
+    """The last epoch of the trial that the run directory's copy of its ``result.json`` records (0 when
+    none): the monitor copies those lines at each checkpoint, after Ray's logger wrote them. A torn or
+    unreadable line is skipped."""
+    try:
+        text = (trial_dir / "result.json").read_text()
+    except OSError:
+        return 0
+    last = 0
+    for line in text.splitlines():
+        try:
+            epoch = json.loads(line).get("epoch")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(epoch, int) and epoch > last:
+            last = epoch
+    return last
+
+
+def resumable_checkpoint(trial_dir: str | os.PathLike) -> Path | None:
+    """The ``checkpoint_*`` folder a trial continues from when Ray's saved state cannot say: the one of
+    the latest epoch the run's records hold, complete (``state.json`` and a whole ``last.keras``).
+
+    A newer folder than the records' last epoch is not used: its epoch's result line never reached the
+    records (the driver died between the trial saving it and the driver taking its result), and
+    continuing after it would leave that epoch out of the trial's history; training it again records
+    it. None when no complete folder is recorded (the trial starts again).
+    """
+    trial_dir = Path(trial_dir)
+    if not trial_dir.is_dir():
+        return None
+    recorded = _recorded_epoch(trial_dir)
+    best: tuple[int, Path] | None = None
+    for folder in trial_dir.glob("checkpoint_*"):
+        try:
+            epoch = json.loads((folder / STATE_FILE).read_text()).get("epoch")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if not isinstance(epoch, int) or epoch > recorded or not _checkpoint_complete(folder):
+            continue
+        if best is None or (epoch, folder.name) > (best[0], best[1].name):
+            best = (epoch, folder)
+    return best[1] if best else None
+
+
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
     """Make every checkpoint that Ray's saved experiment state names exist again; returns a note per fix.
 
-    Ray keeps one checkpoint per trial and saves its experiment state after registering a newer one,
-    which has by then replaced the older one: a sweep killed in between leaves a state naming a
-    checkpoint that is gone, and Ray refuses to restore that trial ("Could not recover from
-    checkpoint as it does not exist on storage anymore"). The newer complete ``checkpoint_*`` folder
-    of the trial is then renamed to the name the state expects; the trial resumes from the newer
-    epoch (``fit`` reads the epoch from the checkpoint's ``state.json``, not from the folder name).
-    Reads the newest ``experiment_state-*.json``, the one ``Tuner.restore`` uses.
+    Ray saves its experiment state every few seconds (not at every checkpoint: that rewrite of every
+    trial's state costs O(trials) per checkpoint), and the monitor keeps only each trial's newest
+    checkpoint folder. A sweep killed between a newer checkpoint and Ray's next save leaves a state
+    naming a folder that is gone, and Ray refuses to restore that trial ("Could not recover from
+    checkpoint as it does not exist on storage anymore"). The trial's folder of the latest epoch the
+    records hold (:func:`resumable_checkpoint`) is then renamed to the name the state expects; the
+    trial resumes from that epoch (``fit`` reads the epoch from the checkpoint's ``state.json``, not
+    from the folder name). Reads the newest ``experiment_state-*.json``, the one ``Tuner.restore`` uses.
     """
     run_dir = Path(run_dir)
     states = sorted(run_dir.glob("experiment_state-*.json"))
@@ -128,10 +174,9 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
         trial_dir = trial_path(run_dir, (recorded.get(trial_id) or {}).get("trial_dir") or trial_dir_name(trial_id))
         if not named or not trial_dir.is_dir() or (trial_dir / named).exists():
             continue
-        newer = [c for c in sorted(trial_dir.glob("checkpoint_*"), reverse=True)
-                 if c.name > named and all((c / f).is_file() for f in (STATE_FILE, LAST_MODEL))]
-        if newer:
-            os.replace(newer[0], trial_dir / named)
-            notes.append(f"trial {trial_id}: Ray's saved state names {named}, which {newer[0].name} had replaced "
-                         f"when the sweep stopped; resuming from {newer[0].name}'s epoch")
+        found = resumable_checkpoint(trial_dir)
+        if found is not None:
+            os.replace(found, trial_dir / named)
+            notes.append(f"trial {trial_id}: Ray's saved state names {named}, which {found.name} had replaced "
+                         f"when the sweep stopped; resuming from {found.name}'s epoch")
     return notes

@@ -93,7 +93,7 @@ def _trial_settings(info: SweepInfo, run_dir: Path, fail_when=None, inject_oom_b
     grey = {}
     if len(objectives) > 1 and (run_dir / BASELINES_FILE).is_file():
         grey = load_baselines(run_dir).get("gray", {})
-    return {"space": info.space, "max_epochs": info.max_epochs, "seed": info.seed,
+    return {"space": info.space, "max_epochs": info.max_epochs, "seed": info.seed, "run_dir": str(run_dir),
             "metric": info.metric, "cpus_per_trial": info.resources.cpus_per_trial,
             "gpus_per_trial": info.resources.gpus_per_trial, "compile_cache_dir": compile_cache_dir(run_dir),
             "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch,

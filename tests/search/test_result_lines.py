@@ -34,3 +34,44 @@ def test_an_epoch_reported_again_keeps_its_first_line_unless_that_was_lost():
     assert rows[1]["worker_pid"] == 2 and REPORTED_AGAIN not in rows[1]
     retrained = {"epoch": 2, "delta_e": 8.0, "worker_pid": 3}  # trained again from an older checkpoint
     assert _epoch_rows([first, retrained])[0]["delta_e"] == 8.0
+
+
+def test_a_trial_ray_starts_again_without_a_checkpoint_keeps_its_recorded_lines(tmp_path):
+    """Ray restores result.json and progress.csv only for a trial it restores from a checkpoint. When
+    its saved state predates the trial's first checkpoint, the monitor carries the lines up to the
+    epoch the trial continues from (its latest complete recorded checkpoint) into Ray's staging folder
+    before Ray's loggers open them, so the copies back into the run directory do not replace them."""
+    import io
+    import zipfile
+
+    from search.monitor import _carry_result_lines
+
+    staging, stored = tmp_path / "ray-staging" / "trial_a", tmp_path / "run" / "trial_a"
+    stored.mkdir(parents=True)
+    lines = [json.dumps({"epoch": e, "delta_e": 10.0 - e}) for e in (1, 2, 3)]
+    (stored / "result.json").write_text("\n".join(lines) + "\n")
+    (stored / "progress.csv").write_text("epoch,delta_e\n1,9.0\n2,8.0\n3,7.0\n")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("model.weights.h5", b"w")
+    for name, epoch, model in (("checkpoint_000001", 2, archive.getvalue()), ("checkpoint_000002", 3, b"cut")):
+        (stored / name).mkdir()
+        (stored / name / "state.json").write_text(json.dumps({"epoch": epoch}))
+        (stored / name / "last.keras").write_bytes(model)  # epoch 3's is cut short: it continues after 2
+    trial = SimpleNamespace(checkpoint=None, local_path=str(staging), path=str(stored))
+
+    _carry_result_lines(trial)
+    assert (staging / "result.json").read_text().splitlines() == lines[:2]
+    assert (staging / "progress.csv").read_text().splitlines() == ["epoch,delta_e", "1,9.0", "2,8.0"]
+    (staging / "result.json").write_text(lines[0] + "\n")
+    _carry_result_lines(trial)  # Ray's logger already holds the file: left alone
+    assert (staging / "result.json").read_text().splitlines() == lines[:1]
+
+    restored = tmp_path / "ray-staging" / "trial_b"
+    _carry_result_lines(SimpleNamespace(checkpoint=object(), local_path=str(restored), path=str(stored)))
+    assert not restored.exists()  # Ray restores a checkpointed trial's files itself
+    for folder in stored.glob("checkpoint_*"):
+        (folder / "last.keras").write_bytes(b"cut")
+    fresh = tmp_path / "ray-staging" / "trial_c"
+    _carry_result_lines(SimpleNamespace(checkpoint=None, local_path=str(fresh), path=str(stored)))
+    assert not fresh.exists()  # no complete checkpoint: the trial starts again at epoch 1, without them
