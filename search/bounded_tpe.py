@@ -14,13 +14,14 @@ of the study that holds at most ``keep_best + keep_recent`` finished trials (plu
   weights ramp older trials down).
 
 Below that size the view is the study itself: nothing changes for sweeps of up to
-``keep_best + keep_recent`` (500) trials. Choosing the trials stays linear in the history, with a
-small constant (a pass over Optuna's trial list, which Optuna itself makes at every proposal).
+``keep_best + keep_recent`` (500) trials. Each finished trial is ranked once (:class:`RankIndex`);
+what stays linear in the history is a pass over Optuna's trial list, which Optuna itself makes at
+every proposal.
 """
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import math
 from typing import Any
 
@@ -61,22 +62,58 @@ def _rank_keys(trial: FrozenTrial, directions: list[StudyDirection]) -> list[tup
     return keys
 
 
+class RankIndex:
+    """Every finished trial a sampler has seen, sorted by its rank keys (one list per objective), kept
+    up to date as trials finish: a finished trial never changes, so each is ranked once, and choosing
+    the best of a long history walks the head of a sorted list instead of sorting the history."""
+
+    def __init__(self, directions: list[StudyDirection]):
+        self.directions = list(directions)
+        self.seen: set[int] = set()
+        self.ranked: list[list[tuple]] = [[] for _ in self.directions]  # (key, number, trial), best first
+
+    def add_new(self, finished: list[FrozenTrial]) -> None:
+        """Rank the trials of ``finished`` not seen before (none when it holds as many as were seen:
+        a finished trial stays finished)."""
+        if len(finished) == len(self.seen):
+            return
+        for trial in finished:
+            if trial.number not in self.seen:
+                self.seen.add(trial.number)
+                for index, key in enumerate(_rank_keys(trial, self.directions)):
+                    bisect.insort(self.ranked[index], (key, trial.number, trial))
+
+
 def bounded_history(trials: list[FrozenTrial], directions: list[StudyDirection], *, keep_best: int,
-                    keep_recent: int) -> list[FrozenTrial]:
+                    keep_recent: int, index: RankIndex | None = None, states=None) -> list[FrozenTrial]:
     """The trials TPE learns from: the running ones, the ``keep_recent`` latest finished ones and the
     ``keep_best`` best finished ones (split evenly between the objectives), in trial-number order.
-    ``trials`` itself when it holds no more finished trials than the two together."""
-    finished = [t for t in trials if t.state != TrialState.RUNNING]
-    if len(finished) <= keep_best + keep_recent:
+    ``trials`` itself when it holds no more finished trials than the two together.
+
+    ``trials`` is in trial-number order, as Optuna's storages return them, and filtered to ``states``
+    (None: any). ``index`` (kept by the sampler between proposals) must have seen only trials of
+    the same study; without it the finished trials are ranked here."""
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    if len(trials) - len(running) <= keep_best + keep_recent:
         return trials
-    finished.sort(key=lambda t: t.number)
-    recent, older = finished[-keep_recent:] if keep_recent else [], finished[:len(finished) - keep_recent]
+    finished = [t for t in trials if t.state != TrialState.RUNNING] if running else trials
+    recent = finished[len(finished) - keep_recent:] if keep_recent else []
+    cutoff = recent[0].number if recent else finished[-1].number + 1
     chosen = {t.number: t for t in recent}
     per_objective = max(1, keep_best // len(directions))
-    for index in range(len(directions)):
-        for trial in heapq.nsmallest(per_objective, older, key=lambda t: _rank_keys(t, directions)[index]):
-            chosen[trial.number] = trial
-    chosen.update({t.number: t for t in trials if t.state == TrialState.RUNNING})
+    if index is None:
+        index = RankIndex(directions)
+    index.add_new(finished)
+    allowed = set(states) if states is not None else None
+    for ranked in index.ranked:
+        taken = 0
+        for _, number, trial in ranked:
+            if taken >= per_objective:
+                break
+            if number < cutoff and (allowed is None or trial.state in allowed):
+                chosen[number] = trial
+                taken += 1
+    chosen.update({t.number: t for t in running})
     return [chosen[number] for number in sorted(chosen)]
 
 
@@ -85,10 +122,11 @@ class _StudyView:
     bounded (:func:`bounded_history`). The bounded lists are kept for that trial's other parameters
     (TPE samples each one apart, and the study does not change in between)."""
 
-    def __init__(self, study, keep_best: int, keep_recent: int, cache: dict):
+    def __init__(self, study, keep_best: int, keep_recent: int, cache: dict, index: RankIndex):
         self._study = study
         self._keep = (keep_best, keep_recent)
         self._cache = cache
+        self._index = index
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
@@ -98,7 +136,7 @@ class _StudyView:
         if key not in self._cache:
             trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
             self._cache[key] = bounded_history(trials, self._study.directions, keep_best=self._keep[0],
-                                               keep_recent=self._keep[1])
+                                               keep_recent=self._keep[1], index=self._index, states=states)
         return self._cache[key]
 
     def get_trials(self, deepcopy: bool = True, states=None) -> list[FrozenTrial]:
@@ -116,11 +154,15 @@ class BoundedHistoryTPESampler(TPESampler):
         super().__init__(*args, **kwargs)
         self.keep_best, self.keep_recent = int(keep_best), int(keep_recent)
         self._sampling: tuple[int, dict] = (-1, {})  # (the trial being sampled, its bounded lists)
+        self._index: tuple[object, RankIndex] | None = None  # (the study's identity, its ranked trials)
 
     def _view(self, study, trial: FrozenTrial) -> _StudyView:
         if self._sampling[0] != trial.number:
             self._sampling = (trial.number, {})
-        return _StudyView(study, self.keep_best, self.keep_recent, self._sampling[1])
+        identity = (id(study._storage), study._study_id)
+        if self._index is None or self._index[0] != identity:
+            self._index = (identity, RankIndex(study.directions))
+        return _StudyView(study, self.keep_best, self.keep_recent, self._sampling[1], self._index[1])
 
     def sample_relative(self, study, trial, search_space):
         return super().sample_relative(self._view(study, trial), trial, search_space)
