@@ -29,6 +29,8 @@ from optuna.samplers import TPESampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from colorize_core.errors import InvalidValueError
+
 __all__ = ["BoundedHistoryTPESampler", "KEEP_BEST", "KEEP_RECENT"]
 
 KEEP_BEST = 100    #: finished trials kept by rank (TPE's "good" set is at most 25 of them)
@@ -150,7 +152,7 @@ class BoundedHistoryTPESampler(TPESampler):
 
     def __init__(self, *args, keep_best: int = KEEP_BEST, keep_recent: int = KEEP_RECENT, **kwargs):
         if keep_best < 25:
-            raise ValueError(f"keep_best must be at least 25 (TPE's largest 'good' set), got {keep_best}")
+            raise InvalidValueError(f"keep_best must be at least 25 (TPE's largest 'good' set), got {keep_best}")
         super().__init__(*args, **kwargs)
         self.keep_best, self.keep_recent = int(keep_best), int(keep_recent)
         self._sampling: tuple[int, dict] = (-1, {})  # (the trial being sampled, its bounded lists)
