@@ -99,7 +99,7 @@ def _wait_session_gone(sid: int, timeout_s: float = 30.0) -> None:
 def check_run(run_dir: Path) -> list[str]:
     """What is wrong with a finished run directory (empty when nothing is)."""
     from search.records import REPORTED_AGAIN, load_records
-    from search.sweep.repair import _checkpoint_complete
+    from search.resume_point import checkpoint_complete as _checkpoint_complete
 
     problems = []
     records = load_records(run_dir)

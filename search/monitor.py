@@ -14,6 +14,7 @@ from ray.tune import Callback
 
 from search.memory.oom import is_out_of_memory
 from search.records import first_error_line
+from search.resume_point import checkpoint_epoch, resumable_checkpoint
 from search.rundir import FAILED_STATUSES, TrialLedger, TrialStatus, is_disk_full_error, is_disk_full_text
 
 __all__ = ["SweepMonitor"]
@@ -55,7 +56,7 @@ def _carry_result_lines(trial) -> None:
     Ray restores those files only for a trial it restores from a checkpoint; a trial whose saved
     state predates its first checkpoint starts with empty ones, and the copies into the run directory
     (:func:`_copy_result_lines`, Ray's own) would then replace its recorded epochs. The trial continues
-    from the folder of its latest recorded epoch (:func:`search.sweep.repair.resumable_checkpoint`, the
+    from the folder of its latest recorded epoch (:func:`search.resume_point.resumable_checkpoint`, the
     same choice the trainable makes), so the lines up to that epoch are carried, and no later ones.
     Called from ``on_trial_start``, which Ray runs before its loggers' (user callbacks come first)."""
     if getattr(trial, "checkpoint", None) is not None:
@@ -63,14 +64,12 @@ def _carry_result_lines(trial) -> None:
     local, stored = getattr(trial, "local_path", None), getattr(trial, "path", None)
     if not local or not stored or os.path.abspath(local) == os.path.abspath(stored):
         return
-    from search.sweep.repair import resumable_checkpoint
-
     try:
         folder = resumable_checkpoint(stored)
-        epoch = json.loads((folder / "state.json").read_text()).get("epoch") if folder else None
-    except (OSError, ValueError):
+    except OSError:
         return
-    if not isinstance(epoch, int):
+    epoch = checkpoint_epoch(folder) if folder else None
+    if epoch is None:
         return  # the trial starts again from epoch 1: nothing of the last run is its history
     for name, keep in (("result.json", _result_lines_until), ("progress.csv", _progress_rows_until)):
         source, target = Path(stored) / name, Path(local) / name

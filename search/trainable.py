@@ -158,13 +158,13 @@ def _checkpoint_left_in_run_dir(settings: dict, trial_id: str) -> Path | None:
     """The checkpoint folder this trial left in the run directory before the sweep was stopped, when
     Ray restarts it without one: Ray saves its experiment state every few seconds, and a state saved
     before the trial's first checkpoint names none. The trial then continues from the latest epoch the
-    records hold (:func:`search.sweep.repair.resumable_checkpoint`) instead of from epoch 1. None for a
+    records hold (:func:`search.resume_point.resumable_checkpoint`) instead of from epoch 1. None for a
     new trial (no folder yet) and when the run directory is not on this machine's file system."""
     run_dir = settings.get("run_dir")
     if not run_dir or not trial_id:
         return None
     from search.sweep.ray_session import trial_dir_name
-    from search.sweep.repair import resumable_checkpoint
+    from search.resume_point import resumable_checkpoint
 
     try:
         return resumable_checkpoint(Path(run_dir) / trial_dir_name(trial_id))

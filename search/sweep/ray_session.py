@@ -175,7 +175,7 @@ def _checkpoint_config():
     state older than the trials: a checkpoint the state names but a newer one replaced is renamed back
     (:func:`search.sweep.repair.repair_replaced_checkpoints`), a trial the state knows without a
     checkpoint continues from its folder's (:func:`search.trainable.colorize_trial`), both at the
-    latest epoch the records hold (:func:`search.sweep.repair.resumable_checkpoint`)."""
+    latest epoch the records hold (:func:`search.resume_point.resumable_checkpoint`)."""
     from ray import tune
 
     return tune.CheckpointConfig()

@@ -13,22 +13,11 @@ import os
 import re
 from pathlib import Path
 
-from colorize_core.train import LAST_MODEL, STATE_FILE
 from search.records import trial_path
+from search.resume_point import checkpoint_complete as _checkpoint_complete
+from search.resume_point import resumable_checkpoint
 from search.rundir import read_trial_entries
 from search.sweep.ray_session import trial_dir_name
-
-def _checkpoint_complete(folder: Path) -> bool:
-    """Whether a ``checkpoint_*`` folder holds a readable ``state.json`` and a whole ``last.keras``
-    (a zip archive with its central directory: a copy cut short by a full disk is not one)."""
-    import zipfile
-
-    try:
-        json.loads((folder / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return zipfile.is_zipfile(folder / LAST_MODEL)
-
 
 def _trials_with_unwritten_errors(run_dir: Path) -> list[str]:
     """Trials whose ``error.txt`` is empty: they failed while the disk was full (resumable)."""
@@ -91,51 +80,6 @@ def _restored_checkpoint_name(metadata: dict) -> str | None:
     if names:
         return max(names)
     return (metadata.get("last_result") or {}).get("checkpoint_dir_name")
-
-
-def _recorded_epoch(trial_dir: Path) -> int:
-    """The last epoch of the trial that the run directory's copy of its ``result.json`` records (0 when
-    none): the monitor copies those lines at each checkpoint, after Ray's logger wrote them. A torn or
-    unreadable line is skipped."""
-    try:
-        text = (trial_dir / "result.json").read_text()
-    except OSError:
-        return 0
-    last = 0
-    for line in text.splitlines():
-        try:
-            epoch = json.loads(line).get("epoch")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(epoch, int) and epoch > last:
-            last = epoch
-    return last
-
-
-def resumable_checkpoint(trial_dir: str | os.PathLike) -> Path | None:
-    """The ``checkpoint_*`` folder a trial continues from when Ray's saved state cannot say: the one of
-    the latest epoch the run's records hold, complete (``state.json`` and a whole ``last.keras``).
-
-    A newer folder than the records' last epoch is not used: its epoch's result line never reached the
-    records (the driver died between the trial saving it and the driver taking its result), and
-    continuing after it would leave that epoch out of the trial's history; training it again records
-    it. None when no complete folder is recorded (the trial starts again).
-    """
-    trial_dir = Path(trial_dir)
-    if not trial_dir.is_dir():
-        return None
-    recorded = _recorded_epoch(trial_dir)
-    best: tuple[int, Path] | None = None
-    for folder in trial_dir.glob("checkpoint_*"):
-        try:
-            epoch = json.loads((folder / STATE_FILE).read_text()).get("epoch")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if not isinstance(epoch, int) or epoch > recorded or not _checkpoint_complete(folder):
-            continue
-        if best is None or (epoch, folder.name) > (best[0], best[1].name):
-            best = (epoch, folder)
-    return best[1] if best else None
 
 
 def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:

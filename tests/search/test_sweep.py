@@ -415,7 +415,8 @@ def test_repair_follows_the_checkpoint_rays_manager_will_restore_not_the_last_re
     folder = tmp_path / "trial_a" / "checkpoint_000002"
     folder.mkdir(parents=True)
     (folder / "state.json").write_text(json.dumps({"epoch": 3}))
-    (folder / "last.keras").write_text("weights")
+    (folder / "last.keras").write_bytes(_zip_bytes())
+    (tmp_path / "trial_a" / "result.json").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
     manager = {"_type": "CLOUDPICKLE_FALLBACK",  # how Ray 2.60 saves it: a pickle, as hex, naming its paths
                "value": b"\x80\x05...trial_a/checkpoint_000000...trial_a/checkpoint_000001...".hex()}
     metadata = {"last_result": {"checkpoint_dir_name": "checkpoint_000002"}, "checkpoint_manager": manager}
