@@ -79,19 +79,7 @@ def _wait_session_gone(sid: int, timeout_s: float = 30.0) -> None:
     """Wait until no process of session ``sid`` is left (Ray's processes die with their driver)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        alive = False
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                text = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            fields = text[text.rfind(")") + 2:].split()
-            if fields[0] != "Z" and int(fields[3]) == sid:
-                alive = True
-                break
-        if not alive:
+        if subprocess.run(["pgrep", "-s", str(sid)], capture_output=True).returncode != 0:  # none left
             return
         time.sleep(0.3)
 

@@ -55,7 +55,7 @@ def checkpoint_epoch(folder: Path) -> int | None:
     return epoch if isinstance(epoch, int) else None
 
 
-def resumable_checkpoint(trial_dir: str | os.PathLike) -> Path | None:
+def resumable_checkpoint(trial_dir: str | os.PathLike, *, recorded_elsewhere: int = 0) -> Path | None:
     """The ``checkpoint_*`` folder a trial continues from when Ray's saved state cannot say: the one of
     the latest epoch the run's records hold, complete (``state.json`` and a whole ``last.keras``).
 
@@ -63,11 +63,14 @@ def resumable_checkpoint(trial_dir: str | os.PathLike) -> Path | None:
     records (the driver died between the trial saving it and the driver taking its result), and
     continuing after it would leave that epoch out of the trial's history; training it again records
     it. None when no complete folder is recorded (the trial starts again).
+
+    ``recorded_elsewhere``: the epochs another record of the trial holds (``trials.json``'s
+    ``epochs``, written as each result arrives), for a ``result.json`` that was deleted or damaged.
     """
     trial_dir = Path(trial_dir)
     if not trial_dir.is_dir():
         return None
-    recorded = recorded_epoch(trial_dir)
+    recorded = max(recorded_epoch(trial_dir), int(recorded_elsewhere or 0))
     best: tuple[int, Path] | None = None
     for folder in trial_dir.glob("checkpoint_*"):
         epoch = checkpoint_epoch(folder)

@@ -118,7 +118,8 @@ def repair_replaced_checkpoints(run_dir: str | os.PathLike) -> list[str]:
         trial_dir = trial_path(run_dir, (recorded.get(trial_id) or {}).get("trial_dir") or trial_dir_name(trial_id))
         if not named or not trial_dir.is_dir() or (trial_dir / named).exists():
             continue
-        found = resumable_checkpoint(trial_dir)
+        epochs = (recorded.get(trial_id) or {}).get("epochs")
+        found = resumable_checkpoint(trial_dir, recorded_elsewhere=epochs if isinstance(epochs, int) else 0)
         if found is not None:
             os.replace(found, trial_dir / named)
             notes.append(f"trial {trial_id}: Ray's saved state names {named}, which {found.name} had replaced "

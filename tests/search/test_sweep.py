@@ -266,7 +266,8 @@ def test_recorded_data_source_is_turned_back_into_what_load_dataset_takes():
 def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_its_state(tmp_path):
     """Ray's newest experiment state names checkpoint_000002, but the sweep died after
     checkpoint_000003 had replaced it: the newer complete folder takes the expected name, unless its
-    epoch never reached the records (then the latest recorded one does)."""
+    epoch never reached the records (then the latest recorded one does); trials.json's epochs count
+    when the trial's result.json is gone."""
     from search.sweep import repair_replaced_checkpoints
 
     def trial_entry(trial_id, named):
@@ -295,17 +296,19 @@ def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_
     checkpoint("f", "checkpoint_000002", 3)                   # the latest epoch the records hold
     checkpoint("f", "checkpoint_000003", 4)                   # its result line never reached the records
     recorded("f", 3)
-    (tmp_path / "trials.json").write_text(json.dumps({"e": {"trial_dir": "older_naming_e"}}))
+    checkpoint("g", "checkpoint_000002", 2)                   # its result.json was deleted: trials.json says 2
+    (tmp_path / "trials.json").write_text(json.dumps({"e": {"trial_dir": "older_naming_e"}, "g": {"epochs": 2}}))
     older = {"trial_data": [trial_entry("a", "checkpoint_000000")]}
     newest = {"trial_data": [trial_entry("a", "checkpoint_000002"), trial_entry("b", "checkpoint_000001"),
                              trial_entry("c", "checkpoint_000004"), trial_entry("d", None),
-                             trial_entry("e", "checkpoint_000000"), trial_entry("f", "checkpoint_000001")]}
+                             trial_entry("e", "checkpoint_000000"), trial_entry("f", "checkpoint_000001"),
+                             trial_entry("g", "checkpoint_000001")]}
     (tmp_path / "experiment_state-2026-01-01_10-00-00.json").write_text(json.dumps(older))
     (tmp_path / "experiment_state-2026-01-01_10-05-00.json").write_text(json.dumps(newest))
 
     notes = repair_replaced_checkpoints(tmp_path)
 
-    assert len(notes) == 3 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
+    assert len(notes) == 4 and "trial a" in notes[0] and "checkpoint_000003" in notes[0]
     assert (tmp_path / "older_naming_e" / "checkpoint_000000" / "last.keras").exists()
     assert json.loads((tmp_path / "trial_a" / "checkpoint_000002" / "state.json").read_text()) == {"epoch": 4}
     assert not (tmp_path / "trial_a" / "checkpoint_000003").exists()
@@ -314,6 +317,7 @@ def test_resume_repairs_a_checkpoint_that_a_newer_one_replaced_before_ray_saved_
     assert not (tmp_path / "trial_c" / "checkpoint_000004").exists()
     assert json.loads((tmp_path / "trial_f" / "checkpoint_000001" / "state.json").read_text()) == {"epoch": 3}
     assert "trial f" in notes[2] and "checkpoint_000002" in notes[2]
+    assert json.loads((tmp_path / "trial_g" / "checkpoint_000001" / "state.json").read_text()) == {"epoch": 2}
     assert repair_replaced_checkpoints(tmp_path) == []  # nothing left to repair
 
 
