@@ -65,12 +65,16 @@ def resumable_checkpoint(trial_dir: str | os.PathLike, *, recorded_elsewhere: in
     it. None when no complete folder is recorded (the trial starts again).
 
     ``recorded_elsewhere``: the epochs another record of the trial holds (``trials.json``'s
-    ``epochs``, written as each result arrives), for a ``result.json`` that was deleted or damaged.
+    ``epochs``), used only when the trial's ``result.json`` is gone (deleted by hand): while it exists
+    it is the rule, because ``trials.json`` counts an epoch a moment before its line is copied.
     """
     trial_dir = Path(trial_dir)
     if not trial_dir.is_dir():
         return None
-    recorded = max(recorded_epoch(trial_dir), int(recorded_elsewhere or 0))
+    if (trial_dir / "result.json").exists():
+        recorded = recorded_epoch(trial_dir)
+    else:
+        recorded = int(recorded_elsewhere or 0)
     best: tuple[int, Path] | None = None
     for folder in trial_dir.glob("checkpoint_*"):
         epoch = checkpoint_epoch(folder)
