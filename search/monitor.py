@@ -15,7 +15,8 @@ from ray.tune import Callback
 from search.memory.oom import is_out_of_memory
 from search.records import first_error_line
 from search.resume_point import checkpoint_epoch, resumable_checkpoint
-from search.rundir import FAILED_STATUSES, TrialLedger, TrialStatus, is_disk_full_error, is_disk_full_text
+from search.rundir import (FAILED_STATUSES, TrialLedger, TrialStatus, is_disk_full_error, is_disk_full_text,
+                           write_text_atomic)
 
 __all__ = ["SweepMonitor"]
 
@@ -38,14 +39,18 @@ def _copy_result_lines(trial) -> None:
         return
     for name in _RAY_TRIAL_FILES:
         source, target = Path(local) / name, Path(stored) / name
+        tmp = target.with_name(target.name + ".colorsweep-tmp")
         try:
             if not source.is_file():
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".colorsweep-tmp")
-            shutil.copyfile(source, tmp)
+            shutil.copyfile(source, tmp)  # no fsync: the next checkpoint copies it again
             os.replace(tmp, target)
         except OSError:
+            try:
+                tmp.unlink(missing_ok=True)  # a full disk leaves no partial copy behind
+            except OSError:
+                pass
             continue
 
 
@@ -76,11 +81,8 @@ def _carry_result_lines(trial) -> None:
         try:
             if not source.is_file() or (target.is_file() and target.stat().st_size > 0):
                 continue
-            text = keep(source.read_text(), epoch)
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".colorsweep-tmp")
-            tmp.write_text(text)
-            os.replace(tmp, target)
+            write_text_atomic(target, keep(source.read_text(), epoch))
         except (OSError, ValueError):
             continue
 

@@ -5,6 +5,7 @@ replace the line it had."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from search.monitor import _copy_result_lines
@@ -23,6 +24,26 @@ def test_the_monitor_copies_rays_staged_trial_files_into_the_run_directory(tmp_p
     assert not list(stored.glob("*.colorsweep-tmp"))
     _copy_result_lines(SimpleNamespace(local_path=str(stored), path=str(stored)))  # one folder: nothing to do
     assert (stored / "result.json").read_text().splitlines() == lines
+
+
+def test_a_copy_cut_short_by_a_full_disk_leaves_the_recorded_lines_and_no_partial_file(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    staging, stored = tmp_path / "ray-staging" / "trial_a", tmp_path / "run" / "trial_a"
+    staging.mkdir(parents=True)
+    stored.mkdir(parents=True)
+    (staging / "result.json").write_text('{"epoch": 1}\n{"epoch": 2}\n')
+    (stored / "result.json").write_text('{"epoch": 1}\n')
+
+    def full_disk(source, target):
+        Path(target).write_text('{"ep')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    _copy_result_lines(SimpleNamespace(local_path=str(staging), path=str(stored)))
+    assert (stored / "result.json").read_text() == '{"epoch": 1}\n'
+    assert sorted(p.name for p in stored.iterdir()) == ["result.json"]
 
 
 def test_an_epoch_reported_again_keeps_its_first_line_unless_that_was_lost():
@@ -63,6 +84,7 @@ def test_a_trial_ray_starts_again_without_a_checkpoint_keeps_its_recorded_lines(
     _carry_result_lines(trial)
     assert (staging / "result.json").read_text().splitlines() == lines[:2]
     assert (staging / "progress.csv").read_text().splitlines() == ["epoch,delta_e", "1,9.0", "2,8.0"]
+    assert sorted(p.name for p in staging.iterdir()) == ["progress.csv", "result.json"]  # no temporary file
     (staging / "result.json").write_text(lines[0] + "\n")
     _carry_result_lines(trial)  # Ray's logger already holds the file: left alone
     assert (staging / "result.json").read_text().splitlines() == lines[:1]
