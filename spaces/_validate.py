@@ -130,6 +130,9 @@ _RULES: dict[str, tuple[tuple[str, ...], Callable[[Any], str | None]]] = {
     "samples_per_epoch": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"
     ),
+    "min_crop_scale": _rule(
+        CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"
+    ),
     "rebalance": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "eval_max_pixels": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"

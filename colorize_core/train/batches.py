@@ -52,9 +52,11 @@ def shuffled_batches(x, y, *, batch_size, seed, augment, target=None, weights=No
     return _Seq()
 
 
-def crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch, target=None, weights=None):
+def crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch, target=None, weights=None,
+                 min_scale=None):
     """``ceil(samples / batch_size)`` batches per epoch of random crops of ``pool``'s photos
-    (:func:`colorize_core.sampling.sample_crops`), as a Keras PyDataset of (encoded L, target).
+    (:func:`colorize_core.sampling.sample_crops`, crop sides from ``min_scale`` of the short side, None:
+    its default), as a Keras PyDataset of (encoded L, target).
 
     Every batch is full (the same shape every step: no retracing). Batch ``i`` of epoch ``e`` is
     drawn from ``default_rng([seed, e, i])``: the same samples whatever the loader's threads, and a
@@ -75,7 +77,8 @@ def crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch
 
         def __getitem__(self, index):
             rng = np.random.default_rng([seed, self.epoch, index])
-            lightness, ab = sample_crops(pool, batch_size, size, rng=rng, lab_mode=lab_mode)
+            scale = {} if min_scale is None else {"min_scale": min_scale}
+            lightness, ab = sample_crops(pool, batch_size, size, rng=rng, lab_mode=lab_mode, **scale)
             if weights is not None:
                 return color.encode_l(lightness), color.encode_ab(ab), weights(ab)
             return color.encode_l(lightness), (target(ab) if target is not None else color.encode_ab(ab))

@@ -15,6 +15,7 @@ import numpy as np
 
 from colorize_core.errors import InvalidValueError
 from colorize_core import metrics
+from colorize_core.sampling import MIN_CROP_SCALE
 
 __all__ = ["TrainConfig", "FitResult", "ReportFn", "PRECISIONS"]
 
@@ -46,6 +47,10 @@ class TrainConfig:
     many random crops of the training photos kept whole (``LabDataset.pool``; see
     :mod:`colorize_core.sampling`), rounded up to whole batches, so an epoch is the same amount of
     training whatever the number of photos. ``augment`` then adds nothing and is ignored.
+    ``min_crop_scale`` (in (0, 1], unitless): the smallest random crop's side as a fraction of the
+    photo's short side (crops are uniform in [``min_crop_scale``, 1]; 1 = always the whole short side).
+    Lower values zoom in further, away from what the validation and test centre crops show; ignored
+    without ``samples_per_epoch``.
 
     ``rebalance`` (in [0, 1], unitless): class rebalancing for regression losses, so that rare,
     saturated colours are not averaged away to grey. Each pixel's loss is weighted by ``w_q ** rebalance``,
@@ -80,6 +85,7 @@ class TrainConfig:
     decode: str = "annealed_mean"
     precision: str | None = None
     samples_per_epoch: int | None = None
+    min_crop_scale: float = MIN_CROP_SCALE
     rebalance: float = 0.0
 
     def __post_init__(self) -> None:
@@ -92,6 +98,12 @@ class TrainConfig:
         spe = self.samples_per_epoch
         if spe is not None and not (isinstance(spe, (int, np.integer)) and not isinstance(spe, bool) and spe > 0):
             raise InvalidValueError(f"samples_per_epoch must be a positive int or None, got {spe!r}")
+        scale = self.min_crop_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and 0 < scale <= 1):
+            raise InvalidValueError(
+                f"min_crop_scale must be a number in (0, 1] (the smallest crop's side as a fraction of the "
+                f"photo's short side; 1 = the whole short side), got {scale!r}"
+            )
         rebalance = self.rebalance
         if isinstance(rebalance, bool) or not isinstance(rebalance, (int, float)) or not 0 <= rebalance <= 1:
             raise InvalidValueError(f"rebalance must be a number in [0, 1] (0: unweighted loss), got {rebalance!r}")

@@ -119,7 +119,8 @@ def _train_epochs(model, cfg: TrainConfig, data: LabDataset, state: TrainState, 
     if cfg.samples_per_epoch is not None:
         batches = crop_batches(data.pool, size=data.size, samples=cfg.samples_per_epoch,
                                batch_size=cfg.batch_size, seed=cfg.seed, lab_mode=data.lab_mode,
-                               first_epoch=state.epoch, target=target, weights=weights)
+                               first_epoch=state.epoch, target=target, weights=weights,
+                               min_scale=cfg.min_crop_scale)
         model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
     elif is_classifier or cfg.augment or weights is not None:
         batches = shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -25,6 +26,14 @@ def _samples_per_epoch(value: int) -> int | None:
     return value or None
 
 
+def _crop_scale(text: str) -> float:
+    """``--min-crop-scale``: a number in (0, 1]."""
+    value = unit_interval(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be above 0 (a crop needs a side), got 0")
+    return value
+
+
 def cmd_train(args) -> int:
     """Train one model, print its validation metrics beside the baselines, write ``OUT/result.json``."""
     from colorize_core import metrics
@@ -36,6 +45,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
         seed=args.seed, augment=args.augment, monitor=args.monitor, temperature=args.temperature,
         samples_per_epoch=_samples_per_epoch(args.samples_per_epoch), rebalance=args.rebalance,
+        **({} if args.min_crop_scale is None else {"min_crop_scale": args.min_crop_scale}),
     )
     apply_max_megapixels(args)
     data = load_dataset(data_arg(args.data), size=args.size)
@@ -87,6 +97,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--samples-per-epoch", type=non_negative_int, default=1024, metavar="N",
                    help="an epoch is N random crops (random scale, position, flip) of the training photos kept "
                         "whole (default 1024); 0: one pass over the fixed centre crops, as the study did")
+    p.add_argument("--min-crop-scale", type=_crop_scale, default=None, metavar="S",
+                   help="smallest random crop, as a fraction of the photo's short side, in (0, 1] "
+                        "(default: TrainConfig's, see `colorize_core.sampling.MIN_CROP_SCALE`)")
     p.add_argument("--rebalance", type=unit_interval, default=0.0, metavar="S",
                    help="regression models: weight each pixel's loss by its colour's rarity to the power S, in "
                         "[0, 1] (default 0: unweighted; 1: Zhang et al.'s full class rebalancing)")

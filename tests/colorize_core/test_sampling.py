@@ -201,3 +201,57 @@ def test_cv2_area_resize_matches_the_pool_of_a_shrunk_photo():
     pooled = sampling.pool_image(photo, 255.0, 60)
     expected = cv2.resize(photo.astype(np.float32) / 255.0, (90, 60), interpolation=cv2.INTER_AREA)
     np.testing.assert_allclose(pooled.astype(np.float32) / 255.0, expected, atol=1 / 255 + 1e-6)
+
+
+def test_min_crop_scale_bounds_how_far_the_crops_zoom_in():
+    from colorize_core.train import _crop_batches
+
+    pool = PhotoPool.from_images([_halves(64, 64)], ["halves"], side=64)
+
+    def red_shares(min_scale):
+        batches = _crop_batches(pool, size=16, samples=64, batch_size=64, seed=0, lab_mode="float",
+                                first_epoch=0, min_scale=min_scale)
+        _, ab = batches[0]
+        red = color.decode_ab(ab)[..., 1] > 20  # b* of pure red is about +67, of pure blue about -108
+        return red.mean(axis=(1, 2))
+
+    whole = red_shares(1.0)  # every crop is the whole photo: half red, half blue
+    np.testing.assert_allclose(whole, 0.5, atol=0.05)
+    zoomed = red_shares(0.25)  # quarter-side crops: many hold one colour only
+    assert np.sum((zoomed < 0.05) | (zoomed > 0.95)) >= 8
+
+
+def test_fit_crops_at_its_configured_min_crop_scale(demo16, monkeypatch):
+    import importlib
+
+    fit_module = importlib.import_module("colorize_core.train.fit")
+    asked = []
+    real = fit_module.crop_batches
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["min_scale"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "crop_batches", spy)
+    fit_module.fit({"arch": "basic", "epochs": 1, "batch_size": 8, "samples_per_epoch": 8,
+                    "min_crop_scale": 0.7}, demo16)
+    assert asked == [0.7]
+
+
+def test_min_crop_scale_is_checked_in_configs_spaces_and_the_cli(capsys):
+    from colorize_core.train import TrainConfig
+    from search.cli import main
+    from spaces import SpaceError, space_from_dict
+
+    assert TrainConfig().min_crop_scale == sampling.MIN_CROP_SCALE
+    for bad in (0, -0.5, 1.5, float("nan"), True, "half"):
+        with pytest.raises(ValueError, match=r"min_crop_scale must be a number in \(0, 1\]"):
+            TrainConfig(min_crop_scale=bad)
+    with pytest.raises(SpaceError, match=r"min_crop_scale must be a number in \(0, 1\]"):
+        space_from_dict({"name": "t", "params": {"min_crop_scale": {"choice": [0.5, 0]}}, "fixed": {"arch": "basic"}})
+    space = space_from_dict({"name": "t", "params": {"min_crop_scale": {"uniform": [0.25, 1.0]}},
+                             "fixed": {"arch": "basic"}})
+    assert "min_crop_scale" in space.params
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--min-crop-scale", "0"])
+    assert stopped.value.code == 2 and "must be above 0" in capsys.readouterr().err
