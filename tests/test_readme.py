@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,7 @@ RUN_BY = {
     "colorsweep report ./colorsweep-runs/wide-20261126-101500 --tensorboard": "test_readme_sweep_commands",
     "colorsweep export ./colorsweep-runs/wide-20261126-101500 --out best-model": "test_readme_sweep_commands",
     "colorsweep colorize best-model old-photos/ --out coloured/": "test_readme_sweep_commands",
+    "colorsweep colorize best-model old-photos/ --out vivid/ --chroma 1.2": "test_readme_sweep_commands",
     "colorsweep finetune best-model --epochs 5 --data ~/more-photos --out best-model-ft": "test_readme_sweep_commands",
     "colorsweep plan seed --gpu-memory 4GiB --size 128": "test_readme_commands_that_need_no_sweep",
     "colorsweep run wide --data ~/photos --gpus-per-trial 0.25 --gpu-memory 4GiB --fit-batch": "test_readme_sweep_commands",
@@ -234,6 +236,12 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             assert len({f.parent for f in run_dir.rglob("events.out.tfevents*")}) == 3
         elif argv[0] == "export":
             assert (in_tmp / "best-model" / "model.keras").is_file()
+        elif argv[0] == "colorize" and "--chroma" in argv:  # the same photos, colours 1.2x stronger
+            own = cv2.cvtColor(cv2.imread(str(in_tmp / "coloured" / "coffee.png")), cv2.COLOR_BGR2LAB).astype(float)
+            vivid = cv2.cvtColor(cv2.imread(str(in_tmp / "vivid" / "coffee.png")), cv2.COLOR_BGR2LAB).astype(float)
+            own_chroma, vivid_chroma = (np.hypot(x[..., 1] - 128, x[..., 2] - 128).mean() for x in (own, vivid))
+            assert "at chroma 1.2" in out and vivid_chroma > own_chroma, (own_chroma, vivid_chroma)
+            assert np.abs(vivid[..., 0] - own[..., 0]).mean() < 2  # same lightness
         elif argv[0] == "colorize":
             assert sorted(p.name for p in (in_tmp / "coloured").iterdir()) == ["astronaut.jpg", "coffee.png"]
             assert cv2.imread(str(in_tmp / "coloured" / "astronaut.jpg")).shape[:2] == (256, 256)

@@ -95,6 +95,7 @@ def colorize_paths(
     progress: bool = True,
     rank: int = 1,
     lab_mode: str | None = None,
+    chroma: float = 1.0,
 ) -> dict:
     """Colorize image files and folders (searched recursively) at full resolution into ``out_dir``.
 
@@ -103,7 +104,8 @@ def colorize_paths(
     sub-paths; with several inputs, each folder's outputs go under a subfolder of its name). With
     ``compare`` the output is the grey input beside the colorized result (twice as wide). Files
     that cannot be read or written are skipped with their reason, never raised. ``progress`` shows a
-    text progress bar and the skip messages on stderr.
+    text progress bar and the skip messages on stderr. ``chroma`` (> 0) scales the predicted colours'
+    strength, hue kept (:func:`colorize_core.predict.colorize_rgb`; 1 = the model's own).
 
     Returns ``{"written": n, "skipped": n, "outputs": [...], "skipped_files": [{"path", "reason"}],
     "out_dir": str, "model": str}``. Raises ValueError when nothing at all was found to colorize.
@@ -112,8 +114,9 @@ def colorize_paths(
 
     from colorize_core import color
     from colorize_core.data import ImageError, read_image
-    from colorize_core.predict import colorize_rgb, side_by_side, write_rgb
+    from colorize_core.predict import check_chroma, colorize_rgb, side_by_side, write_rgb
 
+    chroma = check_chroma(chroma)  # before the model is loaded or any file written
     if hasattr(model_or_run_dir, "predict"):
         model, model_name, mode = model_or_run_dir, getattr(model_or_run_dir, "name", "model"), "float"
         temperature = None
@@ -149,7 +152,7 @@ def colorize_paths(
         if reason is None:
             try:
                 rgb = read_image(src)
-                result = colorize_rgb(model, rgb, lab_mode=mode, temperature=temperature)
+                result = colorize_rgb(model, rgb, lab_mode=mode, temperature=temperature, chroma=chroma)
                 image = result
                 if compare:
                     lightness = color.rgb_to_lab(rgb, lab_mode=mode)[..., 0]
@@ -170,4 +173,4 @@ def colorize_paths(
         bar.update(done, src.name)
     bar.close()
     return {"written": len(outputs), "skipped": len(skipped), "outputs": outputs, "skipped_files": skipped,
-            "out_dir": str(out_dir), "model": model_name, "compare": bool(compare)}
+            "out_dir": str(out_dir), "model": model_name, "compare": bool(compare), "chroma": chroma}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 from typing import Any
@@ -17,7 +18,7 @@ from search.tables import format_table, format_value
 
 __all__ = [
     "UserError", "format_table", "format_value", "emit", "clip", "param_count", "duration", "count",
-    "signal_name", "int_at_least", "positive_int", "non_negative_int", "unit_interval", "data_arg",
+    "signal_name", "int_at_least", "positive_int", "non_negative_int", "unit_interval", "positive_number", "data_arg",
     "apply_max_megapixels", "add_json_flag", "DESCRIPTION_WIDTH",
 ]
 
@@ -107,6 +108,17 @@ def unit_interval(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 

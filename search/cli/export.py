@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from colorize_core.errors import InvalidValueError
-from search.cli._output import add_json_flag, emit, format_table
+from search.cli._output import add_json_flag, emit, format_table, positive_number
 
 __all__ = ["add_parsers", "cmd_export", "cmd_colorize", "cmd_finetune"]
 
@@ -46,8 +46,9 @@ def cmd_colorize(args) -> int:
     from search.best import colorize_paths
 
     result = colorize_paths(args.model, args.inputs, out_dir=args.out, compare=args.compare,
-                            progress=not args.quiet, rank=args.rank)
-    lines = [f"colorized {result['written']} image(s) into {result['out_dir']} with {result['model']}"]
+                            progress=not args.quiet, rank=args.rank, chroma=args.chroma)
+    strength = f" at chroma {result['chroma']:g}" if result["chroma"] != 1.0 else ""
+    lines = [f"colorized {result['written']} image(s) into {result['out_dir']} with {result['model']}{strength}"]
     if result["skipped"]:
         lines.append(f"skipped {result['skipped']}:")
         lines += [f"  {s['path']}: {s['reason']}" for s in result["skipped_files"]]
@@ -97,6 +98,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", required=True, help="output folder: same file names and sizes as the inputs")
     p.add_argument("--compare", action="store_true", help="write the grey input beside the colorized result")
     p.add_argument("--rank", type=int, default=1, help="with a run directory: the K-th best trial")
+    p.add_argument("--chroma", type=positive_number, default=1.0, metavar="S",
+                   help="colour strength: the predicted colours times S, hues kept (default 1: the model's own; "
+                        "1.1-1.3 are closer to a photo's colourfulness and less accurate, see BENCHMARKS.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_colorize)

@@ -49,3 +49,27 @@ def test_written_jpegs_use_quality_90_and_keep_their_format(tmp_path):
     assert written[:3] == b"\xff\xd8\xff" and len(written) < len(q95)
     write_rgb(tmp_path / "b.png", rgb)
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _mild_model(a: float, b: float, size: int = 16) -> keras.Model:
+    """A model that predicts one mild colour (a, b in Lab units) everywhere, well inside sRGB."""
+    inputs = keras.Input((size, size, 1))
+    encoded = color.encode_ab(np.array([a, b], np.float32))
+    outputs = keras.layers.Conv2D(2, 1, kernel_initializer="zeros",
+                                  bias_initializer=keras.initializers.Constant(encoded))(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_chroma_scales_the_colours_strength_and_keeps_their_hue_and_lightness():
+    import pytest
+
+    rgb = np.full((24, 36, 3), 0.5, np.float32)  # mid grey: L about 53, where (±20, ±30) is showable
+    model = _mild_model(-12.0, 18.0)
+    own = color.rgb_to_lab(colorize_rgb(model, rgb))
+    strong = color.rgb_to_lab(colorize_rgb(model, rgb, chroma=1.5))
+    np.testing.assert_allclose(own[..., 1:].mean(axis=(0, 1)), [-12.0, 18.0], atol=0.6)
+    np.testing.assert_allclose(strong[..., 1:].mean(axis=(0, 1)), [-18.0, 27.0], atol=0.6)
+    np.testing.assert_allclose(strong[..., 0], own[..., 0], atol=0.5)  # lightness is the photo's
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match="chroma must be a number > 0"):
+            colorize_rgb(model, rgb, chroma=bad)

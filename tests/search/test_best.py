@@ -228,6 +228,15 @@ def test_colorize_folder_skips_a_corrupt_file_and_keeps_names_and_sizes(exported
     assert side["written"] == 1 and cv2.imread(str(tmp_path / "cmp" / "b.png")).shape == (30, 100, 3)
 
 
+def test_a_bad_chroma_is_refused_before_anything_is_loaded_or_written(exported, photo, tmp_path):
+    for bad in (0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="chroma must be a number > 0"):
+            best.colorize_paths(exported, [photo], out_dir=tmp_path / "out", chroma=bad, progress=False)
+    assert not (tmp_path / "out").exists()
+    result = best.colorize_paths(exported, [photo], out_dir=tmp_path / "out", chroma=1.3, progress=False)
+    assert result["written"] == 1 and result["chroma"] == 1.3
+
+
 def test_cli_colorize_with_a_run_dir(run_dir, photo, tmp_path, capsys):
     from search.cli import main
 
