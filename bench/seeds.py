@@ -43,13 +43,19 @@ SCORES = ("gain_vs_gray", "delta_e", "colorfulness", "colorfulness_gap")
 
 
 def parse_setting(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` (VALUE read as YAML: ``0.5``, ``null``, ``mae``) -> (key, value)."""
+    """``KEY=VALUE`` (VALUE read as YAML: ``0.5``, ``5e-4``, ``null``, ``mae``) -> (key, value)."""
     import yaml
 
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise SystemExit(f"--set takes KEY=VALUE (e.g. min_crop_scale=0.5), got {text!r}")
-    return key.strip(), yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):  # YAML reads 5e-4 (no dot) as text
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key.strip(), parsed
 
 
 def base_config(space_name: str, point: int, settings: list[tuple[str, object]], *, seed: int) -> dict:
