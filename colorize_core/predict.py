@@ -98,8 +98,10 @@ def colorize_rgb(
         ab_small = classification.decode_logits(np.asarray(encoded), temperature=t, decode=decode)
     else:
         ab_small = color.decode_ab(np.asarray(encoded))
-    if chroma != 1.0:
-        ab_small = ab_small * np.float32(chroma)
+    if chroma != 1.0:  # in float64, then clipped: a huge S saturates the colours, never gives nan
+        with np.errstate(over="ignore"):
+            scaled = ab_small.astype(np.float64) * chroma
+        ab_small = np.clip(scaled, color.AB_MIN, color.AB_MAX).astype(np.float32)
     ab_full = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_CUBIC)
     ab_full = np.clip(ab_full, color.AB_MIN, color.AB_MAX)
     return color.lab_to_rgb(color.merge_lab(lab_full[..., 0], ab_full), fit_gamut=True)

@@ -70,6 +70,9 @@ def test_chroma_scales_the_colours_strength_and_keeps_their_hue_and_lightness():
     np.testing.assert_allclose(own[..., 1:].mean(axis=(0, 1)), [-12.0, 18.0], atol=0.6)
     np.testing.assert_allclose(strong[..., 1:].mean(axis=(0, 1)), [-18.0, 27.0], atol=0.6)
     np.testing.assert_allclose(strong[..., 0], own[..., 0], atol=0.5)  # lightness is the photo's
+    huge = colorize_rgb(model, rgb, chroma=1e308)  # saturates: no overflow to inf or nan
+    assert np.isfinite(huge).all()
+    np.testing.assert_allclose(color.rgb_to_lab(huge)[..., 0], own[..., 0], atol=0.5)
     for bad in (0, -1.0, float("nan"), float("inf"), True, "2"):
         with pytest.raises(ValueError, match="chroma must be a number > 0"):
             colorize_rgb(model, rgb, chroma=bad)
