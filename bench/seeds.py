@@ -61,21 +61,19 @@ def parse_setting(text: str) -> tuple[str, object]:
 def base_config(space_name: str, point: int, settings: list[tuple[str, object]], *, seed: int) -> dict:
     """The ``TrainConfig`` dict of ``space_name``'s ``start_with[point]`` at ``seed``, with ``settings``
     applied (``model_options.X`` keys go into ``model_options``)."""
-    from spaces import load_space
+    from spaces import SpaceError, load_space
 
     space = load_space(space_name)
     if not space.start_with:
         raise SystemExit(f"space {space_name!r} has no start_with configurations to measure")
     if not 0 <= point < len(space.start_with):
         raise SystemExit(f"--point must be in 0..{len(space.start_with) - 1} for space {space_name!r}, got {point}")
-    start = dict(space.start_with[point])
-    params = {name: start[name] if name in start else p.values[0] for name, p in space.params.items()
-              if name in start or p.kind == "value"}
-    missing = [name for name in space.params if name not in params]
-    if missing:
-        raise SystemExit(f"start_with[{point}] of {space_name!r} leaves {missing} open: give them with --set")
-    max_epochs = int(space.defaults.get("max_epochs", 10))
-    config = space.trial_config(params, max_epochs=max_epochs, seed=seed, monitor="delta_e")
+    max_epochs = int(space.defaults.get("max_epochs", 10))  # what `colorsweep run` uses
+    try:  # trial_config fills the space's constant params and says which are left open
+        config = space.trial_config(dict(space.start_with[point]), max_epochs=max_epochs, seed=seed,
+                                    monitor="delta_e")
+    except SpaceError as exc:
+        raise SystemExit(f"start_with[{point}] of {space_name!r}: {exc}") from None
     for key, value in settings:
         if key.startswith("model_options."):
             config.setdefault("model_options", {})[key.split(".", 1)[1]] = value

@@ -65,7 +65,9 @@ def crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch
     """
     import keras
 
-    from colorize_core.sampling import sample_crops
+    from colorize_core.sampling import MIN_CROP_SCALE, sample_crops
+
+    min_scale = MIN_CROP_SCALE if min_scale is None else min_scale
 
     class _Crops(keras.utils.PyDataset):
         def __init__(self):
@@ -77,8 +79,7 @@ def crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch
 
         def __getitem__(self, index):
             rng = np.random.default_rng([seed, self.epoch, index])
-            scale = {} if min_scale is None else {"min_scale": min_scale}
-            lightness, ab = sample_crops(pool, batch_size, size, rng=rng, lab_mode=lab_mode, **scale)
+            lightness, ab = sample_crops(pool, batch_size, size, rng=rng, lab_mode=lab_mode, min_scale=min_scale)
             if weights is not None:
                 return color.encode_l(lightness), color.encode_ab(ab), weights(ab)
             return color.encode_l(lightness), (target(ab) if target is not None else color.encode_ab(ab))
