@@ -22,6 +22,7 @@ import numpy as np
 
 from colorize_core.errors import InvalidValueError
 from colorize_core import classification, color
+from colorize_core.files import write_atomic
 from colorize_core.data.image_io import read_image
 
 __all__ = ["model_input_size", "predict_ab", "check_chroma", "colorize_rgb", "colorize_file", "write_rgb",
@@ -119,7 +120,9 @@ ENCODE_PARAMS = {
 
 def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write float RGB in [0, 1] as an 8-bit image; the format follows the file extension, with
-    :data:`ENCODE_PARAMS` (JPEG / WebP quality 90, PNG level 6)."""
+    :data:`ENCODE_PARAMS` (JPEG / WebP quality 90, PNG level 6). The file is whole or absent
+    (:func:`colorize_core.files.write_atomic`): an interrupted write or a full disk never leaves a
+    truncated image, and an existing file of that name is kept until the new one is complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     bgr8 = cv2.cvtColor(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
@@ -127,7 +130,7 @@ def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(suffix, bgr8, ENCODE_PARAMS.get(suffix, []))
     if not ok:
         raise InvalidValueError(f"OpenCV cannot write images with extension {path.suffix!r}; use .png or .jpg")
-    encoded.tofile(str(path))
+    write_atomic(path, lambda handle: handle.write(encoded.tobytes()), binary=True)
 
 
 def side_by_side(gray_rgb: np.ndarray, colour_rgb: np.ndarray) -> np.ndarray:

@@ -96,6 +96,7 @@ def colorize_paths(
     rank: int = 1,
     lab_mode: str | None = None,
     chroma: float = 1.0,
+    overwrite: bool = False,
 ) -> dict:
     """Colorize image files and folders (searched recursively) at full resolution into ``out_dir``.
 
@@ -107,8 +108,12 @@ def colorize_paths(
     text progress bar and the skip messages on stderr. ``chroma`` (> 0) scales the predicted colours'
     strength, hue kept (:func:`colorize_core.predict.colorize_rgb`; 1 = the model's own).
 
-    Returns ``{"written": n, "skipped": n, "outputs": [...], "skipped_files": [{"path", "reason"}],
-    "out_dir": str, "model": str}``. Raises ValueError when nothing at all was found to colorize.
+    An output file that already exists is kept, not replaced, unless ``overwrite``: a file the user
+    keeps in ``out_dir`` is never lost, and running the same command again after an interruption
+    colorizes only what is missing. Each output is written whole or not at all.
+
+    Returns ``{"written": n, "skipped": n, "kept": n, "outputs": [...], "skipped_files": [{"path", "reason"}],
+    "kept_files": [output paths], "out_dir": str, "model": str}``. Raises ValueError when nothing at all was found to colorize.
     """
     import cv2
 
@@ -141,6 +146,7 @@ def colorize_paths(
         if progress:
             bar.message(f"skipped {entry['path']}: {entry['reason']}")
     outputs: list[dict] = []
+    kept: list[str] = []
     claimed: dict[Path, Path] = {}
     for done, (src, dst) in enumerate(jobs, start=1):
         reason = None
@@ -149,6 +155,11 @@ def colorize_paths(
             reason = "the output would overwrite the input; choose another --out"
         elif key in claimed:
             reason = f"same output name as {claimed[key]}; colorize it separately with another --out"
+        elif not overwrite and (dst.exists() or dst.is_symlink()):
+            kept.append(str(dst))
+            claimed[key] = src
+            bar.update(done, src.name)
+            continue
         if reason is None:
             try:
                 rgb = read_image(src)
@@ -172,5 +183,6 @@ def colorize_paths(
                 bar.message(f"skipped {src}: {reason}")
         bar.update(done, src.name)
     bar.close()
-    return {"written": len(outputs), "skipped": len(skipped), "outputs": outputs, "skipped_files": skipped,
+    return {"written": len(outputs), "skipped": len(skipped), "kept": len(kept), "outputs": outputs,
+            "skipped_files": skipped, "kept_files": kept,
             "out_dir": str(out_dir), "model": model_name, "compare": bool(compare), "chroma": chroma}

@@ -42,18 +42,22 @@ def cmd_export(args) -> int:
 
 
 def cmd_colorize(args) -> int:
-    """Colorize photos at full resolution; exit 1 when none could be written."""
+    """Colorize photos at full resolution; exit 1 when none could be written or was already there."""
     from search.best import colorize_paths
 
     result = colorize_paths(args.model, args.inputs, out_dir=args.out, compare=args.compare,
-                            progress=not args.quiet, rank=args.rank, chroma=args.chroma)
+                            progress=not args.quiet, rank=args.rank, chroma=args.chroma,
+                            overwrite=args.overwrite)
     strength = f" at chroma {result['chroma']:g}" if result["chroma"] != 1.0 else ""
     lines = [f"colorized {result['written']} image(s) into {result['out_dir']} with {result['model']}{strength}"]
+    if result["kept"]:
+        lines.append(f"kept {result['kept']} output(s) already in {result['out_dir']} "
+                     "(not colorized again; pass --overwrite to replace them)")
     if result["skipped"]:
         lines.append(f"skipped {result['skipped']}:")
         lines += [f"  {s['path']}: {s['reason']}" for s in result["skipped_files"]]
     emit(args, result, "\n".join(lines))
-    return 0 if result["written"] else 1
+    return 0 if result["written"] or result["kept"] else 1
 
 
 def cmd_finetune(args) -> int:
@@ -101,6 +105,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--chroma", type=positive_number, default=1.0, metavar="S",
                    help="colour strength: the predicted colours times S, hues kept (default 1: the model's own; "
                         "1.1-1.3 are closer to a photo's colourfulness and less accurate, see BENCHMARKS.md)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that already exist (default: keep them and colorize only the missing ones)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_colorize)

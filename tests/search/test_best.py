@@ -248,6 +248,49 @@ def test_cli_colorize_with_a_run_dir(run_dir, photo, tmp_path, capsys):
     assert cv2.imread(str(tmp_path / "o" / "astronaut.jpg")).shape == (427, 640, 3)
 
 
+def test_colorize_keeps_files_already_in_out_and_overwrite_replaces_them(run_dir, photo, tmp_path, capsys):
+    from search.cli import main
+
+    out = tmp_path / "o"
+    out.mkdir()
+    mine = out / "astronaut.jpg"
+    mine.write_bytes(b"the user's own file, not an image")
+    code = main(["colorize", str(run_dir), str(photo), "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0  # nothing to do is not a failure: a second run after an interruption ends here
+    assert "colorized 0 image(s)" in text and "kept 1 output(s) already in" in text and "--overwrite" in text
+    assert mine.read_bytes() == b"the user's own file, not an image"
+
+    code = main(["colorize", str(run_dir), str(photo), "--out", str(out), "--quiet", "--overwrite", "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0 and payload["written"] == 1 and payload["kept"] == 0
+    assert cv2.imread(str(mine)).shape == (427, 640, 3)
+
+
+def test_an_interrupted_image_write_leaves_the_old_file_or_none(tmp_path, monkeypatch):
+    from colorize_core import files
+    from colorize_core.predict import write_rgb
+
+    target = tmp_path / "out.png"
+    target.write_bytes(b"previous")
+
+    def dies_mid_write(path, write, **kwargs):
+        class Half:
+            def write(self, data):
+                raise OSError(28, "No space left on device")
+        return original(path, lambda handle: (handle.write(b"\x89PNG half"), write(Half())), **kwargs)
+
+    original = files.write_atomic
+    monkeypatch.setattr("colorize_core.predict.write_atomic", dies_mid_write)
+    with pytest.raises(OSError, match="No space left"):
+        write_rgb(target, np.zeros((8, 8, 3)))
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary file left behind
+    with pytest.raises(OSError):
+        write_rgb(tmp_path / "new.png", np.zeros((8, 8, 3)))
+    assert not (tmp_path / "new.png").exists()
+
+
 # -- fine-tune --------------------------------------------------------------------------------------------
 def _optimizer_iterations(path: Path) -> int:
     import keras
