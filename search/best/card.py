@@ -55,14 +55,22 @@ def _preprocessing(size: int, lab_mode: str) -> dict:
         "full_resolution": [
             "read the image as float sRGB in [0, 1], (H, W, 3) (colorize_core.data.read_image)",
             "L of the full-size image: colorize_core.color.rgb_to_lab(rgb)[..., 0]",
-            f"resize the whole image (not cropped, aspect ratio not kept) to {size}x{size} with cv2.INTER_AREA, "
-            "take its L, encode_l, predict",
-            "decode_ab the prediction, resize ab to W x H with cv2.INTER_CUBIC, clip to [-128, 127]",
+            f"resize the whole image (not cropped, aspect ratio kept) with cv2.INTER_AREA so that its short side is "
+            f"{size} px, take its L, reflect-pad it at the bottom and right to multiples of {size & -size} px "
+            "(cv2.BORDER_REFLECT_101), encode_l, predict with the model rebuilt for that input shape "
+            "(keras.models.clone_model with a new keras.Input, same weights)",
+            "decode_ab the prediction, resize it to the padded shape (cv2.INTER_CUBIC), cut the padding off, "
+            "resize ab to W x H with cv2.INTER_CUBIC",
+            "with scales (colorize --scales 1 2): the same at short side size x each scale, ab averaged; "
+            "clip ab to [-128, 127]",
+            f"an architecture that cannot take another input shape sees the whole image resized to {size}x{size} instead",
             "merge with the original full-resolution L (colorize_core.color.merge_lab) and convert to sRGB "
             "(colorize_core.color.lab_to_rgb)",
         ],
         "function": "colorize_core.predict.colorize_rgb(model, rgb) / colorize_file(model, path, out_path)",
-        "training_images": f"centre-cropped to a square, resized to {size}x{size} with cv2.INTER_AREA",
+        "training_images": (f"random square crops (random scale, position and flip) resized to {size}x{size} "
+                            "with cv2.INTER_AREA when samples_per_epoch is set (the auto space), otherwise the "
+                            "centre square; validation and test photos: the centre square, resized the same way"),
         "command": "colorsweep colorize MODEL_DIR INPUT... --out DIR",
     }
 

@@ -96,6 +96,7 @@ def colorize_paths(
     rank: int = 1,
     lab_mode: str | None = None,
     chroma: float = 1.0,
+    scales=(1.0,),
     overwrite: bool = False,
 ) -> dict:
     """Colorize image files and folders (searched recursively) at full resolution into ``out_dir``.
@@ -106,7 +107,9 @@ def colorize_paths(
     ``compare`` the output is the grey input beside the colorized result (twice as wide). Files
     that cannot be read or written are skipped with their reason, never raised. ``progress`` shows a
     text progress bar and the skip messages on stderr. ``chroma`` (> 0) scales the predicted colours'
-    strength, hue kept (:func:`colorize_core.predict.colorize_rgb`; 1 = the model's own).
+    strength, hue kept (:func:`colorize_core.predict.colorize_rgb`; 1 = the model's own). The model
+    sees each photo whole with its aspect ratio kept, short side at its input size times each of
+    ``scales`` (predictions averaged; default 1).
 
     An output file that already exists is kept, not replaced, unless ``overwrite``: a file the user
     keeps in ``out_dir`` is never lost, and running the same command again after an interruption
@@ -119,9 +122,10 @@ def colorize_paths(
 
     from colorize_core import color
     from colorize_core.data import ImageError, read_image
-    from colorize_core.predict import check_chroma, colorize_rgb, side_by_side, write_rgb
+    from colorize_core.predict import check_chroma, check_scales, colorize_rgb, side_by_side, write_rgb
 
     chroma = check_chroma(chroma)  # before the model is loaded or any file written
+    scales = check_scales(scales)
     if hasattr(model_or_run_dir, "predict"):
         model, model_name, mode = model_or_run_dir, getattr(model_or_run_dir, "name", "model"), "float"
         temperature = None
@@ -163,7 +167,8 @@ def colorize_paths(
         if reason is None:
             try:
                 rgb = read_image(src)
-                result = colorize_rgb(model, rgb, lab_mode=mode, temperature=temperature, chroma=chroma)
+                result = colorize_rgb(model, rgb, lab_mode=mode, temperature=temperature, chroma=chroma,
+                                      scales=scales)
                 image = result
                 if compare:
                     lightness = color.rgb_to_lab(rgb, lab_mode=mode)[..., 0]
@@ -185,4 +190,5 @@ def colorize_paths(
     bar.close()
     return {"written": len(outputs), "skipped": len(skipped), "kept": len(kept), "outputs": outputs,
             "skipped_files": skipped, "kept_files": kept,
-            "out_dir": str(out_dir), "model": model_name, "compare": bool(compare), "chroma": chroma}
+            "out_dir": str(out_dir), "model": model_name, "compare": bool(compare), "chroma": chroma,
+            "scales": list(scales)}

@@ -47,8 +47,10 @@ def cmd_colorize(args) -> int:
 
     result = colorize_paths(args.model, args.inputs, out_dir=args.out, compare=args.compare,
                             progress=not args.quiet, rank=args.rank, chroma=args.chroma,
-                            overwrite=args.overwrite)
+                            scales=args.scales, overwrite=args.overwrite)
     strength = f" at chroma {result['chroma']:g}" if result["chroma"] != 1.0 else ""
+    if result["scales"] != [1.0]:
+        strength += " averaging scales " + " ".join(f"{s:g}" for s in result["scales"])
     lines = [f"colorized {result['written']} image(s) into {result['out_dir']} with {result['model']}{strength}"]
     if result["kept"]:
         lines.append(f"kept {result['kept']} output(s) already in {result['out_dir']} "
@@ -105,6 +107,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--chroma", type=positive_number, default=1.0, metavar="S",
                    help="colour strength: the predicted colours times S, hues kept (default 1: the model's own; "
                         "1.1-1.3 are closer to a photo's colourfulness and less accurate, see BENCHMARKS.md)")
+    p.add_argument("--scales", type=positive_number, nargs="+", default=[1.0], metavar="S",
+                   help="views of each photo averaged, as multiples of the model's input size for its short side "
+                        "(default 1: the scale it was validated at; '1 2' also looks twice as close, more accurate "
+                        "for the auto space's models, see BENCHMARKS.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files that already exist (default: keep them and colorize only the missing ones)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

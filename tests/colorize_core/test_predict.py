@@ -76,3 +76,70 @@ def test_chroma_scales_the_colours_strength_and_keeps_their_hue_and_lightness():
     for bad in (0, -1.0, float("nan"), float("inf"), True, "2"):
         with pytest.raises(ValueError, match="chroma must be a number > 0"):
             colorize_rgb(model, rgb, chroma=bad)
+
+
+def _textured_model(size: int = 32) -> keras.Model:
+    """A model whose mild colours depend on the lightness pattern around each pixel (a 3×3
+    convolution with fixed random weights), so that squeezing a photo changes what it predicts."""
+    inputs = keras.Input((size, size, 1))
+    kernel = np.random.default_rng(3).normal(0.0, 1.0, (3, 3, 1, 2)).astype(np.float32)
+    outputs = keras.layers.Conv2D(2, 3, padding="same", activation="sigmoid",
+                                  kernel_initializer=keras.initializers.Constant(kernel))(inputs)
+    outputs = keras.layers.Rescaling(0.2, offset=0.4)(outputs)  # encoded ab in [0.4, 0.6]: ±25 Lab units
+    return keras.Model(inputs, outputs)
+
+
+def _ab_of(rgb: np.ndarray) -> np.ndarray:
+    return color.rgb_to_lab(rgb)[..., 1:]
+
+
+def test_a_photo_is_seen_whole_with_its_aspect_ratio_kept_not_squeezed_into_the_square_input():
+    model = _textured_model(32)
+    rgb = cv2.resize(data.astronaut(), (64, 32), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    lightness = color.rgb_to_lab(rgb)[..., :1]
+
+    wide = keras.models.clone_model(model, input_tensors=keras.Input((32, 64, 1)))
+    wide.set_weights(model.get_weights())
+    seen_whole = color.decode_ab(np.asarray(wide.predict(color.encode_l(lightness[None]), verbose=0)[0]))
+    squeezed_l = color.rgb_to_lab(cv2.resize(rgb, (32, 32), interpolation=cv2.INTER_AREA))[..., :1]
+    squeezed = cv2.resize(color.decode_ab(np.asarray(model.predict(color.encode_l(squeezed_l[None]), verbose=0)[0])),
+                          (64, 32), interpolation=cv2.INTER_CUBIC)
+
+    ab = _ab_of(colorize_rgb(model, rgb))
+    assert np.abs(ab - seen_whole).mean() < 0.5
+    assert np.abs(squeezed - seen_whole).mean() > 1.5  # the test tells the two apart (2.3 here)
+
+
+def test_odd_shapes_are_padded_for_the_network_and_scales_average_the_views():
+    model = _textured_model(32)
+    rgb = cv2.resize(data.astronaut(), (70, 45), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    one, two = (_ab_of(colorize_rgb(model, rgb, scales=(s,))) for s in (1, 2))
+    both = _ab_of(colorize_rgb(model, rgb, scales=(1, 2)))
+    assert one.shape == two.shape == both.shape == (45, 70, 2)
+    assert np.abs(one - two).mean() > 1.0
+    assert np.abs(both - (one + two) / 2).mean() < 0.5
+    tall = colorize_rgb(model, np.ascontiguousarray(rgb.transpose(1, 0, 2)))  # portrait
+    assert tall.shape == (70, 45, 3)
+
+
+def test_a_fixed_size_architecture_sees_the_photo_squeezed_into_its_input():
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(16 * 16 * 2, activation="sigmoid", kernel_initializer="zeros",
+                           bias_initializer=keras.initializers.Constant(0.55))(x)
+    model = keras.Model(inputs, keras.layers.Reshape((16, 16, 2))(x))
+    rgb = np.full((30, 50, 3), 0.5, np.float32)
+    result = colorize_rgb(model, rgb, scales=(1, 2))
+    assert result.shape == (30, 50, 3)
+    assert _ab_of(result).mean() > 3.0  # its (constant, warm) prediction, not grey
+
+
+def test_bad_scales_are_refused():
+    import pytest
+
+    model = _textured_model(32)
+    rgb = np.full((32, 32, 3), 0.5, np.float32)
+    for bad in ((), (0,), (-1,), (float("nan"),), (9,), (True,), ("2",), None):
+        with pytest.raises(ValueError, match="scales must be one or more numbers in"):
+            colorize_rgb(model, rgb, scales=bad)
+    assert colorize_rgb(model, rgb, scales=1.5).shape == (32, 32, 3)  # one number is one view

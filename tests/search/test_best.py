@@ -267,6 +267,20 @@ def test_colorize_keeps_files_already_in_out_and_overwrite_replaces_them(run_dir
     assert cv2.imread(str(mine)).shape == (427, 640, 3)
 
 
+def test_cli_colorize_scales_averages_views_and_refuses_bad_ones(run_dir, photo, tmp_path, capsys):
+    from search.cli import main
+
+    code = main(["colorize", str(run_dir), str(photo), "--out", str(tmp_path / "o"), "--quiet", "--scales", "1", "2"])
+    assert code == 0 and "averaging scales 1 2" in capsys.readouterr().out
+    assert cv2.imread(str(tmp_path / "o" / "astronaut.jpg")).shape == (427, 640, 3)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["colorize", str(run_dir), str(photo), "--out", str(tmp_path / "p"), "--scales", "0"])
+    assert exit_info.value.code == 2 and "must be a finite number > 0" in capsys.readouterr().err
+    assert main(["colorize", str(run_dir), str(photo), "--out", str(tmp_path / "p"), "--scales", "9"]) == 2
+    assert "scales must be one or more numbers in (0, 8]" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
 def test_an_interrupted_image_write_leaves_the_old_file_or_none(tmp_path, monkeypatch):
     from colorize_core import files
     from colorize_core.predict import write_rgb
