@@ -126,6 +126,8 @@ def colorize_paths(
 
     chroma = check_chroma(chroma)  # before the model is loaded or any file written
     scales = check_scales(scales)
+    if Path(out_dir).expanduser().exists() and not Path(out_dir).expanduser().is_dir():
+        raise InvalidValueError(f"--out {out_dir} is a file, not a folder; pass a folder for the colorized photos")
     if hasattr(model_or_run_dir, "predict"):
         model, model_name, mode = model_or_run_dir, getattr(model_or_run_dir, "name", "model"), "float"
         temperature = None

@@ -279,6 +279,9 @@ def test_cli_colorize_scales_averages_views_and_refuses_bad_ones(run_dir, photo,
     assert main(["colorize", str(run_dir), str(photo), "--out", str(tmp_path / "p"), "--scales", "9"]) == 2
     assert "scales must be one or more numbers in (0, 8]" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+    (tmp_path / "p").write_bytes(b"a file")
+    assert main(["colorize", str(run_dir), str(photo), "--out", str(tmp_path / "p")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_an_interrupted_image_write_leaves_the_old_file_or_none(tmp_path, monkeypatch):
