@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from colorize_core.errors import InvalidValueError
 from colorize_core._lazy import keras
 
-__all__ = ["OPTIMIZERS", "list_optimizers", "get_optimizer"]
+__all__ = ["OPTIMIZERS", "LR_SCHEDULES", "list_optimizers", "get_optimizer", "cosine_learning_rate"]
+
+#: How the learning rate moves during a fit (``TrainConfig.lr_schedule``): ``"plateau"`` (reduce on
+#: plateau, the study's) or ``"cosine"`` (:func:`cosine_learning_rate`).
+LR_SCHEDULES = ("plateau", "cosine")
 
 SGD_MOMENTUM = 0.9
 ADAMW_WEIGHT_DECAY = 1e-4
@@ -34,3 +39,11 @@ def get_optimizer(name: str, *, learning_rate: float) -> keras.optimizers.Optimi
     if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise InvalidValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     return factory(float(learning_rate))
+
+
+def cosine_learning_rate(epoch: int, epochs: int, learning_rate: float, min_lr: float) -> float:
+    """The learning rate of ``lr_schedule="cosine"`` at the start of 0-based ``epoch`` of ``epochs``:
+    ``min_lr + (learning_rate - min_lr) * (1 + cos(pi * epoch / epochs)) / 2`` (``epoch`` past the end
+    stays at ``min_lr``)."""
+    progress = min(max(epoch, 0) / max(epochs, 1), 1.0)
+    return min_lr + (learning_rate - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -17,6 +17,7 @@ from ._param import CATEGORICAL_KINDS, KINDS, Param, is_scalar, parse_param
 from ._space import DEFAULT_KEYS, MODEL_OPTIONS_PREFIX, SearchSpace
 from ._train_config import _train_config_cls, train_config_defaults
 from colorize_core.models import INPUT_MULTIPLE, OUTPUT_ACTIVATIONS
+from colorize_core.optimizers import LR_SCHEDULES
 from colorize_core.suggest import did_you_mean
 
 __all__ = [
@@ -126,6 +127,11 @@ _RULES: dict[str, tuple[tuple[str, ...], Callable[[Any], str | None]]] = {
         CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"
     ),
     "min_lr": _rule(CATEGORICAL_KINDS + _FLOAT_KINDS, lambda v: _is_real(v) and v >= 0, "a number >= 0"),
+    "lr_schedule": (
+        CATEGORICAL_KINDS,
+        lambda v: None if v in LR_SCHEDULES and isinstance(v, str)
+        else f"must be one of {', '.join(LR_SCHEDULES)}, got {v!r}",
+    ),
     "augment": _rule(CATEGORICAL_KINDS, lambda v: isinstance(v, bool), "true or false"),
     "samples_per_epoch": _rule(
         CATEGORICAL_KINDS + _INT_KINDS, lambda v: v is None or (_is_int(v) and v > 0), "a positive int or null"

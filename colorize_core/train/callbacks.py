@@ -26,6 +26,7 @@ import numpy as np
 from colorize_core import color, metrics
 from colorize_core.data import LabSplit
 from colorize_core.train.checkpoint import BEST_MODEL, LAST_MODEL, STATE_FILE, link_model_atomic, save_model_atomic
+from colorize_core.optimizers import cosine_learning_rate
 from colorize_core.train.config import ReportFn, TrainConfig
 from colorize_core.train.peak_memory import peak_rss_mb
 from colorize_core.train.state import TrainState
@@ -215,12 +216,16 @@ class EpochEnd(keras.callbacks.Callback):
         self.state = state
         self.evaluator = evaluator
         self.best = BestEpoch(cfg.monitor)
-        self.reduce_lr = ReduceLROnPlateau(cfg.reduce_lr_patience, cfg.reduce_lr_factor, cfg.min_lr)
+        self.cosine = (cfg.learning_rate, cfg.min_lr) if cfg.lr_schedule == "cosine" else None
+        self.reduce_lr = ReduceLROnPlateau(None if self.cosine else cfg.reduce_lr_patience, cfg.reduce_lr_factor,
+                                           cfg.min_lr)
         self.early_stopping = EarlyStopping(cfg.early_stopping_patience)
         self.checkpointer = checkpointer
         self.report = report
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.cosine is not None:
+            self.model.optimizer.learning_rate = cosine_learning_rate(epoch, self.epochs, *self.cosine)
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):

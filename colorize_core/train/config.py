@@ -15,6 +15,7 @@ import numpy as np
 
 from colorize_core.errors import InvalidValueError
 from colorize_core import metrics
+from colorize_core.optimizers import LR_SCHEDULES
 from colorize_core.sampling import MIN_CROP_SCALE
 
 __all__ = ["TrainConfig", "FitResult", "ReportFn", "PRECISIONS"]
@@ -52,6 +53,14 @@ class TrainConfig:
     Lower values zoom in further, away from what the validation and test centre crops show; ignored
     without ``samples_per_epoch``.
 
+    ``lr_schedule``: ``"plateau"`` (the study's way: the learning rate is multiplied by
+    ``reduce_lr_factor`` after ``reduce_lr_patience`` epochs without improvement, not below
+    ``min_lr``) or ``"cosine"``: at the start of epoch ``e`` (0-based) of ``epochs`` it is
+    ``min_lr + (learning_rate - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``learning_rate`` down
+    to about ``min_lr`` at the last epoch, whatever the validation metric does (``reduce_lr_patience``
+    and ``reduce_lr_factor`` are then ignored). A resumed fit continues the same curve; a fine-tune
+    to more epochs follows the longer one from the epoch it starts at.
+
     ``rebalance`` (in [0, 1], unitless): class rebalancing for regression losses, so that rare,
     saturated colours are not averaged away to grey. Each pixel's loss is weighted by ``w_q ** rebalance``,
     ``w`` Zhang et al.'s rebalancing weights (:func:`colorize_core.classification.class_weights_for`,
@@ -76,6 +85,7 @@ class TrainConfig:
     reduce_lr_patience: int | None = 2
     reduce_lr_factor: float = 0.1
     min_lr: float = 1e-7
+    lr_schedule: str = "plateau"
     monitor: str = "delta_e"
     augment: bool = False
     seed: int = 0
@@ -111,6 +121,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 0):
                 raise InvalidValueError(f"{name} must be a non-negative int or None, got {value!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InvalidValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 < self.reduce_lr_factor < 1:
             raise InvalidValueError(f"reduce_lr_factor must be in (0, 1), got {self.reduce_lr_factor!r}")
         metrics.metric_mode(self.monitor)  # raises with the list of known metrics

@@ -45,6 +45,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, epochs=args.epochs, output_activation=args.output_activation,
         seed=args.seed, augment=args.augment, monitor=args.monitor, temperature=args.temperature,
         samples_per_epoch=_samples_per_epoch(args.samples_per_epoch), rebalance=args.rebalance,
+        lr_schedule=args.lr_schedule,
         **({} if args.min_crop_scale is None else {"min_crop_scale": args.min_crop_scale}),
     )
     apply_max_megapixels(args)
@@ -103,6 +104,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--rebalance", type=unit_interval, default=0.0, metavar="S",
                    help="regression models: weight each pixel's loss by its colour's rarity to the power S, in "
                         "[0, 1] (default 0: unweighted; 1: Zhang et al.'s full class rebalancing)")
+    from colorize_core.optimizers import LR_SCHEDULES
+
+    p.add_argument("--lr-schedule", choices=list(LR_SCHEDULES), default="plateau",
+                   help="plateau (default): lower the learning rate when validation stops improving; cosine: "
+                        "from --lr down to nearly 0 over --epochs")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and crops (default 0)")
     p.add_argument("--data", nargs="+", default=["demo"], help="image folder(s), or 'demo' (built-in photos)")
     p.add_argument("--out", help="folder for checkpoints and result.json")

@@ -109,6 +109,42 @@ def test_reduce_lr_on_plateau_lowers_the_learning_rate(demo16):
     assert lrs[-1] < lrs[0]
 
 
+def test_cosine_schedule_lowers_the_learning_rate_along_the_curve_and_a_resume_continues_it(demo16, tmp_path):
+    from colorize_core.optimizers import cosine_learning_rate
+
+    assert cosine_learning_rate(0, 4, 1e-3, 1e-6) == pytest.approx(1e-3)
+    assert cosine_learning_rate(2, 4, 1e-3, 1e-6) == pytest.approx((1e-3 + 1e-6) / 2)
+    assert cosine_learning_rate(4, 4, 1e-3, 1e-6) == cosine_learning_rate(9, 4, 1e-3, 1e-6) == pytest.approx(1e-6)
+    config = {"arch": "basic", "epochs": 4, "batch_size": 32, "learning_rate": 1e-3, "min_lr": 1e-6,
+              "lr_schedule": "cosine", "reduce_lr_patience": 0, "reduce_lr_factor": 0.1, "early_stopping_patience": None}
+    seen = []
+    fit({**config, "epochs": 2}, demo16, lambda e, v: seen.append(v["lr"]), workdir=tmp_path / "a")
+    fit(config, demo16, lambda e, v: seen.append(v["lr"]), workdir=tmp_path / "a")  # resumed: epochs 3 and 4
+    # the curve of 4 epochs from the resume on (the first 2 were fitted with epochs=2, their own curve);
+    # reduce_lr_patience 0 would have cut the rate at every epoch under "plateau"
+    assert seen[2:] == pytest.approx([cosine_learning_rate(e, 4, 1e-3, 1e-6) for e in (2, 3)], rel=1e-5)
+    assert seen[:2] == pytest.approx([cosine_learning_rate(e, 2, 1e-3, 1e-6) for e in (0, 1)], rel=1e-5)
+    with pytest.raises(ValueError, match="lr_schedule must be one of plateau, cosine"):
+        fit({**config, "lr_schedule": "linear"}, demo16)
+
+
+def test_lr_schedule_is_checked_in_spaces_and_the_cli(capsys):
+    from search.cli import main
+    from spaces import SpaceError, space_from_dict
+
+    with pytest.raises(SpaceError, match="lr_schedule must be one of plateau, cosine, got 'linear'"):
+        space_from_dict({"name": "t", "params": {"lr_schedule": {"choice": ["cosine", "linear"]}},
+                         "fixed": {"arch": "basic"}})
+    with pytest.raises(SpaceError, match="lr_schedule"):
+        space_from_dict({"name": "t", "params": {"lr_schedule": {"uniform": [0, 1]}}, "fixed": {"arch": "basic"}})
+    space = space_from_dict({"name": "t", "params": {"lr_schedule": {"choice": ["plateau", "cosine"]}},
+                             "fixed": {"arch": "basic"}})
+    assert "lr_schedule" in space.params
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--lr-schedule", "linear"])
+    assert stopped.value.code == 2 and "invalid choice: 'linear'" in capsys.readouterr().err
+
+
 def test_workdir_checkpoints_and_resume_continue_epochs(demo16, tmp_path):
     config = {"arch": "basic", "epochs": 2, "batch_size": 32}
     fit(config, demo16, workdir=tmp_path)
