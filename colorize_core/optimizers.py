@@ -44,6 +44,6 @@ def get_optimizer(name: str, *, learning_rate: float) -> keras.optimizers.Optimi
 def cosine_learning_rate(epoch: int, epochs: int, learning_rate: float, min_lr: float) -> float:
     """The learning rate of ``lr_schedule="cosine"`` at the start of 0-based ``epoch`` of ``epochs``:
     ``min_lr + (learning_rate - min_lr) * (1 + cos(pi * epoch / epochs)) / 2`` (``epoch`` past the end
-    stays at ``min_lr``)."""
+    stays at ``min_lr``, a negative one at ``learning_rate``)."""
     progress = min(max(epoch, 0) / max(epochs, 1), 1.0)
     return min_lr + (learning_rate - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -217,6 +217,7 @@ class EpochEnd(keras.callbacks.Callback):
         self.evaluator = evaluator
         self.best = BestEpoch(cfg.monitor)
         self.cosine = (cfg.learning_rate, cfg.min_lr) if cfg.lr_schedule == "cosine" else None
+        self.schedule_start = cfg.lr_schedule_start
         self.reduce_lr = ReduceLROnPlateau(None if self.cosine else cfg.reduce_lr_patience, cfg.reduce_lr_factor,
                                            cfg.min_lr)
         self.early_stopping = EarlyStopping(cfg.early_stopping_patience)
@@ -225,7 +226,8 @@ class EpochEnd(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.cosine is not None:
-            self.model.optimizer.learning_rate = cosine_learning_rate(epoch, self.epochs, *self.cosine)
+            self.model.optimizer.learning_rate = cosine_learning_rate(
+                epoch - self.schedule_start, self.epochs - self.schedule_start, *self.cosine)
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):

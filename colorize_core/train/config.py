@@ -58,8 +58,10 @@ class TrainConfig:
     ``min_lr``) or ``"cosine"``: at the start of epoch ``e`` (0-based) of ``epochs`` it is
     ``min_lr + (learning_rate - min_lr) * (1 + cos(pi * e / epochs)) / 2``, from ``learning_rate`` down
     to about ``min_lr`` at the last epoch, whatever the validation metric does (``reduce_lr_patience``
-    and ``reduce_lr_factor`` are then ignored). A resumed fit continues the same curve; a fine-tune
-    to more epochs follows the longer one from the epoch it starts at.
+    and ``reduce_lr_factor`` are then ignored). ``lr_schedule_start`` (epochs, default 0) is where the
+    curve starts: epoch ``e`` uses ``(e - lr_schedule_start) / (epochs - lr_schedule_start)``. A
+    resumed fit continues the same curve; ``colorsweep finetune`` sets it to the epochs already
+    trained, so the added epochs run a curve of their own from ``learning_rate`` down to ``min_lr``.
 
     ``rebalance`` (in [0, 1], unitless): class rebalancing for regression losses, so that rare,
     saturated colours are not averaged away to grey. Each pixel's loss is weighted by ``w_q ** rebalance``,
@@ -86,6 +88,7 @@ class TrainConfig:
     reduce_lr_factor: float = 0.1
     min_lr: float = 1e-7
     lr_schedule: str = "plateau"
+    lr_schedule_start: int = 0
     monitor: str = "delta_e"
     augment: bool = False
     seed: int = 0
@@ -123,6 +126,12 @@ class TrainConfig:
                 raise InvalidValueError(f"{name} must be a non-negative int or None, got {value!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise InvalidValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        start = self.lr_schedule_start
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < self.epochs:
+            raise InvalidValueError(
+                f"lr_schedule_start must be an int in [0, epochs) (the epoch the learning-rate curve starts at), "
+                f"got {start!r} with epochs={self.epochs}"
+            )
         if not 0 < self.reduce_lr_factor < 1:
             raise InvalidValueError(f"reduce_lr_factor must be in (0, 1), got {self.reduce_lr_factor!r}")
         metrics.metric_mode(self.monitor)  # raises with the list of known metrics

@@ -72,7 +72,8 @@ def finetune(
     ``sweep.json`` / the model card), else ``"demo"`` or image folder(s). ``size``: default the
     model's input size; another size works for fully convolutional architectures (weights copied
     into a model built at that size, fresh optimizer). ``learning_rate`` replaces the configured /
-    current one.
+    current one. A model trained with ``lr_schedule="cosine"`` runs a new cosine over the added epochs,
+    from that learning rate down to ``min_lr`` (``TrainConfig.lr_schedule_start`` = the epochs trained).
 
     Validation metrics of the starting model and of the result are computed on the validation split
     of ``data``. The saved model is the best checkpoint by the configuration's monitored metric on
@@ -152,7 +153,7 @@ def finetune(
         say(f"warning: the data changed since training (fingerprint {str(data_record['fingerprint'])[:12]}... is now "
             f"{dataset.fingerprint[:12]}...); metrics are on the current files")
 
-    cfg = TrainConfig.from_dict({**config, "epochs": start_epoch + epochs,
+    cfg = TrainConfig.from_dict({**config, "epochs": start_epoch + epochs, "lr_schedule_start": start_epoch,
                                  **({"learning_rate": float(learning_rate)} if learning_rate else {})})
     if cfg.batch_size > len(dataset.train):
         cfg = TrainConfig.from_dict({**cfg.to_dict(), "batch_size": len(dataset.train)})

@@ -124,8 +124,16 @@ def test_cosine_schedule_lowers_the_learning_rate_along_the_curve_and_a_resume_c
     # reduce_lr_patience 0 would have cut the rate at every epoch under "plateau"
     assert seen[2:] == pytest.approx([cosine_learning_rate(e, 4, 1e-3, 1e-6) for e in (2, 3)], rel=1e-5)
     assert seen[:2] == pytest.approx([cosine_learning_rate(e, 2, 1e-3, 1e-6) for e in (0, 1)], rel=1e-5)
+    # training further with lr_schedule_start = the epochs trained (what `colorsweep finetune` sets):
+    # the added epochs run a curve of their own, from learning_rate again
+    # (epochs before the start stay at learning_rate)
+    more = []
+    fit({**config, "epochs": 6, "lr_schedule_start": 4}, demo16, lambda e, v: more.append(v["lr"]))
+    assert more == pytest.approx([1e-3] * 4 + [cosine_learning_rate(e, 2, 1e-3, 1e-6) for e in (0, 1)], rel=1e-5)
     with pytest.raises(ValueError, match="lr_schedule must be one of plateau, cosine"):
         fit({**config, "lr_schedule": "linear"}, demo16)
+    with pytest.raises(ValueError, match=r"lr_schedule_start must be an int in \[0, epochs\)"):
+        fit({**config, "lr_schedule_start": 4}, demo16)
 
 
 def test_lr_schedule_is_checked_in_spaces_and_the_cli(capsys):

@@ -339,6 +339,8 @@ def test_finetune_from_run_dir_continues_epochs_with_optimizer_state(run_dir, tm
     assert card["fine_tuned_from"]["trial_id"] == TRIAL_A and card["fine_tuned_from"]["epochs_added"] == 2
     assert card["fine_tuned_from"]["metrics_before"] == result["metrics_before"]
     assert card["config"]["epochs"] == 4 and [r["epoch"] for r in card["history"]] == [1, 2, 3, 4]
+    # a cosine learning rate would run its own curve over the 2 added epochs, not the end of a 4-epoch one
+    assert card["config"]["lr_schedule_start"] == 2
     assert best.load_exported(tmp_path / "ft").input_shape == (None, 16, 16, 1)
     assert "Fine-tuned from" in (tmp_path / "ft" / "model_card.md").read_text()
 
