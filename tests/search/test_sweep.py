@@ -199,7 +199,9 @@ def test_killed_sweep_resumes_where_it_was(tmp_path, cache_dir):
         while time.monotonic() < deadline and proc.poll() is None:
             states = _trial_states(run_dir)
             done = [k for k, v in states.items() if v["status"] == "completed"]
-            mid = [k for k, v in states.items() if v["status"] == "running" and 1 <= v.get("epochs", 0) < 4]
+            # at least two of its 4 epochs left: the workers outlive the driver by a moment, and a trial at
+            # epoch 3 has been seen to finish its last epoch in it (a full suite on a loaded machine)
+            mid = [k for k, v in states.items() if v["status"] == "running" and 1 <= v.get("epochs", 0) <= 2]
             if done and mid:
                 killed_mid = mid[0]
                 os.kill(proc.pid, signal.SIGKILL)  # the driver only, as `kill -9 PID` does
@@ -213,7 +215,9 @@ def test_killed_sweep_resumes_where_it_was(tmp_path, cache_dir):
     assert wait_for_no_processes(proc.pid) == [], "Ray processes outlived the killed driver"
     before = {r.trial_id: r for r in load_records(run_dir)}
     assert "running" not in {r.status for r in before.values()}
-    assert before[killed_mid].status == "interrupted"
+    killed = before[killed_mid]
+    # interrupted, or (rarely) it finished all its epochs before Ray's workers noticed the driver was gone
+    assert killed.status == "interrupted" or (killed.status == "completed" and killed.epochs == 4), killed.status
     finished_before = {k: r.history for k, r in before.items() if r.status == "completed"}
     epochs_at_kill = before[killed_mid].epochs
 
