@@ -36,8 +36,8 @@ from colorize_core import classification, color
 from colorize_core.files import write_atomic
 from colorize_core.data.image_io import read_image
 
-__all__ = ["model_input_size", "predict_ab", "check_chroma", "check_scales", "colorize_rgb", "colorize_file",
-           "write_rgb", "side_by_side"]
+__all__ = ["model_input_size", "predict_ab", "check_chroma", "check_scales", "padding_multiple", "colorize_rgb",
+           "colorize_file", "write_rgb", "side_by_side"]
 
 #: The model rebuilt for other input shapes (same weights), per model and (height, width); None
 #: where the architecture cannot take that shape. Bounded: a folder of photos needs a few shapes.
@@ -76,12 +76,16 @@ def predict_ab(
     return color.decode_ab(np.asarray(encoded))
 
 
+def _is_positive_number(value) -> bool:
+    """A finite real number > 0 (not a bool, not a string)."""
+    return (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+            and value > 0)
+
+
 def check_chroma(chroma) -> float:
     """``chroma``, the colour strength of a colorized photo, as a float: a finite number > 0
     (1 = the model's own colours); raises :class:`InvalidValueError` saying so otherwise."""
-    if isinstance(chroma, bool) or not isinstance(chroma, (int, float, np.floating)) or not (
-        np.isfinite(chroma) and chroma > 0
-    ):
+    if not _is_positive_number(chroma):
         raise InvalidValueError(
             f"chroma must be a number > 0 (1 = the model's own colours, 1.2 = 20 % stronger), got {chroma!r}"
         )
@@ -93,10 +97,7 @@ def check_scales(scales) -> tuple[float, ...]:
     if isinstance(scales, (numbers.Real, str)) or scales is None:
         scales = (scales,)
     values = tuple(scales)
-    if not values or any(
-        isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s <= 0 or s > 8
-        for s in values
-    ):
+    if not values or not all(_is_positive_number(s) and s <= 8 for s in values):
         raise InvalidValueError(
             f"scales must be one or more numbers in (0, 8] (multiples of the model's input size), got {scales!r}; "
             "e.g. 1, or 1 2 to average the model's view at its own size and twice it"
@@ -121,7 +122,7 @@ def _model_at(model, height: int, width: int):
     return shapes[(height, width)]
 
 
-def _padding_multiple(size: int) -> int:
+def padding_multiple(size: int) -> int:
     """The largest power of two that divides the model's input size: any input shape that is a
     multiple of it passes the network's downsamplings and upsamplings as the built shape does."""
     return size & -size
@@ -137,7 +138,7 @@ def _predict_view(model, rgb: np.ndarray, size: int, scale: float, *, lab_mode: 
     short = max(1, int(round(size * scale)))
     factor = short / min(height, width)
     view_h, view_w = max(1, int(round(height * factor))), max(1, int(round(width * factor)))
-    multiple = _padding_multiple(size)
+    multiple = padding_multiple(size)
     pad_h, pad_w = -view_h % multiple, -view_w % multiple
     shape = (view_h + pad_h, view_w + pad_w)
     shaped = model if shape == (size, size) else _model_at(model, *shape)
@@ -177,7 +178,7 @@ def colorize_rgb(
     ``scales`` (multiples of the model's input size, > 0): the views whose predictions are averaged
     (see the module docstring). ``(1,)`` is the scale the model was validated at; ``(1, 2)`` also
     looks twice as close, which the default sweep's models (trained on zoomed-in crops) colour more
-    accurately on held-out photos (BENCHMARKS.md, "Colorizing at full resolution")."""
+    accurately on held-out photos (BENCHMARKS.md, "Colorizing a full-resolution photo: how the model sees it")."""
     chroma = check_chroma(chroma)
     scales = check_scales(scales)
     rgb = np.asarray(rgb, dtype=np.float32)

@@ -38,6 +38,8 @@ def _versions() -> dict[str, str]:
 
 
 def _preprocessing(size: int, lab_mode: str) -> dict:
+    from colorize_core.predict import padding_multiple
+
     return {
         "color_space": "CIELAB, D65 white point, from sRGB in [0, 1] (OpenCV cvtColor RGB2Lab on float32)",
         "lab_mode": lab_mode,
@@ -56,7 +58,7 @@ def _preprocessing(size: int, lab_mode: str) -> dict:
             "read the image as float sRGB in [0, 1], (H, W, 3) (colorize_core.data.read_image)",
             "L of the full-size image: colorize_core.color.rgb_to_lab(rgb)[..., 0]",
             f"resize the whole image (not cropped, aspect ratio kept) with cv2.INTER_AREA so that its short side is "
-            f"{size} px, take its L, reflect-pad it at the bottom and right to multiples of {size & -size} px "
+            f"{size} px, take its L, reflect-pad it at the bottom and right to multiples of {padding_multiple(size)} px "
             "(cv2.BORDER_REFLECT_101), encode_l, predict with the model rebuilt for that input shape "
             "(keras.models.clone_model with a new keras.Input, same weights)",
             "decode_ab the prediction, resize it to the padded shape (cv2.INTER_CUBIC), cut the padding off, "

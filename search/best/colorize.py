@@ -126,7 +126,8 @@ def colorize_paths(
 
     chroma = check_chroma(chroma)  # before the model is loaded or any file written
     scales = check_scales(scales)
-    if Path(out_dir).expanduser().exists() and not Path(out_dir).expanduser().is_dir():
+    out_dir = Path(out_dir).expanduser()
+    if out_dir.exists() and not out_dir.is_dir():
         raise InvalidValueError(f"--out {out_dir} is a file, not a folder; pass a folder for the colorized photos")
     if hasattr(model_or_run_dir, "predict"):
         model, model_name, mode = model_or_run_dir, getattr(model_or_run_dir, "name", "model"), "float"
@@ -141,7 +142,6 @@ def colorize_paths(
     inputs = [Path(p).expanduser() for p in inputs]
     if not inputs:
         raise InvalidValueError("inputs must name at least one image file or folder")
-    out_dir = Path(out_dir).expanduser()
     jobs, skipped = _plan(inputs, out_dir)
     if not jobs:
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped)
