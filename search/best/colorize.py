@@ -115,13 +115,18 @@ def colorize_paths(
     keeps in ``out_dir`` is never lost, and running the same command again after an interruption
     colorizes only what is missing. Each output is written whole or not at all.
 
+    Hidden temporary files that an earlier run killed outright left beside the outputs are removed
+    first (:func:`colorize_core.files.remove_stale_temporaries`).
+
     Returns ``{"written": n, "skipped": n, "kept": n, "outputs": [...], "skipped_files": [{"path", "reason"}],
-    "kept_files": [output paths], "out_dir": str, "model": str}``. Raises ValueError when nothing at all was found to colorize.
+    "kept_files": [output paths], "removed_temporaries": [paths], "out_dir": str, "model": str}``.
+    Raises ValueError when nothing at all was found to colorize.
     """
     import cv2
 
     from colorize_core import color
     from colorize_core.data import ImageError, read_image
+    from colorize_core.files import remove_stale_temporaries
     from colorize_core.predict import check_chroma, check_scales, colorize_rgb, side_by_side, write_rgb
 
     chroma = check_chroma(chroma)  # before the model is loaded or any file written
@@ -146,6 +151,10 @@ def colorize_paths(
     if not jobs:
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped)
         raise InvalidValueError(f"nothing to colorize: {reasons}")
+    # Half-written outputs of an earlier run killed outright (kill -9): hidden temporary files
+    # that no running process owns. Removed before anything is written; finished outputs are kept.
+    leftovers = [str(p) for folder in sorted({dst.parent for _, dst in jobs})
+                 for p in remove_stale_temporaries(folder)]
 
     bar = _Progress(len(jobs), enabled=progress)
     for entry in skipped:
@@ -191,6 +200,6 @@ def colorize_paths(
         bar.update(done, src.name)
     bar.close()
     return {"written": len(outputs), "skipped": len(skipped), "kept": len(kept), "outputs": outputs,
-            "skipped_files": skipped, "kept_files": kept,
+            "skipped_files": skipped, "kept_files": kept, "removed_temporaries": leftovers,
             "out_dir": str(out_dir), "model": model_name, "compare": bool(compare), "chroma": chroma,
             "scales": list(scales)}

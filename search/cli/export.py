@@ -55,6 +55,9 @@ def cmd_colorize(args) -> int:
     if result["kept"]:
         lines.append(f"kept {result['kept']} output(s) already in {result['out_dir']} "
                      "(not colorized again; pass --overwrite to replace them)")
+    if result["removed_temporaries"]:
+        lines.append(f"removed {len(result['removed_temporaries'])} unfinished temporary file(s) left in "
+                     f"{result['out_dir']} by a run that was killed")
     if result["skipped"]:
         lines.append(f"skipped {result['skipped']}:")
         lines += [f"  {s['path']}: {s['reason']}" for s in result["skipped_files"]]

@@ -308,6 +308,38 @@ def test_an_interrupted_image_write_leaves_the_old_file_or_none(tmp_path, monkey
     assert not (tmp_path / "new.png").exists()
 
 
+def test_colorize_removes_the_half_written_file_of_a_killed_run_and_nothing_else(run_dir, photo, tmp_path, capsys):
+    from colorize_core import files
+    from search.cli import main
+
+    out = tmp_path / "o"
+    out.mkdir()
+    # A writer killed outright (kill -9) in the middle of writing the output leaves its temporary file.
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal; from colorize_core.files import write_atomic; "
+         f"write_atomic({str(out / 'astronaut.jpg')!r}, "
+         "lambda h: (h.write(b'half a jpeg'), h.flush(), os.kill(os.getpid(), signal.SIGKILL)), binary=True)"],
+        cwd=Path(__file__).resolve().parents[2])
+    assert killed.returncode == -9
+    (left,) = out.iterdir()
+    assert left.name.startswith(".astronaut.jpg.") and left.name.endswith(".tmp")
+    # A temporary file of a writer that still runs (this process), and one written on another machine.
+    running = out / f".other.jpg.abcd1234.{files._HOST}-{os.getpid()}.tmp"
+    elsewhere = out / ".other.jpg.abcd1234.another-machine-1.tmp"
+    for path in (running, elsewhere):
+        path.write_bytes(b"in progress")
+
+    code = main(["colorize", str(run_dir), str(photo), "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0 and "removed 1 unfinished temporary file(s)" in text and "colorized 1 image(s)" in text
+    assert not left.exists()
+    assert running.read_bytes() == elsewhere.read_bytes() == b"in progress"
+    assert cv2.imread(str(out / "astronaut.jpg")).shape == (427, 640, 3)
+    code = main(["colorize", str(run_dir), str(photo), "--out", str(out), "--quiet"])
+    assert code == 0 and "removed" not in capsys.readouterr().out
+
+
 # -- fine-tune --------------------------------------------------------------------------------------------
 def _optimizer_iterations(path: Path) -> int:
     import keras
