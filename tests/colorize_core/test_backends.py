@@ -153,3 +153,31 @@ def test_sweep_runs_on_jax(tmp_path, cache_dir):
         [(r.status, r.error) for r in records]
     assert all(r.history and 0 < r.history[-1]["delta_e"] < 100 for r in records)
     assert any((tmp_path / "jax" / "compile_cache").iterdir()), "trials did not share a compilation cache"
+
+
+def test_cosine_learning_rate_is_the_rate_jax_trains_with(cache_dir):
+    """JAX keeps the optimizer's variables in its own state during an epoch and writes them back at
+    its end: the rate the cosine schedule sets at each epoch's start must be the one that trains (read
+    back after the epoch), and must change what the epoch does."""
+    result = _run_on_jax("""
+        import json, sys
+        from colorize_core.data import load_dataset
+        from colorize_core.train import fit
+        data = load_dataset("demo", size=16, cache_dir=sys.argv[1])
+        config = {"arch": "basic", "epochs": 3, "batch_size": 16, "learning_rate": 1e-3, "min_lr": 1e-6,
+                  "early_stopping_patience": None, "eval_max_pixels": 2000, "seed": 0}
+        out = {}
+        for schedule in ("cosine", "plateau"):
+            seen = []
+            fit({**config, "lr_schedule": schedule}, data, lambda e, m: seen.append((m["lr"], m["delta_e"])))
+            out[schedule] = seen
+        print("RESULT" + json.dumps(out))
+    """, str(cache_dir))
+    from colorize_core.optimizers import cosine_learning_rate
+
+    cosine, plateau = result["cosine"], result["plateau"]
+    assert [lr for lr, _ in cosine] == pytest.approx([cosine_learning_rate(e, 3, 1e-3, 1e-6) for e in range(3)],
+                                                     rel=1e-5)
+    assert [lr for lr, _ in plateau] == pytest.approx([1e-3] * 3, rel=1e-5)
+    assert cosine[0][1] == pytest.approx(plateau[0][1], rel=1e-4)  # same seed, same first epoch at 1e-3
+    assert cosine[2][1] != plateau[2][1]  # the lower rates of epochs 2 and 3 trained differently
