@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from typing import Any
 
 from colorize_core import metrics as metric_defs
@@ -137,6 +138,29 @@ def _or_unknown(value: Any) -> Any:
     return "?" if value is None else value
 
 
+def _colour_strength(best: dict, gray: dict | None, run_dir) -> str | None:
+    """How strong the best trial's colours are on the test split beside the true photos', and the
+    ``colorsweep colorize --chroma`` that changes them; None when its test split was not scored.
+
+    The truth's colourfulness is grey's: grey has colourfulness 0, so its gap is the truth's value.
+    Within ±15 % of the truth's counts as "about as strong"."""
+    predicted = best.get("test_colorfulness")
+    if not gray or not is_finite(predicted) or not is_finite(gray.get("colorfulness_gap")):
+        return None
+    truth = gray["colorfulness_gap"] + (gray.get("colorfulness") or 0.0)
+    if truth <= 0:
+        return None
+    text = f"test-split colourfulness {predicted:.1f} against {truth:.1f} for the true photos"
+    run_dir = shlex.quote(str(run_dir))
+    ratio = predicted / truth
+    if ratio < 0.85:
+        return (text + f": weaker than the truth's. `colorsweep colorize {run_dir} PHOTOS --out DIR --chroma 1.2` "
+                       "makes its colours 20 % stronger, hues kept, at a cost in accuracy")
+    if ratio > 1.15:
+        return text + f": stronger than the truth's. `colorsweep colorize {run_dir} PHOTOS --out DIR --chroma 0.8` tones them down"
+    return text + ": about as strong as the truth's"
+
+
 def _headline(rep: _Report) -> list[tuple[str, str]]:
     """(label, text) facts for the top of the report."""
     info, data = rep.info, rep.info.data
@@ -155,6 +179,9 @@ def _headline(rep: _Report) -> list[tuple[str, str]]:
             beats = metric_defs.is_better(rep.metric, best[rep.metric], gray)
             facts.append(("vs grey baseline", f"{format_cell(gray)} → {format_cell(best[rep.metric])} "
                                               f"({'better' if beats else 'NOT better'} than predicting grey)"))
+        colour = _colour_strength(best, rep.test_baselines.get("gray"), rep.run_dir)
+        if colour:
+            facts.append(("colour", colour))
     else:
         facts.append(("best trial", f"none yet: no trial has reported a validation {rep.metric}"))
     facts.append(("trials", _counts_text(rep)))

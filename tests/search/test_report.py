@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -184,6 +185,40 @@ def test_trials_are_ranked_by_the_metric_in_its_direction(finished_run, run_copy
     assert payload["mode"] == metrics.METRICS["psnr"].mode == "max"
     assert [r["trial_id"] for r in payload["trials"]] == ["cccc0003", "bbbb0002", "aaaa0001", "dddd0004"]
     assert [r["psnr"] for r in payload["trials"][:3]] == [25.0, 22.0, 20.0]
+
+
+def test_the_headline_says_how_strong_the_best_models_colours_are_and_the_command_that_changes_them(
+        finished_run, tmp_path, capsys):
+    from search.cli import main
+    from search.report.cells import _colour_strength
+
+    payload = finished_run["json"]
+    best = payload["trials"][0]
+    truth = payload["baselines"]["test"]["gray"]["colorfulness_gap"]  # grey's colourfulness is 0
+    line = next(l for l in finished_run["md"].splitlines() if l.startswith("- **colour**:"))
+    assert f"test-split colourfulness {best['test_colorfulness']:.1f} against {truth:.1f} for the true photos" in line
+    assert "colour" in finished_run["html"] and f"{truth:.1f} for the true photos" in finished_run["html"]
+    command = re.search(r"`(colorsweep colorize .*?)`", line)
+    if best["test_colorfulness"] < 0.85 * truth:
+        assert "weaker than the truth's" in line and "--chroma 1.2" in command[1]
+    else:
+        assert command is None or "--chroma 0.8" in command[1]
+    if command:  # the command it shows runs as written, photos and output folder filled in
+        import cv2
+
+        photo = tmp_path / "photo.png"
+        cv2.imwrite(str(photo), (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8))
+        args = shlex.split(command[1])[1:]
+        args[args.index("PHOTOS")] = str(photo)
+        args[args.index("DIR")] = str(tmp_path / "out")
+        assert main(args + ["--quiet"]) == 0 and "colorized 1 image(s)" in capsys.readouterr().out
+
+    gray = {"colorfulness": 0.0, "colorfulness_gap": 40.0}
+    assert "weaker than the truth's" in _colour_strength({"test_colorfulness": 20.0}, gray, "RUN")
+    assert "about as strong as the truth's" in _colour_strength({"test_colorfulness": 38.0}, gray, "RUN")
+    assert "--chroma 0.8" in _colour_strength({"test_colorfulness": 50.0}, gray, "RUN")
+    assert _colour_strength({"test_colorfulness": None}, gray, "RUN") is None  # the test split was not scored
+    assert _colour_strength({"test_colorfulness": 20.0}, {}, "RUN") is None
 
 
 def test_statuses_include_asha_stops_and_error_lines(finished_run):
