@@ -7,7 +7,10 @@ for each way of showing a photo to the model:
 
 - ``squeeze``: the whole photo resized to the model's square input, aspect ratio lost (what
   ``colorize`` did until 2026-11-29; kept here as the reference);
-- ``scales 1``: aspect ratio kept, short side at the input size (``colorize``'s default);
+- ``scales 1, bicubic ab``: aspect ratio kept, short side at the input size, the predicted ab resized
+  to full size on its own (bicubic; ``colorize`` until 2026-11-30);
+- ``scales 1``: the same with ab brought to full size guided by the photo's lightness
+  (:mod:`colorize_core.upsample`; ``colorize``'s default);
 - ``scales 2``: the same at twice the size;
 - ``scales 1 2``: both views averaged (``colorize --scales 1 2``).
 
@@ -41,7 +44,8 @@ import numpy as np  # noqa: E402
 from quality import DEFAULT_DATA, RESULTS  # noqa: E402
 
 SCORE_SHORT_SIDE = 256
-WAYS = {"squeeze": None, "scales 1": (1.0,), "scales 2": (2.0,), "scales 1 2": (1.0, 2.0)}
+WAYS = {"squeeze": None, "scales 1, bicubic ab": ((1.0,), "bicubic"), "scales 1": (1.0,), "scales 2": (2.0,),
+        "scales 1 2": (1.0, 2.0)}
 
 
 def squeeze_colorize(model, rgb: np.ndarray) -> np.ndarray:
@@ -82,7 +86,12 @@ def score_model(model_path: Path, data: Path, names: dict[str, list[str]]) -> di
             rgb = read_image(data / name)
             truth = color.rgb_to_lab(_at_score_size(rgb))
             for way, scales in WAYS.items():
-                result = squeeze_colorize(model, rgb) if scales is None else colorize_rgb(model, rgb, scales=scales)
+                if scales is None:
+                    result = squeeze_colorize(model, rgb)
+                elif isinstance(scales[-1], str):
+                    result = colorize_rgb(model, rgb, scales=scales[0], upsampling=scales[1])
+                else:
+                    result = colorize_rgb(model, rgb, scales=scales)
                 ab = color.rgb_to_lab(_at_score_size(result))[..., 1:]
                 s = sums[way]
                 s["err"] += float(np.sum((ab - truth[..., 1:]) ** 2))

@@ -5,8 +5,9 @@ side is the model's input size: the scale at which it was validated, where a squ
 photo's short side is the input size too. The image is reflect-padded to a shape the network can
 take and the padding is cut from the prediction, so a 640×427 photo is seen at 96×64, not squeezed
 into 64×64. With ``scales`` (e.g. ``(1, 2)``) it is also seen at those multiples of that size and the
-predicted ab are averaged. The predicted ab is resized back to the original size (bicubic) and
-merged with the original, full-resolution L. The output has the input's exact dimensions and all of
+predicted ab are averaged. The predicted ab is brought back to the original size guided by the
+original's lightness, so colour edges follow the photo's outlines (:mod:`colorize_core.upsample`),
+and merged with the original, full-resolution L. The output has the input's exact dimensions and all of
 its luminance detail: predicted colours that sRGB cannot show have their chroma reduced
 (:func:`colorize_core.color.fit_to_gamut`) instead of being clipped channel by channel, so every
 output pixel keeps the input's lightness.
@@ -16,8 +17,8 @@ image squeezed to its square input size instead, as before.
 
 Classification models (Q ab-bin logits, usually at ¼ of the input size; see
 :mod:`colorize_core.classification`) are recognised by their output and decoded first (annealed
-mean at ``temperature``, or ``decode="mode"`` / ``"mean"``); their ab goes straight from the output
-resolution to the original size.
+mean at ``temperature``, or ``decode="mode"`` / ``"mean"``); their ab is resized to the view's
+size first.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from colorize_core.errors import InvalidValueError
 from colorize_core import classification, color
 from colorize_core.files import write_atomic
 from colorize_core.data.image_io import read_image
+from colorize_core.upsample import AB_UPSAMPLING, upsample_ab
 
 __all__ = ["model_input_size", "predict_ab", "check_chroma", "check_scales", "padding_multiple", "colorize_rgb",
            "colorize_file", "write_rgb", "side_by_side"]
@@ -128,10 +130,11 @@ def padding_multiple(size: int) -> int:
     return size & -size
 
 
-def _predict_view(model, rgb: np.ndarray, size: int, scale: float, *, lab_mode: str,
-                  temperature: float | None, decode: str) -> np.ndarray | None:
+def _predict_view(model, rgb: np.ndarray, lightness_full: np.ndarray, size: int, scale: float, *,
+                  lab_mode: str, temperature: float | None, decode: str, upsampling: str) -> np.ndarray | None:
     """ab (Lab units) at the image's full (H, W), from one view: the image resized to short side
-    ``size * scale`` with its aspect kept and reflect-padded; None if the model cannot take that shape."""
+    ``size * scale`` with its aspect kept and reflect-padded; None if the model cannot take that shape.
+    ``lightness_full``: the image's L (H, W), which guides the ab back to full size."""
     import keras
 
     height, width = rgb.shape[:2]
@@ -146,12 +149,12 @@ def _predict_view(model, rgb: np.ndarray, size: int, scale: float, *, lab_mode: 
         return None
     view = cv2.resize(rgb, (view_w, view_h), interpolation=cv2.INTER_AREA)
     lightness = color.rgb_to_lab(view, lab_mode=lab_mode)[..., :1]
-    lightness = cv2.copyMakeBorder(lightness, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT_101)[..., None]
+    padded = cv2.copyMakeBorder(lightness, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT_101)[..., None]
     # called directly, not through predict(): one image, and no compiled function traced per shape
-    encoded = keras.ops.convert_to_numpy(shaped(color.encode_l(lightness[None]), training=False))[0]
+    encoded = keras.ops.convert_to_numpy(shaped(color.encode_l(padded[None]), training=False))[0]
     ab = _decode(model, encoded, temperature, decode)
     ab = cv2.resize(ab, (view_w + pad_w, view_h + pad_h), interpolation=cv2.INTER_CUBIC)[:view_h, :view_w]
-    return cv2.resize(ab, (width, height), interpolation=cv2.INTER_CUBIC)
+    return upsample_ab(ab, lightness[..., 0], lightness_full, method=upsampling)
 
 
 def _decode(model, encoded, temperature: float | None, decode: str) -> np.ndarray:
@@ -164,7 +167,7 @@ def _decode(model, encoded, temperature: float | None, decode: str) -> np.ndarra
 
 def colorize_rgb(
     model, rgb: np.ndarray, *, lab_mode: str = "float", temperature: float | None = None,
-    decode: str = "annealed_mean", chroma: float = 1.0, scales=(1.0,),
+    decode: str = "annealed_mean", chroma: float = 1.0, scales=(1.0,), upsampling: str = "guided",
 ) -> np.ndarray:
     """Colorize one image: float RGB in [0, 1] of shape (H, W, 3) (its colour is ignored; only its
     lightness is used) → float32 RGB in [0, 1] of the same shape.
@@ -178,23 +181,29 @@ def colorize_rgb(
     ``scales`` (multiples of the model's input size, > 0): the views whose predictions are averaged
     (see the module docstring). ``(1,)`` is the scale the model was validated at; ``(1, 2)`` also
     looks twice as close, which the default sweep's models (trained on zoomed-in crops) colour more
-    accurately on held-out photos (BENCHMARKS.md, "Colorizing a full-resolution photo: how the model sees it")."""
+    accurately on held-out photos (BENCHMARKS.md, "Colorizing a full-resolution photo: how the model sees it").
+
+    ``upsampling``: how the predicted ab reaches full size: ``"guided"`` by the photo's own lightness,
+    so colour edges follow its outlines, or ``"bicubic"`` (see :mod:`colorize_core.upsample`)."""
     chroma = check_chroma(chroma)
     scales = check_scales(scales)
+    if upsampling not in AB_UPSAMPLING:
+        raise InvalidValueError(f"upsampling must be one of {', '.join(AB_UPSAMPLING)}, got {upsampling!r}")
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise InvalidValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
     height, width = rgb.shape[:2]
     size = model_input_size(model)
     lab_full = color.rgb_to_lab(rgb, lab_mode=lab_mode)
-    views = [_predict_view(model, rgb, size, s, lab_mode=lab_mode, temperature=temperature, decode=decode)
-             for s in scales]
+    views = [_predict_view(model, rgb, lab_full[..., 0], size, s, lab_mode=lab_mode, temperature=temperature,
+                           decode=decode, upsampling=upsampling) for s in scales]
     if any(v is None for v in views):  # a fixed-size architecture: the whole image squeezed to its input
         small = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
         lightness_small = color.rgb_to_lab(small, lab_mode=lab_mode)[..., :1]
         ab_small = _decode(model, model.predict(color.encode_l(lightness_small[None]), verbose=0)[0],
                            temperature, decode)
-        views = [cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_CUBIC)]
+        ab_small = cv2.resize(ab_small, (size, size), interpolation=cv2.INTER_CUBIC)
+        views = [upsample_ab(ab_small, lightness_small[..., 0], lab_full[..., 0], method=upsampling)]
     ab_full = np.mean(views, axis=0) if len(views) > 1 else views[0]
     if chroma != 1.0:  # in float64, then clipped: a huge S saturates the colours, never gives nan
         with np.errstate(over="ignore"):

@@ -39,6 +39,7 @@ def _versions() -> dict[str, str]:
 
 def _preprocessing(size: int, lab_mode: str) -> dict:
     from colorize_core.predict import padding_multiple
+    from colorize_core.upsample import GUIDED_EPS, GUIDED_RADIUS
 
     return {
         "color_space": "CIELAB, D65 white point, from sRGB in [0, 1] (OpenCV cvtColor RGB2Lab on float32)",
@@ -62,7 +63,9 @@ def _preprocessing(size: int, lab_mode: str) -> dict:
             "(cv2.BORDER_REFLECT_101), encode_l, predict with the model rebuilt for that input shape "
             "(keras.models.clone_model with a new keras.Input, same weights)",
             "decode_ab the prediction, resize it to the padded shape (cv2.INTER_CUBIC), cut the padding off, "
-            "resize ab to W x H with cv2.INTER_CUBIC",
+            "bring ab to W x H guided by the full-size L (colorize_core.upsample.upsample_ab: a fast guided filter "
+            f"of radius {GUIDED_RADIUS} and eps {GUIDED_EPS:g} on the view's L / 100, its coefficients resized "
+            "bilinearly and applied to the full-size L / 100)",
             "with scales (colorize --scales 1 2): the same at short side size x each scale, ab averaged; "
             "clip ab to [-128, 127]",
             f"an architecture that cannot take another input shape sees the whole image resized to {size}x{size} instead",
