@@ -36,7 +36,7 @@ from colorize_core.errors import InvalidValueError
 from colorize_core import classification, color
 from colorize_core.files import write_atomic
 from colorize_core.data.image_io import read_image
-from colorize_core.upsample import AB_UPSAMPLING, upsample_ab
+from colorize_core.upsample import check_upsampling, upsample_ab
 
 __all__ = ["model_input_size", "predict_ab", "check_chroma", "check_scales", "padding_multiple", "colorize_rgb",
            "colorize_file", "write_rgb", "side_by_side"]
@@ -187,8 +187,7 @@ def colorize_rgb(
     so colour edges follow its outlines, or ``"bicubic"`` (see :mod:`colorize_core.upsample`)."""
     chroma = check_chroma(chroma)
     scales = check_scales(scales)
-    if upsampling not in AB_UPSAMPLING:
-        raise InvalidValueError(f"upsampling must be one of {', '.join(AB_UPSAMPLING)}, got {upsampling!r}")
+    check_upsampling(upsampling)
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise InvalidValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")

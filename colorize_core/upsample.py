@@ -24,7 +24,7 @@ import numpy as np
 
 from colorize_core.errors import InvalidValueError
 
-__all__ = ["AB_UPSAMPLING", "GUIDED_RADIUS", "GUIDED_EPS", "upsample_ab"]
+__all__ = ["AB_UPSAMPLING", "GUIDED_RADIUS", "GUIDED_EPS", "check_upsampling", "upsample_ab"]
 
 AB_UPSAMPLING = ("guided", "bicubic")
 """How :func:`upsample_ab` resizes ab: guided by the full-resolution lightness, or on its own."""
@@ -35,6 +35,13 @@ GUIDED_RADIUS = 2
 GUIDED_EPS = 1e-3
 """Regularisation of the guided filter, (L / 100)²: how much lightness variation a window needs before
 its colour follows lightness."""
+
+
+def check_upsampling(method) -> str:
+    """``method`` if it is one of :data:`AB_UPSAMPLING`, else an error that names them."""
+    if method not in AB_UPSAMPLING:
+        raise InvalidValueError(f"ab upsampling must be one of {', '.join(AB_UPSAMPLING)}, got {method!r}")
+    return method
 
 
 def _box_mean(x: np.ndarray, radius: int) -> np.ndarray:
@@ -54,8 +61,7 @@ def upsample_ab(
     docstring) or ``"bicubic"`` (ab resized on its own, ``cv2.INTER_CUBIC``). A full resolution no
     larger than the view's needs no guide: ab is returned as it is, or resized down (bicubic).
     """
-    if method not in AB_UPSAMPLING:
-        raise InvalidValueError(f"ab upsampling must be one of {', '.join(AB_UPSAMPLING)}, got {method!r}")
+    check_upsampling(method)
     ab_low = np.asarray(ab_low, dtype=np.float32)
     height, width = np.shape(lightness_full)[:2]
     if ab_low.shape[:2] != np.shape(lightness_low)[:2]:
