@@ -59,21 +59,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Remove, from ``folder`` (not its sub-folders), the temporary files that :func:`write_atomic`
-    calls of processes killed outright left behind: those written on this machine by a process id that
-    no longer runs. A temporary file of a running writer, or of another machine sharing the folder, is
-    left alone. Returns the paths removed; a folder that does not exist or cannot be read gives []."""
+def remove_stale_temporaries(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+    """Remove, from ``folder`` (and its sub-folders with ``recursive``), the temporary files that
+    :func:`write_atomic` calls of processes killed outright left behind: those written on this machine
+    by a process id that no longer runs. A temporary file of a running writer, or of another machine
+    sharing the folder, is left alone. Returns the paths removed; a folder that does not exist or
+    cannot be read gives []."""
     removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
     for entry in entries:
-        match = _TEMP_NAME.match(entry.name)
-        if match is None or match["host"] != _HOST or _pid_alive(int(match["pid"])):
-            continue
         try:
+            if recursive and entry.is_dir(follow_symlinks=False):
+                removed += remove_stale_temporaries(entry.path, recursive=True)
+                continue
+            match = _TEMP_NAME.match(entry.name)
+            if match is None or match["host"] != _HOST or _pid_alive(int(match["pid"])):
+                continue
             if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from colorize_core.errors import InvalidValueError, MissingFileError
+from colorize_core.files import remove_stale_temporaries
 from colorize_core.data import LabDataset, load_dataset
 from search.monitor import SweepMonitor
 from search.records import (
@@ -94,6 +95,10 @@ def resume_sweep(
         raise InvalidValueError(f"space {space.name!r} is a grid: it runs each configuration once and cannot be extended")
     lock = RunLock(run_dir, command=command_line or " ".join(shlex.quote(a) for a in sys.argv)).acquire()
     try:
+        leftovers = remove_stale_temporaries(run_dir, recursive=True)
+        if leftovers:
+            print(f"colorsweep: removed {len(leftovers)} unfinished temporary file(s) that the killed run left in "
+                  f"{run_dir}", file=sys.stderr)
         return _resume_locked(run_dir, info, space, retry_errored=retry_errored, extra_trials=extra_trials,
                               live=live, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
                               cache_dir=cache_dir, report=report, started=started)

@@ -220,10 +220,23 @@ def test_killed_sweep_resumes_where_it_was(tmp_path, cache_dir):
     assert killed.status == "interrupted" or (killed.status == "completed" and killed.epochs == 4), killed.status
     finished_before = {k: r.history for k, r in before.items() if r.status == "completed"}
     epochs_at_kill = before[killed_mid].epochs
+    # what a kill -9 in the middle of an atomic write leaves: hidden temporary files of a process that is
+    # gone (here in the run directory and in the interrupted trial's folder), beside one that still runs
+    from colorize_core.files import _HOST
+
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    leftovers = [run_dir / f".sweep.json.k1ll3d00.{_HOST}-{gone}.tmp",
+                 run_dir / before[killed_mid].trial_dir / f".state.json.k1ll3d00.{_HOST}-{gone}.tmp"]
+    running = run_dir / f".trials.json.l1v3l1v3.{_HOST}-{os.getpid()}.tmp"
+    for path in (*leftovers, running):
+        path.write_text("half")
 
     out = subprocess.run([sys.executable, "-m", "search.cli", "resume", str(run_dir), "--num-cpus", "2"],
                          env=env, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert "removed 2 unfinished temporary file(s) that the killed run left in" in out.stderr
+    assert not any(path.exists() for path in leftovers) and running.read_text() == "half"
     after = {r.trial_id: r for r in load_records(run_dir)}
     ended = {k: r for k, r in after.items() if r.status in ("completed", "stopped")}
     assert len(ended) == 4, {k: (r.status, r.epochs, r.error and r.error[-800:]) for k, r in after.items()}
