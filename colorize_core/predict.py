@@ -36,7 +36,7 @@ from colorize_core.errors import InvalidValueError
 from colorize_core import classification, color
 from colorize_core.files import write_atomic
 from colorize_core.data.image_io import read_image
-from colorize_core.upsample import check_upsampling, upsample_ab
+from colorize_core.upsample import ab_to_full_size, check_upsampling
 
 __all__ = ["model_input_size", "predict_ab", "check_chroma", "check_scales", "padding_multiple", "colorize_rgb",
            "colorize_file", "write_rgb", "side_by_side"]
@@ -154,7 +154,7 @@ def _predict_view(model, rgb: np.ndarray, lightness_full: np.ndarray, size: int,
     encoded = keras.ops.convert_to_numpy(shaped(color.encode_l(padded[None]), training=False))[0]
     ab = _decode(model, encoded, temperature, decode)
     ab = cv2.resize(ab, (view_w + pad_w, view_h + pad_h), interpolation=cv2.INTER_CUBIC)[:view_h, :view_w]
-    return upsample_ab(ab, lightness[..., 0], lightness_full, method=upsampling)
+    return ab_to_full_size(ab, lightness[..., 0], lightness_full, method=upsampling)
 
 
 def _decode(model, encoded, temperature: float | None, decode: str) -> np.ndarray:
@@ -202,7 +202,7 @@ def colorize_rgb(
         ab_small = _decode(model, model.predict(color.encode_l(lightness_small[None]), verbose=0)[0],
                            temperature, decode)
         ab_small = cv2.resize(ab_small, (size, size), interpolation=cv2.INTER_CUBIC)
-        views = [upsample_ab(ab_small, lightness_small[..., 0], lab_full[..., 0], method=upsampling)]
+        views = [ab_to_full_size(ab_small, lightness_small[..., 0], lab_full[..., 0], method=upsampling)]
     ab_full = np.mean(views, axis=0) if len(views) > 1 else views[0]
     if chroma != 1.0:  # in float64, then clipped: a huge S saturates the colours, never gives nan
         with np.errstate(over="ignore"):

@@ -12,6 +12,9 @@ lightness has an edge, the colour follows it; where lightness is flat, A is near
 the smoothed prediction. ``eps`` keeps A small where the view's lightness hardly varies, so that noise
 or grain of the full-size photo does not become colour noise.
 
+Not :func:`colorize_core.classification.upsample_ab`, which resizes a classification model's ab
+from its output stride to its input size during training and validation, with no guide.
+
 Units: L in [0, 100] (CIELAB; scaled to [0, 1] inside), ab in Lab units, ``radius`` in pixels of the
 low-resolution view, ``eps`` in (L / 100)² (1e-3: a lightness standard deviation of about 3 L units).
 Measured on whole held-out photos (BENCHMARKS.md, "Colorizing a full-resolution photo: colour edges").
@@ -24,10 +27,10 @@ import numpy as np
 
 from colorize_core.errors import InvalidValueError
 
-__all__ = ["AB_UPSAMPLING", "GUIDED_RADIUS", "GUIDED_EPS", "check_upsampling", "upsample_ab"]
+__all__ = ["AB_UPSAMPLING", "GUIDED_RADIUS", "GUIDED_EPS", "check_upsampling", "ab_to_full_size"]
 
 AB_UPSAMPLING = ("guided", "bicubic")
-"""How :func:`upsample_ab` resizes ab: guided by the full-resolution lightness, or on its own."""
+"""How :func:`ab_to_full_size` resizes ab: guided by the full-resolution lightness, or on its own."""
 
 GUIDED_RADIUS = 2
 """Window radius of the guided filter, pixels of the low-resolution view (a 5×5 window)."""
@@ -50,7 +53,7 @@ def _box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
 
 
-def upsample_ab(
+def ab_to_full_size(
     ab_low: np.ndarray, lightness_low: np.ndarray, lightness_full: np.ndarray, *, method: str = "guided",
     radius: int = GUIDED_RADIUS, eps: float = GUIDED_EPS,
 ) -> np.ndarray:

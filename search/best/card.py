@@ -63,7 +63,7 @@ def _preprocessing(size: int, lab_mode: str) -> dict:
             "(cv2.BORDER_REFLECT_101), encode_l, predict with the model rebuilt for that input shape "
             "(keras.models.clone_model with a new keras.Input, same weights)",
             "decode_ab the prediction, resize it to the padded shape (cv2.INTER_CUBIC), cut the padding off, "
-            "bring ab to W x H guided by the full-size L (colorize_core.upsample.upsample_ab: a fast guided filter "
+            "bring ab to W x H guided by the full-size L (colorize_core.upsample.ab_to_full_size: a fast guided filter "
             f"of radius {GUIDED_RADIUS} and eps {GUIDED_EPS:g} on the view's L / 100, its coefficients resized "
             "bilinearly and applied to the full-size L / 100)",
             "with scales (colorize --scales 1 2): the same at short side size x each scale, ab averaged; "

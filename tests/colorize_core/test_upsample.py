@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from colorize_core.upsample import upsample_ab
+from colorize_core.upsample import ab_to_full_size
 
 BLUE, ORANGE = (-20.0, -40.0), (30.0, 50.0)
 
@@ -28,8 +28,8 @@ def _view(image: np.ndarray, side: int) -> np.ndarray:
 def test_guided_colour_edges_follow_the_full_resolution_lightness_where_bicubic_bleeds():
     lightness, truth = _two_halves()
     low_l, low_ab = _view(lightness, 16), _view(truth, 16)  # the edge falls inside a view pixel
-    guided = upsample_ab(low_ab, low_l, lightness)
-    bicubic = upsample_ab(low_ab, low_l, lightness, method="bicubic")
+    guided = ab_to_full_size(low_ab, low_l, lightness)
+    bicubic = ab_to_full_size(low_ab, low_l, lightness, method="bicubic")
     assert guided.shape == bicubic.shape == (256, 256, 2) and guided.dtype == np.float32
     error_guided = np.abs(guided - truth).mean()
     error_bicubic = np.abs(bicubic - truth).mean()
@@ -46,8 +46,8 @@ def test_grain_of_a_flat_photo_does_not_become_colour_noise():
     low_l = _view(lightness, 16)
     gradient = np.linspace(5.0, 15.0, 16, dtype=np.float32)
     low_ab = np.stack([np.tile(gradient, (16, 1)), np.full((16, 16), 20.0, np.float32)], -1)
-    guided = upsample_ab(low_ab, low_l, lightness)
-    bicubic = upsample_ab(low_ab, low_l, lightness, method="bicubic")
+    guided = ab_to_full_size(low_ab, low_l, lightness)
+    bicubic = ab_to_full_size(low_ab, low_l, lightness, method="bicubic")
     assert np.abs(guided - bicubic).mean() < 0.5  # the smooth colour stays smooth
     assert guided[..., 1].std() < 0.5  # b was flat: no grain in it
 
@@ -56,9 +56,9 @@ def test_a_full_size_no_larger_than_the_view_keeps_the_prediction_and_bad_input_
     rng = np.random.default_rng(1)
     low_l = rng.uniform(0, 100, (16, 24)).astype(np.float32)
     low_ab = rng.uniform(-50, 50, (16, 24, 2)).astype(np.float32)
-    np.testing.assert_array_equal(upsample_ab(low_ab, low_l, low_l), low_ab)
-    assert upsample_ab(low_ab, low_l, np.zeros((8, 12), np.float32)).shape == (8, 12, 2)
+    np.testing.assert_array_equal(ab_to_full_size(low_ab, low_l, low_l), low_ab)
+    assert ab_to_full_size(low_ab, low_l, np.zeros((8, 12), np.float32)).shape == (8, 12, 2)
     with pytest.raises(ValueError, match="ab upsampling must be one of guided, bicubic, got 'nearest'"):
-        upsample_ab(low_ab, low_l, low_l, method="nearest")
+        ab_to_full_size(low_ab, low_l, low_l, method="nearest")
     with pytest.raises(ValueError, match=r"differ in shape"):
-        upsample_ab(low_ab, low_l[:8], low_l)
+        ab_to_full_size(low_ab, low_l[:8], low_l)
