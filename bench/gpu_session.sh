@@ -61,3 +61,6 @@ fi
 (cd "$STORE" && find . \( -name sweep.json -o -name trials.json -o -name baselines.json -o -name result.json \
     -o -name error.txt \) -print0 | tar czf - --null -T - ) > "$OUT/sweep-records.tgz" 2>/dev/null
 rm -rf "$STORE"
+# a device call brings back at most 8 files: the logs and JSON travel as one archive
+(cd "$OUT" && tar czf logs.tgz --remove-files ./*.log ./*.json 2>/dev/null)
+ls "$OUT"

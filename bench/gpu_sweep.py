@@ -3,9 +3,13 @@
 Runs a sweep (default: the ``seed`` space, the study's 24 configurations) with GPU shares from the
 memory estimates, or reads a finished run directory, and writes:
 
-* **GPU-busy fraction** = sum of the trials' pure training time / (sweep wall time x GPUs): the share of
-  GPU time spent inside optimisation steps (evaluation, checkpoints, worker start, compilation and
-  idle GPUs are the rest);
+* **GPU-busy fraction**: the mean of ``nvidia-smi``'s ``utilization.gpu`` (the share of time a kernel was
+  running) sampled twice a second while the sweep runs, and the most GPU memory in use, summed over
+  the sweep's processes; only when this script runs the sweep and ``nvidia-smi`` exists;
+* **training concurrency** = sum of the trials' pure training time / (sweep wall time x GPUs): how many
+  trials were inside optimisation steps at once per GPU, on average. It is the busy fraction only when
+  one trial at a time has a GPU; with GPU shares it exceeds 1 (evaluation, checkpoints, worker start
+  and compilation are outside it);
 * **img/s per trial** (training images x epochs / pure training time, after the first epoch, which
   also compiles), per architecture, beside the bare-Keras figures of ``shared/design/anchors.md`` (H200, JAX, synthetic data, ``model.fit``);
 * **estimated against measured peak memory** per architecture (``memory_estimate_gib`` against the
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -78,6 +83,53 @@ def epoch_times(run_dir: Path, records) -> tuple[list[float], list[float]]:
         first += times[:1]
         later += times[1:]
     return first, later
+
+
+class GpuSampler:
+    """Samples ``nvidia-smi``'s utilisation (%) and memory in use (MiB) of every GPU while a sweep runs
+    (``with GpuSampler() as sampler: ...``; then :meth:`summary`). Does nothing without ``nvidia-smi``."""
+
+    def __init__(self, interval_ms: int = 500):
+        self.interval_ms = interval_ms
+        self.samples: list[tuple[int, float, float]] = []  # (gpu index, utilisation %, memory MiB)
+        self._process = None
+        self._reader = None
+
+    def __enter__(self):
+        import threading
+
+        try:
+            self._process = subprocess.Popen(
+                ["nvidia-smi", "--query-gpu=index,utilization.gpu,memory.used", "--format=csv,noheader,nounits",
+                 f"--loop-ms={self.interval_ms}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        except OSError:
+            return self
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        for line in self._process.stdout:
+            parts = [p.strip() for p in line.split(",")]
+            try:
+                self.samples.append((int(parts[0]), float(parts[1]), float(parts[2])))
+            except (IndexError, ValueError):  # a header or "[N/A]"
+                continue
+
+    def __exit__(self, *exc):
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._reader.join(timeout=10)
+        return False
+
+    def summary(self) -> dict | None:
+        """``{"busy_fraction", "peak_memory_gib", "samples"}`` over all GPUs, or None without samples."""
+        if not self.samples:
+            return None
+        return {"busy_fraction": statistics.fmean(u for _, u, _ in self.samples) / 100.0,
+                "peak_memory_gib": max(m for _, _, m in self.samples) / 1024.0,
+                "samples": len(self.samples)}
 
 
 def most_at_once(intervals: list[dict]) -> tuple[int, int]:
@@ -140,9 +192,10 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         "run_dir": str(run_dir), "space": info.space["name"], "trials": len(load_records(run_dir)),
         "statuses": dict(statuses), "max_epochs": info.max_epochs, "size": info.data.size,
         "train_images": n_train, "wall_s": wall, "train_s": train, "gpus": gpus,
-        "busy_fraction": train / (wall * max(gpus, 1)) if wall else None,
+        "concurrency": train / (wall * max(gpus, 1)) if wall else None,
         "steady_train_s": steady,
-        "steady_busy_fraction": steady / (wall * max(gpus, 1)) if wall else None,
+        "steady_concurrency": steady / (wall * max(gpus, 1)) if wall else None,
+        "nvidia_smi": None,  # filled by main when it ran the sweep under a GpuSampler
         "most_at_once": at_once, "most_on_one_gpu": on_one_gpu,
         "first_epoch_s": _median(first_epoch), "later_epoch_s": _median(later_epochs),
         "cached_programs": cached_programs, "worker_processes": len(processes),
@@ -175,6 +228,9 @@ def to_markdown(summary: dict, device: str) -> str:
         return "–" if value is None else format(value, spec)
 
     gpus = summary["gpus"]
+    smi = summary.get("nvidia_smi")
+    busy = f"{smi['busy_fraction']:.3f} ({smi['samples']} samples)" if smi else "– (no nvidia-smi samples)"
+    peak_memory = f"{smi['peak_memory_gib']:.1f} GiB" if smi else "–"
     lines = [
         f"Sweep `{summary['space']}`: {summary['trials']} trials ({', '.join(f'{k} {v}' for k, v in sorted(summary['statuses'].items()))}), "
         f"up to {summary['max_epochs']} epochs of {summary['train_images']} training images at {summary['size']} px; "
@@ -185,10 +241,12 @@ def to_markdown(summary: dict, device: str) -> str:
         "|---|---|",
         f"| sweep wall time | {summary['wall_s']:.1f} s |",
         f"| sum of trials' pure training time | {summary['train_s']:.1f} s |",
-        (f"| **GPU-busy fraction** (training time / (wall x {gpus} GPU)) | **{f(summary['busy_fraction'], '.3f')}** |"
-         if gpus else f"| busy fraction (training time / wall; CPU rehearsal, no GPU) | {f(summary['busy_fraction'], '.3f')} |"),
+        f"| **GPU-busy fraction** (nvidia-smi utilization.gpu, mean over the sweep) | **{busy}** |",
+        f"| most GPU memory in use (nvidia-smi, all processes) | {peak_memory} |",
+        f"| training concurrency (trials' training time / (wall x {max(gpus, 1)} {'GPU' if gpus else 'CPU slot'}); "
+        f"> 1 when trials share a GPU) | {f(summary['concurrency'], '.3f')} |",
         f"| the same, first epochs at the later epochs' speed (compilation excluded) | "
-        f"{summary['steady_train_s']:.1f} s → {f(summary['steady_busy_fraction'], '.3f')} |",
+        f"{summary['steady_train_s']:.1f} s → {f(summary['steady_concurrency'], '.3f')} |",
         f"| a trial's first epoch, median (build, compile or load from the cache, train, evaluate) | "
         f"{f(summary['first_epoch_s'], '.1f')} s |",
         f"| a later epoch, median | {f(summary['later_epoch_s'], '.1f')} s |",
@@ -242,18 +300,23 @@ def main(argv=None) -> int:
 
     device, detected = _device()
     gpus = detected if args.gpus is None else args.gpus
+    if args.run_dir:  # the machine that ran it is not necessarily this one
+        device = f"analysed from the run's records with {gpus} GPU(s) (--gpus)"
+    sampler = None
     if args.run_dir:
         run_dir = Path(args.run_dir)
     else:
         from search.sweep import run_sweep
 
         name = f"gpu-bench-{time.strftime('%Y%m%d-%H%M%S')}"
-        result = run_sweep(args.space, data=args.data, name=name, storage=args.storage, trials=args.trials,
-                           max_epochs=args.max_epochs, size=args.size, cpus_per_trial=args.cpus_per_trial,
-                           gpus_per_trial=1.0 if gpus else 0.0, num_gpus=gpus if gpus else None,
-                           live=False, report=False, command_line=" ".join(sys.argv))
+        with GpuSampler() as sampler:
+            result = run_sweep(args.space, data=args.data, name=name, storage=args.storage, trials=args.trials,
+                               max_epochs=args.max_epochs, size=args.size, cpus_per_trial=args.cpus_per_trial,
+                               gpus_per_trial=1.0 if gpus else 0.0, num_gpus=gpus if gpus else None,
+                               live=False, report=False, command_line=" ".join(sys.argv))
         run_dir = Path(result.run_dir)
     summary = analyse(run_dir, gpus)
+    summary["nvidia_smi"] = sampler.summary() if sampler else None
     text = f"### GPU use of a sweep ({time.strftime('%Y-%m-%d')})\n\n" + to_markdown(summary, device)
     print(text)
     out = Path(args.out)
