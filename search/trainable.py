@@ -142,7 +142,8 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
         try:
             fit(train_config, data, report, workdir=workdir, tensorboard=False,  # the report writes TensorBoard
                 reuse_model=True,  # a reused worker trains its last model again when the structure matches
-                on_finish=functools.partial(_leave_outputs, data=data, workdir=workdir, seed=settings["seed"]))
+                on_finish=functools.partial(_leave_outputs, data=data, workdir=workdir, seed=settings["seed"],
+                                             batch_size=batch_size))
         except Exception as exc:
             if not is_out_of_memory(exc) or isinstance(exc, TrialOutOfMemory):
                 raise
@@ -192,16 +193,17 @@ def _report_if_finished(workdir: Path, train_config: dict, report) -> bool:
     return True
 
 
-def _leave_outputs(model, best_epoch: int, *, data, workdir: Path, seed: int) -> None:
+def _leave_outputs(model, best_epoch: int, *, data, workdir: Path, seed: int, batch_size: int) -> None:
     """A trial that trained to its end leaves its best model's test metrics and picture colorizations
-    in its last checkpoint (:mod:`search.trial_outputs`), so the report loads no model. A failure here
-    costs the report a model load, never the trial."""
+    in its last checkpoint (:mod:`search.trial_outputs`), predicted at the trial's ``batch_size`` (its
+    GPU share is sized for that), so the report loads no model. A failure here costs the report a model
+    load, never the trial."""
     from colorize_core.train import TrainConfig
     from search.trial_outputs import write_trial_outputs
 
     try:
         write_trial_outputs(model, data, workdir, epoch=best_epoch, seed=seed,
-                            max_pixels=TrainConfig.eval_max_pixels)
+                            max_pixels=TrainConfig.eval_max_pixels, batch_size=batch_size)
     except Exception as exc:  # noqa: BLE001 - the report falls back to best.keras
         print(f"colorsweep: could not save the trial's outputs for the report ({exc}); "
               "the report will load best.keras instead", file=sys.stderr)

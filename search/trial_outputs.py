@@ -10,7 +10,8 @@ without the file (stopped by ASHA, made by an older version, written with other 
 evaluated from its ``best.keras`` as before.
 
 The values are exactly what the report would compute from ``best.keras``: the same prediction
-function (:func:`colorize_core.predict.predict_ab` with its defaults) on the same images.
+function (:func:`colorize_core.predict.predict_ab`) on the same images, up to the rounding of another
+batch size (the trial predicts at its training batch size, the report at 64).
 """
 
 from __future__ import annotations
@@ -68,17 +69,18 @@ class TrialOutputs:
 
 
 def write_trial_outputs(model, dataset, folder: str | os.PathLike, *, epoch: int, seed: int,
-                        max_pixels: int | None) -> Path:
+                        max_pixels: int | None, batch_size: int = 64) -> Path:
     """Predict the test split and the grid images of ``dataset`` with ``model`` (the trial's best
-    epoch's, ``epoch``), and write :data:`OUTPUTS_FILE` into ``folder`` (through a temporary name:
-    whole or not at all). Returns its path."""
+    epoch's, ``epoch``), ``batch_size`` images at a time (a trial passes its training batch size, which
+    its GPU share was sized for), and write :data:`OUTPUTS_FILE` into ``folder`` (through a temporary
+    name: whole or not at all). Returns its path."""
     from colorize_core import metrics as metric_defs
     from colorize_core.predict import predict_ab
 
     grid = grid_indices(dataset.val.names) if len(dataset.val) else []
     test = dataset.test
     parts = ([test.lightness] if len(test) else []) + ([dataset.val.lightness[grid]] if grid else [])
-    predicted = predict_ab(model, np.concatenate(parts)) if parts else np.zeros((0, 1, 1, 2), np.float32)
+    predicted = predict_ab(model, np.concatenate(parts), batch_size=batch_size) if parts else np.zeros((0, 1, 1, 2), np.float32)
     test_metrics = None
     if len(test):
         try:

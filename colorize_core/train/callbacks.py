@@ -62,7 +62,10 @@ class ValidationEvaluator:
         self.val = val
         self.is_classifier = is_classifier
         self.params = params
-        self.batch_size = max(cfg.batch_size, 64)  # prediction only: no gradients to hold
+        # Predicted at the training batch size: a sweep sizes a trial's GPU share for its training step,
+        # which a forward pass at the same batch never exceeds. At max(batch, 64) validation needed up
+        # to 1.9x the training step's memory on an H200 (BENCHMARKS.md, GPU use of a sweep).
+        self.batch_size = cfg.batch_size
 
     def record(self, model, *, epoch: int, logs: dict, epoch_train_s: float, train_time_before_s: float) -> dict:
         """The record of ``epoch`` (counted from 1); ``logs`` are Keras's epoch logs (``loss``)."""

@@ -23,7 +23,17 @@ def test_outputs_are_what_the_model_predicts_and_read_back_whole(demo16, tmp_pat
     from colorize_core.train import fit
 
     model = fit(dict(arch="basic", epochs=1, batch_size=8), demo16, keep_model=True).model
-    write_trial_outputs(model, demo16, tmp_path, epoch=1, seed=3, max_pixels=5000)
+    batches = []
+    original = type(model).predict
+
+    def spy(x, *args, batch_size=None, **kwargs):  # the trial's batch size: its GPU share was sized for it
+        batches.append(batch_size)
+        return original(model, x, *args, batch_size=batch_size, **kwargs)
+
+    model.predict = spy
+    write_trial_outputs(model, demo16, tmp_path, epoch=1, seed=3, max_pixels=5000, batch_size=8)
+    del model.predict
+    assert batches == [8]
     outputs = read_trial_outputs(tmp_path)
     grid = grid_indices(demo16.val.names)
     assert outputs.epoch == 1 and outputs.grid == grid and outputs.seed == 3
