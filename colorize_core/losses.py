@@ -82,12 +82,85 @@ def _cls_rebalanced_class() -> type:
     return ClsRebalanced
 
 
+def ciede2000_ab(ab_true, ab_pred, *, eps: float = 1e-6):
+    """CIEDE2000 (Sharma, Wu & Dalal 2005) per pixel between two colours that share their L, in
+    ``keras.ops`` (differentiable, any backend): ``ab_true``, ``ab_pred`` are ``(..., 2)`` in Lab units,
+    the result ``(...)`` in ΔE00 units. With equal L the lightness term vanishes and nothing else
+    depends on L, so this is the metric :func:`colorize_core.metrics.evaluate` ranks trials on
+    (``delta_e``), short of its round trip through 8-bit RGB: within 0.02 of scikit-image's
+    ``deltaE_ciede2000`` in float32 (the ΔH' identity below loses digits for near-equal colours).
+
+    Its gradient is bounded everywhere: ΔH' comes from the identity ΔH'² = 2(C1'C2' − a1'a2' − b1b2)
+    (no angle difference, so no jump where hues wrap around), the hue angles only enter the weights
+    and pass no gradient, and ``eps`` keeps the square roots finite at grey (C = 0) and at a perfect
+    match."""
+    ops = keras.ops
+    tiny = 1e-12  # inside the chroma square roots: a grey colour's chroma is 1e-6, not 0
+    a1, b1 = ab_true[..., 0], ab_true[..., 1]
+    a2, b2 = ab_pred[..., 0], ab_pred[..., 1]
+    pow25_7 = 25.0 ** 7
+    c_bar = 0.5 * (ops.sqrt(a1 * a1 + b1 * b1 + tiny) + ops.sqrt(a2 * a2 + b2 * b2 + tiny))
+    c_bar7 = c_bar ** 7
+    g = 0.5 * (1.0 - ops.sqrt(c_bar7 / (c_bar7 + pow25_7)))
+    a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2
+    c1p = ops.sqrt(a1p * a1p + b1 * b1 + tiny)
+    c2p = ops.sqrt(a2p * a2p + b2 * b2 + tiny)
+    d_cp = c2p - c1p
+    cross = a1p * b2 - b1 * a2p  # C1'C2' sin(h2' - h1'): the sign of ΔH'
+    d_hp_sq = 2.0 * (c1p * c2p - a1p * a2p - b1 * b2)
+    d_hp = ops.where(cross >= 0, 1.0, -1.0) * ops.sqrt(ops.maximum(d_hp_sq, 0.0) + eps)
+    two_pi = 2.0 * np.pi
+    # The hue angles only weight the terms (S_H, R_T); no gradient flows through them, since an angle's
+    # gradient grows as 1/C near grey and would swamp the optimizer's statistics.
+    h1p = ops.stop_gradient(ops.arctan2(b1, a1p + tiny) % two_pi)  # radians in [0, 2π)
+    h2p = ops.stop_gradient(ops.arctan2(b2, a2p + tiny) % two_pi)
+    c_bar_p = 0.5 * (c1p + c2p)
+    h_sum = h1p + h2p
+    h_bar = ops.where(ops.abs(h1p - h2p) > np.pi,
+                      ops.where(h_sum < two_pi, (h_sum + two_pi) / 2.0, (h_sum - two_pi) / 2.0), h_sum / 2.0)
+    deg = np.pi / 180.0
+    t = (1.0 - 0.17 * ops.cos(h_bar - 30.0 * deg) + 0.24 * ops.cos(2.0 * h_bar)
+         + 0.32 * ops.cos(3.0 * h_bar + 6.0 * deg) - 0.20 * ops.cos(4.0 * h_bar - 63.0 * deg))
+    d_theta = 30.0 * deg * ops.exp(-(((h_bar / deg) - 275.0) / 25.0) ** 2)
+    c_bar_p7 = c_bar_p ** 7
+    r_t = -ops.sin(2.0 * d_theta) * 2.0 * ops.sqrt(c_bar_p7 / (c_bar_p7 + pow25_7))
+    dc = d_cp / (1.0 + 0.045 * c_bar_p)
+    dh = d_hp / (1.0 + 0.015 * c_bar_p * t)
+    return ops.sqrt(ops.maximum(dc * dc + dh * dh + r_t * dc * dh, 0.0) + eps)
+
+
+@functools.lru_cache(maxsize=1)
+def _ciede2000_class() -> type:
+    """Define (once) and register with Keras the :class:`CIEDE2000` loss (see :func:`_cls_rebalanced_class`
+    for why not at import)."""
+
+    @keras.saving.register_keras_serializable(package="colorsweep")
+    class CIEDE2000(keras.losses.Loss):
+        """The ranked metric as the loss: per pixel, CIEDE2000 between the true and the predicted ab
+        (both decoded from the model's encoding, :mod:`colorize_core.color`) at the pixel's own L, in
+        ΔE00 units (:func:`ciede2000_ab`); averaged over pixels, weighted by rebalancing weights when
+        given (``sample_weight``)."""
+
+        def __init__(self, name: str = "ciede2000", **kwargs: Any):
+            super().__init__(name=name, **kwargs)
+
+        def call(self, y_true, y_pred):
+            from colorize_core.color import AB_OFFSET, AB_SCALE
+
+            ab_true = keras.ops.cast(y_true, "float32") * AB_SCALE - AB_OFFSET
+            ab_pred = keras.ops.cast(y_pred, "float32") * AB_SCALE - AB_OFFSET
+            return ciede2000_ab(ab_true, ab_pred)
+
+    return CIEDE2000
+
+
 def register_custom_objects() -> None:
     """Register colorsweep's Keras objects (the ``cls_rebalanced`` loss), so that
     ``keras.saving.load_model(..., compile=True)`` can load a compiled classification model. Called
     by every colorsweep path that loads a model; importing :mod:`colorize_core.models` calls it when
     Keras is already imported."""
     _cls_rebalanced_class()
+    _ciede2000_class()
 
 
 def __getattr__(name: str) -> Any:  # ``from colorize_core.losses import ClsRebalanced`` (PEP 562)
@@ -100,6 +173,7 @@ LOSSES: dict[str, Callable[..., keras.losses.Loss]] = {
     "mse": lambda: keras.losses.MeanSquaredError(name="mse"),
     "mae": lambda: keras.losses.MeanAbsoluteError(name="mae"),
     "huber": lambda: keras.losses.Huber(delta=HUBER_DELTA, name="huber"),
+    "ciede2000": lambda: _ciede2000_class()(),
     "cls_rebalanced": lambda class_weights=None: _cls_rebalanced_class()(class_weights),
 }
 
@@ -109,6 +183,7 @@ LOSS_KINDS: dict[str, str] = {
     "mse": "regression",
     "mae": "regression",
     "huber": "regression",
+    "ciede2000": "regression",
     "cls_rebalanced": "classification",
 }
 

@@ -257,7 +257,7 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             (auto_run,) = (in_tmp / "colorsweep-runs").glob("auto-*")
             (record,) = load_records(auto_run)
             config = {**load_sweep_info(auto_run).space["fixed"], **record.params}
-            assert {k: config[k] for k in ("arch", "loss", "batch_size")} == {"arch": "unet", "loss": "mae", "batch_size": 16}
+            assert {k: config[k] for k in ("arch", "loss", "batch_size")} == {"arch": "unet", "loss": "ciede2000", "batch_size": 16}
             assert load_sweep_info(auto_run).space["fixed"]["samples_per_epoch"] == 512
             first_row = next(line for line in out.splitlines() if re.match(r"1\s+[0-9a-f]{8}\s", line))
             assert " unet " in first_row and " adam " in first_row  # fixed by the space, shown in the table

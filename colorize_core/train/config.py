@@ -36,8 +36,8 @@ class TrainConfig:
     ``eval_max_pixels`` caps the pixels CIEDE2000 is computed on each epoch (a fixed, seeded subset;
     None = all).
 
-    ``loss`` must fit the architecture's head (``colorize_core.losses.loss_kind``): ``mse``, ``mae`` or
-    ``huber`` for regression models, ``cls_rebalanced`` for classification models; ``None`` (the
+    ``loss`` must fit the architecture's head (``colorize_core.losses.loss_kind``): ``mse``, ``mae``,
+    ``huber`` or ``ciede2000`` (the ranked ``delta_e`` itself) for regression models, ``cls_rebalanced`` for classification models; ``None`` (the
     default) picks ``mse`` or ``cls_rebalanced`` accordingly. ``temperature`` (> 0, unitless) and
     ``decode`` (``"annealed_mean"``, ``"mode"``, ``"mean"``) say how a classification model's logits
     become ab; ``output_activation`` applies to regression models only. Settings that do not apply

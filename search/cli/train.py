@@ -85,7 +85,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="train one model without Ray and compare it with the baselines")
     p.add_argument("--arch", default="unet", help="architecture (see `colorsweep models`; default unet)")
     p.add_argument("--optimizer", default="adam", help="adam, rmsprop, sgd, ... (default adam)")
-    p.add_argument("--loss", default=None, help="mse, mae, huber (default mse); classification archs: cls_rebalanced")
+    p.add_argument("--loss", default=None, help="mse, mae, huber, ciede2000 (default mse); classification archs: cls_rebalanced")
     p.add_argument("--temperature", type=float, default=0.38, help="annealed-mean temperature (classification archs)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="default 8, as in the study")
