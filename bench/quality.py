@@ -43,16 +43,19 @@ def _row(name: str, values: dict) -> str:
                                             for c in COLUMNS) + " |"
 
 
-def _score(model, split, *, temperature: float, decode: str) -> tuple[dict, dict, float]:
-    """Metrics of ``model`` and of predicting grey on ``split``, and the truth's colourfulness."""
+def _score(model, split, *, temperature: float, decode: str, chroma: float = 1.0) -> tuple[dict, dict, float, dict]:
+    """Metrics of ``model`` at colour strength ``chroma`` (what ``colorsweep colorize`` gives with the
+    export's fitted strength) and of predicting grey on ``split``, the truth's colourfulness, and the
+    model's metrics at its own colours (chroma 1)."""
     from colorize_core import color, metrics
     from colorize_core.train import predict_ab
 
-    predicted = metrics.evaluate(split.lightness, split.ab,
-                                 predict_ab(model, split.lightness, temperature=temperature, decode=decode))
+    ab = predict_ab(model, split.lightness, temperature=temperature, decode=decode)
+    own = metrics.evaluate(split.lightness, split.ab, ab)
+    predicted = own if chroma == 1.0 else metrics.evaluate(split.lightness, split.ab, ab * np.float32(chroma))
     grey = metrics.evaluate(split.lightness, split.ab, color.gray_ab(split.ab.shape))
     truth = float(np.mean(metrics.colorfulness(color.lab_to_rgb(color.merge_lab(split.lightness, split.ab)))))
-    return predicted, grey, truth
+    return predicted, grey, truth, own
 
 
 def _run(label: str, space: str, extra: list[str], args, storage: Path) -> Path:
@@ -101,8 +104,12 @@ def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None, pick: 
     kwargs = {"temperature": float(config.get("temperature", 0.38)), "decode": config.get("decode", "annealed_mean")}
     data = load_dataset(data_source(info.data.source), size=int(info.data.size))
     demo = load_dataset("demo", size=int(info.data.size))
-    test, test_grey, test_truth = _score(model, data.test, **kwargs)
-    unseen, unseen_grey, unseen_truth = _score(model, demo.test if len(demo.test) else demo.val, **kwargs)
+    from search.best import CARD_JSON
+
+    chroma = float((json.loads((exported / CARD_JSON).read_text()).get("colour_strength") or {}).get("chroma", 1.0))
+    test, test_grey, test_truth, test_own = _score(model, data.test, chroma=chroma, **kwargs)
+    unseen, unseen_grey, unseen_truth, unseen_own = _score(model, demo.test if len(demo.test) else demo.val,
+                                                           chroma=chroma, **kwargs)
     names = []
     if picture is not None:
         from colorfulness import _picture  # bench/colorfulness.py: grey | truth | models, from the original files
@@ -121,6 +128,7 @@ def _evaluate(label: str, run_dir: Path, out: Path, picture: Path | None, pick: 
         "val_gap": (best.best(info.metric, info.mode) or {}).get("colorfulness_gap"),
         "objectives": [o["metric"] for o in info.objectives or []] or [info.metric],
         "tradeoff": _tradeoff(run_dir, info, records),
+        "chroma": chroma, "test_own": test_own, "unseen_own": unseen_own,
         "test": test, "test_grey": test_grey, "test_truth": test_truth, "n_test": len(data.test),
         "unseen": unseen, "unseen_grey": unseen_grey, "unseen_truth": unseen_truth,
         "n_unseen": len(demo.test) or len(demo.val), "picture_names": names,
@@ -178,17 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         f"unseen: {first['n_unseen']} demo tiles (truth {first['unseen_truth']:.1f}). Grey on the test split: "
         f"delta_e {first['test_grey']['delta_e']:.2f}.",
         "",
-        "| variant | trials | val delta_e (gap) | test gain_vs_gray | test delta_e | test colourfulness (gap) | "
-        "unseen gain_vs_gray | unseen colourfulness (gap) | exported configuration |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Test and unseen columns are at the export's colour strength (what `colorsweep colorize` gives by default);",
+        "the last column is the model's own colours (chroma 1).",
+        "",
+        "| variant | trials | val delta_e (gap) | colour strength | test gain_vs_gray | test delta_e | test colourfulness (gap) | "
+        "unseen gain_vs_gray | unseen colourfulness (gap) | test gain (gap) at chroma 1 | exported configuration |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         test, unseen = row["test"], row["unseen"]
         gap = f" ({row['val_gap']:.1f})" if row.get("val_gap") is not None else ""
         lines.append(
-            f"| {row['label']} | {row['trials']} | {row['val']:.3f}{gap} | {test['gain_vs_gray']:.3f} | {test['delta_e']:.2f} "
-            f"| {test['colorfulness']:.1f} ({test['colorfulness_gap']:.1f}) | {unseen['gain_vs_gray']:.3f} "
-            f"| {unseen['colorfulness']:.1f} ({unseen['colorfulness_gap']:.1f}) | {_short(row['params'])} |")
+            f"| {row['label']} | {row['trials']} | {row['val']:.3f}{gap} | {row['chroma']:g} | {test['gain_vs_gray']:.3f} "
+            f"| {test['delta_e']:.2f} | {test['colorfulness']:.1f} ({test['colorfulness_gap']:.1f}) "
+            f"| {unseen['gain_vs_gray']:.3f} | {unseen['colorfulness']:.1f} ({unseen['colorfulness_gap']:.1f}) "
+            f"| {row['test_own']['gain_vs_gray']:.3f} ({row['test_own']['colorfulness_gap']:.1f}) | {_short(row['params'])} |")
     lines += ["", "What each sweep's trials offer on validation (every trial at its best epoch on delta_e; the front "
               "on delta_e and colorfulness_gap, whatever the sweep optimised):", "",
               "| variant | objectives | trials | wall (min) | front size | best delta_e | best colourfulness gap | knee (delta_e, gap) |",

@@ -41,7 +41,7 @@ RUN_BY = {
     "colorsweep report ./colorsweep-runs/wide-20261126-101500 --tensorboard": "test_readme_sweep_commands",
     "colorsweep export ./colorsweep-runs/wide-20261126-101500 --out best-model": "test_readme_sweep_commands",
     "colorsweep colorize best-model old-photos/ --out coloured/": "test_readme_sweep_commands",
-    "colorsweep colorize best-model old-photos/ --out vivid/ --chroma 1.2": "test_readme_sweep_commands",
+    "colorsweep colorize best-model old-photos/ --out own/ --chroma 1": "test_readme_sweep_commands",
     "colorsweep finetune best-model --epochs 5 --data ~/more-photos --out best-model-ft": "test_readme_sweep_commands",
     "colorsweep plan seed --gpu-memory 4GiB --size 128": "test_readme_commands_that_need_no_sweep",
     "colorsweep run wide --data ~/photos --gpus-per-trial 0.25 --gpu-memory 4GiB --fit-batch": "test_readme_sweep_commands",
@@ -236,13 +236,21 @@ def test_readme_sweep_commands(in_tmp, capsys, ray_with_a_logical_gpu):
             assert len({f.parent for f in run_dir.rglob("events.out.tfevents*")}) == 3
         elif argv[0] == "export":
             assert (in_tmp / "best-model" / "model.keras").is_file()
-        elif argv[0] == "colorize" and "--chroma" in argv:  # the same photos, colours 1.2x stronger
-            own = cv2.cvtColor(cv2.imread(str(in_tmp / "coloured" / "coffee.png")), cv2.COLOR_BGR2LAB).astype(float)
-            vivid = cv2.cvtColor(cv2.imread(str(in_tmp / "vivid" / "coffee.png")), cv2.COLOR_BGR2LAB).astype(float)
-            own_chroma, vivid_chroma = (np.hypot(x[..., 1] - 128, x[..., 2] - 128).mean() for x in (own, vivid))
-            assert "at chroma 1.2" in out and vivid_chroma > own_chroma, (own_chroma, vivid_chroma)
-            assert np.abs(vivid[..., 0] - own[..., 0]).mean() < 2  # same lightness
+        elif argv[0] == "colorize" and "--chroma" in argv:  # the same photos in the model's own colours
+            fitted = cv2.cvtColor(cv2.imread(str(in_tmp / "coloured" / "coffee.png")), cv2.COLOR_BGR2LAB).astype(float)
+            own = cv2.cvtColor(cv2.imread(str(in_tmp / "own" / "coffee.png")), cv2.COLOR_BGR2LAB).astype(float)
+            own_chroma, fitted_chroma = (np.hypot(x[..., 1] - 128, x[..., 2] - 128).mean() for x in (own, fitted))
+            strength = json.loads((in_tmp / "best-model" / "model_card.json").read_text())["colour_strength"]["chroma"]
+            if strength > 1:  # the export's fitted strength, what the plain command used
+                assert fitted_chroma > own_chroma, (strength, own_chroma, fitted_chroma)
+            else:
+                assert fitted_chroma == pytest.approx(own_chroma, abs=0.5), (own_chroma, fitted_chroma)
+            assert "at chroma" not in out  # its own colours
+            assert np.abs(fitted[..., 0] - own[..., 0]).mean() < 2  # same lightness
         elif argv[0] == "colorize":
+            strength = json.loads((in_tmp / "best-model" / "model_card.json").read_text())["colour_strength"]
+            # the export's fitted colour strength, said so; none for a classification model (its temperature)
+            assert ("(its colour strength, fitted on validation" in out) == ("note" not in strength), strength
             assert sorted(p.name for p in (in_tmp / "coloured").iterdir()) == ["astronaut.jpg", "coffee.png"]
             assert cv2.imread(str(in_tmp / "coloured" / "astronaut.jpg")).shape[:2] == (256, 256)
         elif argv[0] == "finetune":

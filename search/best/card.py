@@ -117,6 +117,7 @@ def _card_markdown(card: dict) -> str:
         f"Split: {val.get('split')} ({val.get('n_images')} images). "
         "Lower is better for ab_mse, delta_e, colorfulness_gap; higher for the others.", "",
         "```", format_table(rows, ["prediction", *names]), "```", "",
+        "## Colour strength", "", _strength_text(card.get("colour_strength")), "",
         "## Configuration", "", "```json", json.dumps(cfg, indent=1), "```", "",
         "## Data", "",
         f"- source: `{data.get('source')}`",
@@ -137,6 +138,21 @@ def _card_markdown(card: dict) -> str:
         "## Versions", "", "```json", json.dumps(card.get("versions", {}), indent=1), "```", "",
     ]
     return "\n".join(lines)
+
+
+def _strength_text(strength: dict | None) -> str:
+    """The model card's colour-strength paragraph (:mod:`search.best.strength`)."""
+    if not strength:
+        return "Not fitted (an older export): `colorsweep colorize` uses the model's own colours (chroma 1)."
+    chroma = strength.get("chroma", 1.0)
+    if strength.get("note"):
+        return f"Chroma {chroma:g}: {strength['note']}."
+    delta_e = strength.get("delta_e", {})
+    one, chosen = delta_e.get("1"), delta_e.get(f"{chroma:g}")
+    figures = (f" (validation delta_e {one:.3f} at 1, {chosen:.3f} at {chroma:g})"
+               if one is not None and chosen is not None else "")
+    return (f"`colorsweep colorize` multiplies the predicted chroma by {chroma:g}, hues kept: {strength.get('rule')}"
+            f"{figures}. `--chroma 1` gives the model's own colours.")
 
 
 def _write_card(out: Path, card: dict) -> None:

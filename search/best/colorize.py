@@ -95,7 +95,7 @@ def colorize_paths(
     progress: bool = True,
     rank: int = 1,
     lab_mode: str | None = None,
-    chroma: float = 1.0,
+    chroma: float | None = None,
     scales=(1.0,),
     overwrite: bool = False,
 ) -> dict:
@@ -107,7 +107,9 @@ def colorize_paths(
     ``compare`` the output is the grey input beside the colorized result (twice as wide). Files
     that cannot be read or written are skipped with their reason, never raised. ``progress`` shows a
     text progress bar and the skip messages on stderr. ``chroma`` (> 0) scales the predicted colours'
-    strength, hue kept (:func:`colorize_core.predict.colorize_rgb`; 1 = the model's own). The model
+    strength, hue kept (:func:`colorize_core.predict.colorize_rgb`; 1 = the model's own); None (the
+    default) takes the model's fitted colour strength (:mod:`search.best.strength`: an export's card,
+    or fitted now for a run's trial; 1 for a bare model). The model
     sees each photo whole with its aspect ratio kept, short side at its input size times each of
     ``scales`` (predictions averaged; default 1).
 
@@ -129,7 +131,9 @@ def colorize_paths(
     from colorize_core.files import remove_stale_temporaries
     from colorize_core.predict import check_chroma, check_scales, colorize_rgb, side_by_side, write_rgb
 
-    chroma = check_chroma(chroma)  # before the model is loaded or any file written
+    if chroma is not None:
+        chroma = check_chroma(chroma)  # before the model is loaded or any file written
+    chroma_from = "given"
     scales = check_scales(scales)
     out_dir = Path(out_dir).expanduser()
     if out_dir.exists() and not out_dir.is_dir():
@@ -137,10 +141,16 @@ def colorize_paths(
     if hasattr(model_or_run_dir, "predict"):
         model, model_name, mode = model_or_run_dir, getattr(model_or_run_dir, "name", "model"), "float"
         temperature = None
+        if chroma is None:
+            chroma, chroma_from = 1.0, "default"
     else:
         source = _resolve(model_or_run_dir, rank=rank)
         model, model_name, mode = _load_keras(source.model_path), source.describe(), source.lab_mode
         temperature = source.temperature
+        if chroma is None:
+            strength = source.colour_strength(model)
+            chroma = float(strength.get("chroma", 1.0))
+            chroma_from = "default" if strength.get("note") else "fitted"
     mode = lab_mode or mode
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -202,4 +212,5 @@ def colorize_paths(
     return {"written": len(outputs), "skipped": len(skipped), "kept": len(kept), "outputs": outputs,
             "skipped_files": skipped, "kept_files": kept, "removed_temporaries": leftovers,
             "out_dir": str(out_dir), "model": model_name, "compare": bool(compare), "chroma": chroma,
+            "chroma_from": chroma_from,
             "scales": list(scales)}

@@ -14,6 +14,7 @@ from search.best.card import CARD_FORMAT, _metrics_of, _now, _preprocessing, _ve
 from search.best.folder import MODEL_FILE, _copy_atomic, _prepare_out
 from search.best.load import _check_serializable, _load_keras
 from search.best.select import select_trial
+from search.best.strength import colour_strength_of_model
 from search.rundir import load_baselines
 
 __all__ = ["export_model"]
@@ -34,7 +35,8 @@ def export_model(
     colorfulness_gap<=5"``; see :func:`select_trial`).
 
     Writes ``OUT/model.keras`` (the trial's ``best.keras``), ``OUT/model_card.json`` and
-    ``OUT/model_card.md`` (which records the rule); ``out`` defaults to ``RUN_DIR/best/rank-K``, or
+    ``OUT/model_card.md`` (which records the rule, and the colour strength ``colorsweep colorize``
+    uses, fitted on the validation split: :mod:`search.best.strength`); ``out`` defaults to ``RUN_DIR/best/rank-K``, or
     ``RUN_DIR/best/trial-ID`` for a trial chosen by id or rule. Returns ``OUT``.
     """
     from colorize_core.predict import model_input_size
@@ -89,6 +91,10 @@ def export_model(
         "custom_objects": [],
         "versions": {"trained_with": info.versions or {}, "exported_with": _versions()},
     }
+    config = card["config"]
+    card["colour_strength"] = colour_strength_of_model(  # what `colorsweep colorize` uses unless --chroma
+        model, info, temperature=config.get("temperature"), decode=config.get("decode", "annealed_mean"),
+        max_pixels=config.get("eval_max_pixels"), seed=int(config.get("seed", 0)))
     if trial.metric != card["config"].get("monitor"):
         card["validation"]["note"] = (
             f"ranked by {trial.metric}, but the checkpoint holds the best epoch by the trial's monitored "

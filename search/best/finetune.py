@@ -36,6 +36,20 @@ def _evaluate(model, split, cfg) -> dict:
     return metrics.evaluate(split.lightness, split.ab, pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
 
 
+def _colour_strength(model, val, cfg) -> dict:
+    """The fine-tuned model's colour strength, fitted again on ``val`` (:mod:`search.best.strength`)."""
+    from colorize_core import classification
+    from colorize_core.predict import predict_ab
+    from search.best.strength import fit_colour_strength
+
+    if classification.is_classification_model(model):
+        return {"chroma": 1.0, "note": "a classification model: its colour strength is its decoding temperature"}
+    if len(val) == 0:
+        return {"chroma": 1.0, "note": "not fitted: no validation photos"}
+    ab_pred = predict_ab(model, val.lightness, temperature=cfg.temperature, decode=cfg.decode)
+    return fit_colour_strength(val.lightness, val.ab, ab_pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
+
+
 def _compile_fresh(model, cfg, dataset) -> None:
     """Compile ``model`` with a fresh optimizer and the loss of ``cfg`` (optimizer variables built)."""
     from colorize_core.train import compile_model
@@ -197,6 +211,7 @@ def finetune(
     after = _evaluate(result.model, dataset.val, cfg)
     improved = result.best_epoch > start_epoch
     _copy_atomic(workdir / _BEST, out / MODEL_FILE)
+    strength = _colour_strength(result.model, dataset.val, cfg)
     del result.model
     baselines = metrics.baseline_metrics(dataset.val.lightness, dataset.val.ab, ab_train=dataset.train.ab)
     say(f"after fine-tuning ({result.epochs_trained} epoch(s)): validation " +
@@ -231,6 +246,7 @@ def finetune(
         "data": {"source": dataset.source, "fingerprint": dataset.fingerprint, "size": size, "lab_mode": dataset.lab_mode,
                  "split": [len(dataset.train), len(dataset.val), len(dataset.test)], "skipped": len(dataset.skipped)},
         "preprocessing": _preprocessing(size, dataset.lab_mode),
+        "colour_strength": strength,
         "custom_objects": unregistered_objects(out / MODEL_FILE),
         "versions": {"trained_with": trained_with, "fine_tuned_with": _versions()},
     }

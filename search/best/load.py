@@ -89,6 +89,21 @@ class _Source:
             return self.card.get("config", {}).get("temperature")
         return None
 
+    def colour_strength(self, model) -> dict:
+        """The colour strength to colorize with (:mod:`search.best.strength`): an export's, from its
+        card; a run's trial's, fitted now on the sweep's validation photos; 1 for a bare .keras file
+        and for exports made before colour strengths existed."""
+        if self.card is not None:
+            return self.card.get("colour_strength") or {"chroma": 1.0, "note": "not fitted (an older export)"}
+        if self.trial is not None:
+            from search.best.strength import colour_strength_of_model
+
+            config = self.trial.config()
+            return colour_strength_of_model(model, self.trial.info, temperature=self.temperature,
+                                            decode=config.get("decode", "annealed_mean"),
+                                            max_pixels=config.get("eval_max_pixels"), seed=int(config.get("seed", 0)))
+        return {"chroma": 1.0, "note": "a bare model file"}
+
     def describe(self) -> str:
         if self.trial is not None:
             return f"trial {self.trial.record.trial_id} (rank {self.trial.rank}) of {self.trial.run_dir}"

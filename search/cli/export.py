@@ -17,6 +17,17 @@ def _comparison_table(rows: list[dict]) -> str:
     return format_table(rows, ["prediction", *[n for n in METRICS if any(n in r for r in rows)]])
 
 
+def _strength_line(strength: dict) -> str:
+    """One line on the colour strength ``colorsweep colorize`` will use (:mod:`search.best.strength`)."""
+    chroma = float(strength.get("chroma", 1.0))
+    if strength.get("note"):
+        return f"chroma {chroma:g} ({strength['note']})"
+    delta_e = strength.get("delta_e", {})
+    return (f"chroma {chroma:g}, the strongest colours whose validation delta_e is no worse than the model's own "
+            f"({delta_e.get('1', float('nan')):.3f} at 1, {delta_e.get(f'{chroma:g}', float('nan')):.3f} at {chroma:g}); "
+            "colorize uses it unless --chroma is given")
+
+
 def cmd_export(args) -> int:
     """Export the best (K-th, ``--trial``, ``--pick``) model of a sweep with its model card."""
     from search.best import CARD_JSON, CARD_MD, MODEL_FILE, export_model
@@ -34,6 +45,7 @@ def cmd_export(args) -> int:
         f"exported trial {card['source']['trial_id']} ({picked}rank {card['source']['rank']} by {card['source']['ranked_by']['metric']}, "
         f"{card['config']['arch']}, epoch {card['best_epoch']} of {card['epochs_trained']}) to {out}\n"
         f"validation metrics:\n{_comparison_table(rows)}\n\n"
+        f"colour strength: {_strength_line(card.get('colour_strength') or {})}\n"
         f"model: {out / MODEL_FILE}\ncard:  {out / CARD_MD}\n"
         f"use it: colorsweep colorize {out} PHOTOS... --out DIR"
     )
@@ -48,7 +60,12 @@ def cmd_colorize(args) -> int:
     result = colorize_paths(args.model, args.inputs, out_dir=args.out, compare=args.compare,
                             progress=not args.quiet, rank=args.rank, chroma=args.chroma,
                             scales=args.scales, overwrite=args.overwrite)
-    strength = f" at chroma {result['chroma']:g}" if result["chroma"] != 1.0 else ""
+    strength = ""
+    if result["chroma_from"] == "fitted":
+        strength = (f" at chroma {result['chroma']:g} (its colour strength, fitted on validation: the strongest "
+                    "colours that cost no accuracy; --chroma 1 for the model's own)")
+    elif result["chroma"] != 1.0:
+        strength = f" at chroma {result['chroma']:g}"
     if result["scales"] != [1.0]:
         strength += " averaging scales " + " ".join(f"{s:g}" for s in result["scales"])
     lines = [f"colorized {result['written']} image(s) into {result['out_dir']} with {result['model']}{strength}"]
@@ -107,9 +124,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", required=True, help="output folder: same file names and sizes as the inputs")
     p.add_argument("--compare", action="store_true", help="write the grey input beside the colorized result")
     p.add_argument("--rank", type=int, default=1, help="with a run directory: the K-th best trial")
-    p.add_argument("--chroma", type=positive_number, default=1.0, metavar="S",
-                   help="colour strength: the predicted colours times S, hues kept (default 1: the model's own; "
-                        "1.1-1.3 are closer to a photo's colourfulness and less accurate, see BENCHMARKS.md)")
+    p.add_argument("--chroma", type=positive_number, default=None, metavar="S",
+                   help="colour strength: the predicted colours times S, hues kept (default: the model's fitted "
+                        "strength, the largest whose validation delta_e is no worse than the model's own colours; "
+                        "1 = the model's own; see BENCHMARKS.md)")
     p.add_argument("--scales", type=positive_number, nargs="+", default=[1.0], metavar="S",
                    help="views of each photo averaged, as multiples of the model's input size for its short side "
                         "(default 1: the scale it was validated at; '1 2' also looks twice as close, more accurate "

@@ -154,8 +154,9 @@ def _colour_strength(best: dict, gray: dict | None, run_dir) -> str | None:
     run_dir = shlex.quote(str(run_dir))
     ratio = predicted / truth
     if ratio < 0.85:
-        return (text + f": weaker than the truth's. `colorsweep colorize {run_dir} PHOTOS --out DIR --chroma 1.2` "
-                       "makes its colours 20 % stronger, hues kept, at a cost in accuracy")
+        return (text + f": weaker than the truth's (its own colours; `colorsweep colorize` strengthens them as far "
+                       f"as costs no validation accuracy). `colorsweep colorize {run_dir} PHOTOS --out DIR --chroma 1.2` "
+                       "sets 20 % stronger yourself, hues kept, at a cost in accuracy")
     if ratio > 1.15:
         return text + f": stronger than the truth's. `colorsweep colorize {run_dir} PHOTOS --out DIR --chroma 0.8` tones them down"
     return text + ": about as strong as the truth's"

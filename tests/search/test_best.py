@@ -228,6 +228,48 @@ def test_colorize_folder_skips_a_corrupt_file_and_keeps_names_and_sizes(exported
     assert side["written"] == 1 and cv2.imread(str(tmp_path / "cmp" / "b.png")).shape == (30, 100, 3)
 
 
+def test_export_fits_the_colour_strength_that_colorize_uses_unless_chroma_is_given(
+        run_dir, exported, photo, demo16, tmp_path, capsys):
+    """The strongest colours that cost no validation accuracy (search.best.strength), fitted at export,
+    written in the card, and what `colorsweep colorize` uses by default."""
+    import shutil
+
+    from colorize_core.predict import predict_ab
+    from search.best.strength import fit_colour_strength
+    from search.cli import main
+
+    card = json.loads((exported / "model_card.json").read_text())
+    strength = card["colour_strength"]
+    model = best.load_exported(exported)
+    expected = fit_colour_strength(demo16.val.lightness, demo16.val.ab, predict_ab(model, demo16.val.lightness),
+                                   max_pixels=card["config"]["eval_max_pixels"], seed=card["config"]["seed"])
+    assert strength["chroma"] == expected["chroma"] and strength["delta_e"] == pytest.approx(expected["delta_e"])
+    assert strength["delta_e"][f"{strength['chroma']:g}"] <= strength["delta_e"]["1"]
+    assert "## Colour strength" in (exported / "model_card.md").read_text()
+
+    fitted = best.colorize_paths(exported, [photo], out_dir=tmp_path / "fitted", progress=False)
+    assert fitted["chroma"] == strength["chroma"] and fitted["chroma_from"] == "fitted"
+    explicit = best.colorize_paths(exported, [photo], out_dir=tmp_path / "explicit", chroma=strength["chroma"],
+                                   progress=False)
+    assert explicit["chroma_from"] == "given"
+    assert (tmp_path / "fitted" / photo.name).read_bytes() == (tmp_path / "explicit" / photo.name).read_bytes()
+    own = best.colorize_paths(exported, [photo], out_dir=tmp_path / "own", chroma=1, progress=False)
+    assert own["chroma"] == 1.0 and own["chroma_from"] == "given"
+    assert main(["colorize", str(exported), str(photo), "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    assert f"at chroma {strength['chroma']:g} (its colour strength, fitted on validation" in capsys.readouterr().out
+
+    # a run directory: fitted now, the same strength as its export's
+    assert best.colorize_paths(run_dir, [photo], out_dir=tmp_path / "run", progress=False)["chroma"] == strength["chroma"]
+    # an export made before colour strengths existed colours with the model's own colours
+    old = tmp_path / "old-export"
+    shutil.copytree(exported, old)
+    old_card = json.loads((old / "model_card.json").read_text())
+    del old_card["colour_strength"]
+    (old / "model_card.json").write_text(json.dumps(old_card))
+    result = best.colorize_paths(old, [photo], out_dir=tmp_path / "old", progress=False)
+    assert result["chroma"] == 1.0 and result["chroma_from"] == "default"
+
+
 def test_a_bad_chroma_is_refused_before_anything_is_loaded_or_written(exported, photo, tmp_path):
     for bad in (0, -0.5, float("nan")):
         with pytest.raises(ValueError, match="chroma must be a number > 0"):
@@ -385,6 +427,8 @@ def test_finetune_exported_model_uses_a_fresh_optimizer_and_numbers_epochs_on(ex
     assert result["history_epochs"] == list(range(1, start + 2))
     assert result["config"]["learning_rate"] == 1e-4
     assert set(result["metrics_before"]) == set(result["metrics_after"]) >= {"delta_e", "ab_mse"}
+    strength = json.loads((tmp_path / "ft" / "model_card.json").read_text())["colour_strength"]  # fitted again
+    assert strength["delta_e"][f"{strength['chroma']:g}"] <= strength["delta_e"]["1"]
     # the fresh optimizer took exactly one epoch of steps
     assert _optimizer_iterations(tmp_path / "ft" / "checkpoints" / "last.keras") == int(np.ceil(len(demo16.train) / 16))
 
