@@ -100,8 +100,7 @@ def ciede2000_ab(ab_true, ab_pred, *, eps: float = 1e-6):
     a2, b2 = ab_pred[..., 0], ab_pred[..., 1]
     pow25_7 = 25.0 ** 7
     c_bar = 0.5 * (ops.sqrt(a1 * a1 + b1 * b1 + tiny) + ops.sqrt(a2 * a2 + b2 * b2 + tiny))
-    c_bar7 = c_bar ** 7
-    g = 0.5 * (1.0 - ops.sqrt(c_bar7 / (c_bar7 + pow25_7)))
+    g = 0.5 * (1.0 - _sqrt_c7_ratio(c_bar, pow25_7))
     a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2
     c1p = ops.sqrt(a1p * a1p + b1 * b1 + tiny)
     c2p = ops.sqrt(a2p * a2p + b2 * b2 + tiny)
@@ -122,11 +121,18 @@ def ciede2000_ab(ab_true, ab_pred, *, eps: float = 1e-6):
     t = (1.0 - 0.17 * ops.cos(h_bar - 30.0 * deg) + 0.24 * ops.cos(2.0 * h_bar)
          + 0.32 * ops.cos(3.0 * h_bar + 6.0 * deg) - 0.20 * ops.cos(4.0 * h_bar - 63.0 * deg))
     d_theta = 30.0 * deg * ops.exp(-(((h_bar / deg) - 275.0) / 25.0) ** 2)
-    c_bar_p7 = c_bar_p ** 7
-    r_t = -ops.sin(2.0 * d_theta) * 2.0 * ops.sqrt(c_bar_p7 / (c_bar_p7 + pow25_7))
+    r_t = -ops.sin(2.0 * d_theta) * 2.0 * _sqrt_c7_ratio(c_bar_p, pow25_7)
     dc = d_cp / (1.0 + 0.045 * c_bar_p)
     dh = d_hp / (1.0 + 0.015 * c_bar_p * t)
     return ops.sqrt(ops.maximum(dc * dc + dh * dh + r_t * dc * dh, 0.0) + eps)
+
+
+def _sqrt_c7_ratio(c, pow25_7: float):
+    """``sqrt(c**7 / (c**7 + 25**7))`` for chroma ``c > 0``, written as ``c**3.5 / sqrt(c**7 + 25**7)``
+    so that its gradient stays finite at grey: there ``c**7`` underflows float32 to 0 and the plain
+    form's ``sqrt`` passes an infinite gradient times 0, NaN (Keras on JAX then trained every weight to
+    NaN on a batch holding a grey pixel predicted grey)."""
+    return c ** 3.5 / keras.ops.sqrt(c ** 7 + pow25_7)
 
 
 @functools.lru_cache(maxsize=1)

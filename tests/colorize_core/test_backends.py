@@ -181,3 +181,25 @@ def test_cosine_learning_rate_is_the_rate_jax_trains_with(cache_dir):
     assert [lr for lr, _ in plateau] == pytest.approx([1e-3] * 3, rel=1e-5)
     assert cosine[0][1] == pytest.approx(plateau[0][1], rel=1e-4)  # same seed, same first epoch at 1e-3
     assert cosine[2][1] != plateau[2][1]  # the lower rates of epochs 2 and 3 trained differently
+
+
+def test_ciede2000_gradient_is_finite_on_jax_where_a_grey_pixel_is_predicted_grey():
+    """On JAX a grey truth predicted grey made the loss's gradient NaN (c**7 underflowed to 0 under a
+    sqrt), and one such pixel in a batch trained every weight of the model to NaN."""
+    result = _run_on_jax("""
+        import json
+        import jax, jax.numpy as jnp, numpy as np
+        from colorize_core import color
+        from colorize_core.losses import get_loss
+        rng = np.random.default_rng(0)
+        y_true = rng.uniform(0, 1, (3, 4, 4, 2)).astype(np.float32)
+        y_pred = rng.uniform(0, 1, (3, 4, 4, 2)).astype(np.float32)
+        y_true[0] = y_pred[0] = color.AB_NEUTRAL_ENCODED  # a grey photo, predicted grey
+        y_pred[1] = y_true[1]  # a perfect prediction
+        loss = get_loss("ciede2000")
+        gradient = np.asarray(jax.grad(lambda p: loss(jnp.asarray(y_true), p))(jnp.asarray(y_pred)))
+        print("RESULT" + json.dumps({"finite": bool(np.isfinite(gradient).all()),
+                                     "largest": float(np.abs(gradient[np.isfinite(gradient)]).max())}))
+    """)
+    assert result["finite"], "NaN or inf in the ciede2000 gradient on JAX"
+    assert 0 < result["largest"] < 1e5
