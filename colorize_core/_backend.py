@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["native_stderr_to", "import_backend_quietly", "epoch_logger", "tensorflow_has_gpu", "limit_tensorflow_gpu_memory", "accelerator_peak_memory_bytes",
-           "use_compilation_cache", "released_tensorflow_gradients"]
+           "use_compilation_cache", "released_tensorflow_gradients", "one_program"]
 
 
 @contextlib.contextmanager
@@ -194,6 +194,19 @@ def use_compilation_cache(cache_dir: str | Path) -> str | None:
             os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={path}".strip()
         return "tensorflow"
     return None
+
+
+def one_program(fn):
+    """``fn`` (a function of backend tensors, in ``keras.ops``) as one compiled program where the
+    backend would otherwise run it op by op through programs of their own: under JAX each eager op is
+    a program to trace, lower and compile or load (the ``ciede2000`` validation loss alone was about 60
+    per fit, :mod:`colorize_core.compilation`), so there it is ``jax.jit(fn)``. Elsewhere ``fn`` itself:
+    TensorFlow runs eager ops without compiling them."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
 
 
 @contextlib.contextmanager

@@ -459,7 +459,9 @@ def predict_logits_ab(
     loss_sum, factor = 0.0, height // int(ho)
     for start in range(0, n, chunk):
         part = encoded_l[start:start + chunk]
-        logits = np.asarray(model.predict_on_batch(part))
+        padded = part if len(part) == chunk else np.concatenate(  # one shape: one compiled program
+            [part, np.zeros((chunk - len(part),) + part.shape[1:], dtype=part.dtype)])
+        logits = np.asarray(model.predict_on_batch(padded))[:len(part)]
         out[start:start + len(part)] = upsample_ab(
             decode_logits(logits, temperature=temperature, decode=decode), (height, width)
         )

@@ -58,6 +58,19 @@ def model_input_size(model) -> int:
     return int(height)
 
 
+def predict_in_full_batches(model, x: np.ndarray, *, batch_size: int) -> np.ndarray:
+    """``model.predict(x)`` ``batch_size`` inputs at a time, the last batch padded with zeros to full
+    size (and the padding's outputs dropped): every call has the same shape, so the backend compiles
+    one prediction program, not a second one for a partial last batch."""
+    x = np.asarray(x)
+    n = len(x)
+    batch_size = max(1, min(int(batch_size), n)) if n else max(1, int(batch_size))
+    short = -n % batch_size
+    if short:
+        x = np.concatenate([x, np.zeros((short,) + x.shape[1:], dtype=x.dtype)])
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))[:n]
+
+
 def predict_ab(
     model, lightness: np.ndarray, *, batch_size: int = 64, temperature: float | None = None,
     decode: str = "annealed_mean",
@@ -74,8 +87,8 @@ def predict_ab(
             model, color.encode_l(lightness), temperature=t, decode=decode, batch_size=batch_size
         )
         return ab
-    encoded = model.predict(color.encode_l(lightness), batch_size=batch_size, verbose=0)
-    return color.decode_ab(np.asarray(encoded))
+    encoded = predict_in_full_batches(model, color.encode_l(lightness), batch_size=batch_size)
+    return color.decode_ab(encoded)
 
 
 def _is_positive_number(value) -> bool:

@@ -20,6 +20,11 @@ __all__ = ["shuffled_batches", "crop_batches", "pixel_weighting"]
 def shuffled_batches(x, y, *, batch_size, seed, augment, target=None, weights=None):
     """Shuffled mini-batches of (x, target(y)) as a Keras PyDataset, reshuffled every epoch.
 
+    Every batch is full: an epoch is ``len(x) // batch_size`` batches of a new permutation, and the
+    ``len(x) % batch_size`` images left over wait for a later epoch's draw. One batch shape means one
+    compiled training step (a partial last batch would be a second program to compile, per trial).
+    ``batch_size`` must be at most ``len(x)``.
+
     ``augment`` applies a random flip + crop to each batch (the same to x and y); ``target`` maps a
     batch of y to what the loss wants (classification: soft-encoded ab at the model's output size,
     computed per batch because for a whole split at 128 px it would take GBs). ``weights`` (regression
@@ -35,7 +40,7 @@ def shuffled_batches(x, y, *, batch_size, seed, augment, target=None, weights=No
             self.order = self.rng.permutation(len(x))
 
         def __len__(self):
-            return math.ceil(len(x) / batch_size)
+            return max(1, len(x) // batch_size)
 
         def __getitem__(self, index):
             idx = np.sort(self.order[index * batch_size:(index + 1) * batch_size])

@@ -67,6 +67,16 @@ class ValidationEvaluator:
         # to 1.9x the training step's memory on an H200 (BENCHMARKS.md, GPU use of a sweep).
         self.batch_size = cfg.batch_size
 
+    def _loss_program(self, loss_fn):
+        """``loss_fn`` as one compiled program (:func:`colorize_core._backend.one_program`), made once per
+        loss object: the validation loss is then one program per structure, not one per op."""
+        kept = getattr(self, "_kept_loss", None)
+        if kept is None or kept[0] is not loss_fn:
+            from colorize_core._backend import one_program
+
+            self._kept_loss = kept = (loss_fn, one_program(lambda y_true, y_pred: loss_fn(y_true, y_pred)))
+        return kept[1]
+
     def record(self, model, *, epoch: int, logs: dict, epoch_train_s: float, train_time_before_s: float) -> dict:
         """The record of ``epoch`` (counted from 1); ``logs`` are Keras's epoch logs (``loss``)."""
         cfg, val = self.cfg, self.val
@@ -79,9 +89,11 @@ class ValidationEvaluator:
                 batch_size=self.batch_size, targets_ab=val.ab, loss_fn=loss_fn,
             )
         else:
-            encoded = np.asarray(model.predict(color.encode_l(val.lightness), batch_size=self.batch_size, verbose=0))
+            from colorize_core.predict import predict_in_full_batches
+
+            encoded = predict_in_full_batches(model, color.encode_l(val.lightness), batch_size=self.batch_size)
             ab_pred = color.decode_ab(encoded)
-            val_data_loss = float(keras.ops.convert_to_numpy(loss_fn(color.encode_ab(val.ab), encoded)))
+            val_data_loss = float(keras.ops.convert_to_numpy(self._loss_program(loss_fn)(color.encode_ab(val.ab), encoded)))
         values = metrics.evaluate(val.lightness, val.ab, ab_pred, max_pixels=cfg.eval_max_pixels, seed=cfg.seed)
         penalty = regularization_penalty(model)
         lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
@@ -208,12 +220,18 @@ def _best_model_for(model, checkpointer: "Checkpointer"):
 class EpochEnd(keras.callbacks.Callback):
     """The Keras callback a fit trains with: times each epoch, then runs the concerns above in order
     and calls ``report(epoch, record)`` (if given) with the record, ``early_stopped`` and ``best_epoch``
-    added. The record also goes into Keras's epoch ``logs``, so callbacks after it (TensorBoard) see
+    added, and ``elapsed_s`` (the fit's wall-clock seconds so far, from ``wall_start``, plus
+    ``wall_before_s``) and, with a ``meter``, its compilation work so far (``compile_s``,
+    ``compiled_programs``, ``cached_programs``). The record also goes into Keras's epoch ``logs``, so callbacks after it (TensorBoard) see
     the validation metrics."""
 
     def __init__(self, cfg: TrainConfig, state: TrainState, *, evaluator: ValidationEvaluator,
-                 checkpointer: Checkpointer, report: ReportFn | None = None, on_finish=None) -> None:
+                 checkpointer: Checkpointer, report: ReportFn | None = None, on_finish=None, meter=None,
+                 wall_start: float | None = None, wall_before_s: float = 0.0) -> None:
         super().__init__()
+        self.meter = meter  # colorize_core.compilation.CompileMeter: the record's compile_s and programs
+        self.wall_start = time.perf_counter() if wall_start is None else wall_start
+        self.wall_before_s = wall_before_s
         self.epochs = cfg.epochs
         self.on_finish = on_finish
         self.state = state
@@ -239,6 +257,9 @@ class EpochEnd(keras.callbacks.Callback):
         state = self.state
         record = self.evaluator.record(self.model, epoch=epoch + 1, logs=logs, epoch_train_s=epoch_train_s,
                                        train_time_before_s=state.train_time_s)
+        record["elapsed_s"] = round(self.wall_before_s + time.perf_counter() - self.wall_start, 4)
+        if self.meter is not None:
+            record.update(self.meter.so_far().as_record())
         logs.update(record)  # later callbacks (TensorBoard) see the validation metrics
         state.history.append(record)
         state.epoch = epoch + 1

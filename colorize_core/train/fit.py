@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import gc
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -106,8 +107,8 @@ def _start_from_model(model, state: TrainState, workdir: Path | None, checkpoint
 def _train_epochs(model, cfg: TrainConfig, data: LabDataset, state: TrainState, callbacks: list, *,
                   is_classifier: bool, x_train, y_train, verbose: int) -> None:
     """Train ``model`` from epoch ``state.epoch`` to ``cfg.epochs`` on batches as ``cfg`` says: random crops of
-    the photo pool (``samples_per_epoch``), shuffled fixed crops (augmented, soft-encoded or weighted), or
-    Keras's own shuffling of the arrays."""
+    the photo pool (``samples_per_epoch``) or the shuffled fixed crops (augmented, soft-encoded or
+    weighted as ``cfg`` says). Every batch is full: one batch shape, one compiled training step."""
     target = weights = None
     if cfg.rebalance > 0 and not is_classifier:
         weights = pixel_weighting(_class_weights(cfg, data), cfg.rebalance)
@@ -122,15 +123,10 @@ def _train_epochs(model, cfg: TrainConfig, data: LabDataset, state: TrainState, 
                                first_epoch=state.epoch, target=target, weights=weights,
                                min_scale=cfg.min_crop_scale)
         model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
-    elif is_classifier or cfg.augment or weights is not None:
+    else:  # full batches only (shuffled_batches): one training program per structure
         batches = shuffled_batches(x_train, y_train, batch_size=cfg.batch_size, seed=cfg.seed,
                                    augment=cfg.augment, target=target, weights=weights)
         model.fit(batches, epochs=cfg.epochs, initial_epoch=state.epoch, verbose=verbose, callbacks=callbacks)
-    else:
-        model.fit(
-            x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, initial_epoch=state.epoch,
-            shuffle=True, verbose=verbose, callbacks=callbacks,
-        )
 
 
 @_isolated
@@ -154,7 +150,10 @@ def fit(
     metrics of :mod:`colorize_core.metrics` under their bare names (``delta_e``, ``ab_mse``...), plus
     ``train_loss``, ``val_loss`` (the training loss on validation, penalty included), ``penalty``
     (regularisation), ``val_data_loss``, ``lr``, ``epoch_train_s`` and ``train_time_s`` (cumulative
-    seconds spent in optimisation steps, evaluation excluded). If ``report`` raises, training stops
+    seconds spent in optimisation steps, evaluation excluded), ``elapsed_s`` (wall-clock seconds of the
+    fit so far: building, compiling, training, evaluating, checkpointing) and its compilation work so
+    far (:mod:`colorize_core.compilation`): ``compile_s``, ``compiled_programs``, ``cached_programs``;
+    these four count on from the last epoch of a resumed or continued fit. If ``report`` raises, training stops
     and the exception propagates (that is how a scheduler stops a trial).
 
     With ``workdir``, checkpoints are kept there and an existing ``state.json`` is resumed (and, with
@@ -204,6 +203,10 @@ def fit(
 
     resuming = model is None and workdir_path is not None and has_checkpoint(workdir_path)
     reuse_model = reuse_model and model is None and not keep_model and not resuming and reuse.reuse_enabled()
+    from colorize_core.compilation import CompileMeter, CompileStats
+
+    meter = CompileMeter()  # before anything is built or traced: this fit's compilation work
+    wall_start = time.perf_counter()
     if not reuse_model:
         reuse.drop()  # one model alive at a time: a kept one is not this fit's
     keras.utils.set_random_seed(cfg.seed)
@@ -242,11 +245,14 @@ def fit(
             if reuse_model:
                 reuse.prepare(model)
     build_training_state(model)  # else Keras reads a batch to build it: the same batches, new or reused
+    last = state.history[-1] if state.history else None  # a resumed or continued trial counts on
+    meter.before = CompileStats.from_record(last)
+    wall_before_s = float((last or {}).get("elapsed_s") or 0.0)
     params = int(model.count_params())
 
     evaluator = ValidationEvaluator(cfg, data.val, is_classifier=is_classifier, params=params)
     epoch_end = EpochEnd(cfg, state, evaluator=evaluator, checkpointer=checkpointer, report=report,
-                         on_finish=on_finish)
+                         on_finish=on_finish, meter=meter, wall_start=wall_start, wall_before_s=wall_before_s)
     callbacks = [epoch_end]
     if workdir_path is not None and tensorboard:
         from colorize_core._backend import epoch_logger
