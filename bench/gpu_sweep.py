@@ -180,9 +180,9 @@ def analyse(run_dir: Path, gpus: int) -> dict:
         row["share"].add(last.get("gpu_share"))
     at_once, on_one_gpu = most_at_once(trial_intervals(run_dir, records))
     first_epoch, later_epochs = epoch_times(run_dir, records)
-    from search.sweep import COMPILE_CACHE_DIR
+    from search.sweep import compile_cache_dir
 
-    cache = run_dir / COMPILE_CACHE_DIR
+    cache = Path(compile_cache_dir() or run_dir / "no-compile-cache")
     cached_programs = sum(1 for p in cache.rglob("*") if p.is_file()) if cache.is_dir() else None
     processes = {row.get("worker_pid") for r in records for row in r.history[:1] if row.get("worker_pid")}
     statuses = defaultdict(int)

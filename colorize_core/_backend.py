@@ -185,6 +185,7 @@ def use_compilation_cache(cache_dir: str | Path) -> str | None:
     if backend == "jax":
         import jax
 
+        _jax_cache_writes_whole_files()
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         return "jax"
@@ -194,6 +195,40 @@ def use_compilation_cache(cache_dir: str | Path) -> str | None:
             os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={path}".strip()
         return "tensorflow"
     return None
+
+
+def _jax_cache_writes_whole_files() -> None:
+    """Make JAX's file cache write each compiled program whole or not at all.
+
+    Without eviction (its default) JAX's ``LRUCache.put`` writes the entry in place: a reader in
+    another trial process can read half a program, and a writer killed mid-write leaves a truncated
+    entry that is never rewritten (``put`` skips existing keys), so every later process warns and
+    compiles again. Here ``put`` writes through :func:`colorize_core.files.write_atomic` (a temporary
+    file renamed into place). JAX's own code path is kept where eviction is on, for non-local
+    paths, or if its cache class ever moves (private: guarded)."""
+    try:
+        from jax._src import lru_cache
+    except ImportError:
+        return
+    cache_class = getattr(lru_cache, "LRUCache", None)
+    original = getattr(cache_class, "put", None)
+    if original is None or getattr(original, "_colorsweep_whole", False):
+        return
+    suffix = getattr(lru_cache, "_CACHE_SUFFIX", None)
+
+    def put(self, key: str, value: bytes) -> None:
+        local = isinstance(getattr(self, "path", None), os.PathLike) and not str(self.path).startswith(("gs:", "s3:"))
+        if getattr(self, "eviction_enabled", True) or suffix is None or not local or not key:
+            return original(self, key, value)
+        from colorize_core.files import write_atomic
+
+        target = Path(os.fspath(self.path)) / f"{key}{suffix}"
+        if target.exists():
+            return
+        write_atomic(target, lambda handle: handle.write(value), binary=True, mode=0o600)
+
+    put._colorsweep_whole = True
+    cache_class.put = put
 
 
 def one_program(fn):

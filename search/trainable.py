@@ -35,8 +35,9 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     ``settings`` holds the sweep-level values every trial shares: the space (as a dict),
     ``max_epochs``, ``seed``, ``metric``, ``cpus_per_trial``, ``run_dir`` (where a trial restarted
     without a Ray checkpoint finds the one it left: :func:`_checkpoint_left_in_run_dir`) and
-    ``compile_cache_dir`` (compiled XLA programs shared with the run's other trials; see
-    :func:`colorize_core._backend.use_compilation_cache`).
+    ``compile_cache`` (where compiled programs are shared with every trial on this machine: None, off;
+    ``"machine"``, this node's ``~/.cache/colorsweep/compile``; or a folder; see
+    :mod:`colorize_core.compile_cache`).
 
     ``config["_memory"]`` (from :class:`search.packing.MemorySearcher`) carries the memory plan: the
     batch size to use, the GPU share (the process is capped to it: ``XLA_PYTHON_CLIENT_MEM_FRACTION``
@@ -56,10 +57,14 @@ def colorize_trial(config: dict, *, data, settings: dict) -> None:
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     from search.memory import POOL_FRACTION, TrialOutOfMemory, is_out_of_memory
 
-    if settings.get("compile_cache_dir"):  # before the backend is imported or compiles anything
-        from colorize_core._backend import use_compilation_cache
+    from colorize_core.compile_cache import compile_cache_folder
 
-        use_compilation_cache(settings["compile_cache_dir"])
+    cache_folder = compile_cache_folder(settings.get("compile_cache"))  # this node's, for "machine"
+    if cache_folder is not None:  # before the backend is imported or compiles anything
+        from colorize_core._backend import use_compilation_cache
+        from colorize_core.compile_cache import prepare_compile_cache
+
+        use_compilation_cache(prepare_compile_cache(cache_folder))  # refused if others could write it
 
     # Hold this process to its GPU share before any backend initialises its devices (issue 6). A reused
     # worker keeps the cap its first trial set: Ray hands it only trials asking for the same resources.

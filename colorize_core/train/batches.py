@@ -14,7 +14,7 @@ import numpy as np
 from colorize_core import color
 from colorize_core.data import augment_batch
 
-__all__ = ["shuffled_batches", "crop_batches", "pixel_weighting"]
+__all__ = ["shuffled_batches", "crop_batches", "pixel_weighting", "unit_weights"]
 
 
 def shuffled_batches(x, y, *, batch_size, seed, augment, target=None, weights=None):
@@ -93,6 +93,14 @@ def crop_batches(pool, *, size, samples, batch_size, seed, lab_mode, first_epoch
             self.epoch += 1
 
     return _Crops()
+
+
+def unit_weights(ab: np.ndarray) -> np.ndarray:
+    """Per-pixel loss weights of 1 for a batch of ab ``(N, H, W, 2)``: ``(N, H, W)`` float32. A fit
+    without rebalancing trains with these, so that its training step takes the same inputs (image,
+    target, weights) as a rebalanced one and both use one compiled program (the loss is the same as
+    unweighted: Keras averages weighted pixel losses over the pixels)."""
+    return np.ones(ab.shape[:-1], dtype=np.float32)
 
 
 def pixel_weighting(class_weights: np.ndarray, strength: float) -> Callable[[np.ndarray], np.ndarray]:

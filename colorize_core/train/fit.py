@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 from colorize_core.errors import InvalidValueError
 from colorize_core import color
 from colorize_core.data import LabDataset
-from colorize_core.train.batches import crop_batches, pixel_weighting, shuffled_batches
+from colorize_core.train.batches import crop_batches, pixel_weighting, shuffled_batches, unit_weights
 from colorize_core.train.checkpoint import BEST_MODEL, LAST_MODEL, STATE_FILE, has_checkpoint, save_model_atomic
 from colorize_core.train.compile import build_model, build_training_state
 from colorize_core.train.config import FitResult, ReportFn, TrainConfig
@@ -110,8 +110,8 @@ def _train_epochs(model, cfg: TrainConfig, data: LabDataset, state: TrainState, 
     the photo pool (``samples_per_epoch``) or the shuffled fixed crops (augmented, soft-encoded or
     weighted as ``cfg`` says). Every batch is full: one batch shape, one compiled training step."""
     target = weights = None
-    if cfg.rebalance > 0 and not is_classifier:
-        weights = pixel_weighting(_class_weights(cfg, data), cfg.rebalance)
+    if not is_classifier:  # always weighted (by 1 without rebalancing): one training program for both
+        weights = pixel_weighting(_class_weights(cfg, data), cfg.rebalance) if cfg.rebalance > 0 else unit_weights
     if is_classifier:
         from colorize_core.classification import soft_encode
 
@@ -205,11 +205,11 @@ def fit(
     reuse_model = reuse_model and model is None and not keep_model and not resuming and reuse.reuse_enabled()
     from colorize_core.compilation import CompileMeter, CompileStats
 
-    meter = CompileMeter()  # before anything is built or traced: this fit's compilation work
-    wall_start = time.perf_counter()
     if not reuse_model:
         reuse.drop()  # one model alive at a time: a kept one is not this fit's
-    keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(cfg.seed)  # imports TensorFlow where installed, also under JAX (once per process)
+    meter = CompileMeter()  # before anything is built or traced: this fit's compilation work
+    wall_start = time.perf_counter()  # elapsed_s: from here (the process's imports are not the fit's)
     reset_peak_rss()
     from colorize_core.models import model_info
 

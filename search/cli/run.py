@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import shlex
 import sys
 
@@ -45,6 +47,11 @@ def print_sweep(args, result) -> int:
         used = result.budget_used_s if result.budget_used_s is not None else result.wall_time_s
         budget = (f"\ntime budget {duration(result.budget_s)}: the trials used {duration(used)} "
                   f"({duration(result.wall_time_s)} in all, with start-up and report)")
+    from search.report.rows import compile_summary
+
+    compiling = compile_summary(rows)
+    if compiling:
+        budget += f"\n{compiling}"
     if others:
         payload["objectives"] = [o.to_dict() for o in result.objectives]
         more += (f"; objectives {', '.join(o.metric for o in result.objectives)}: the report's Pareto section shows "
@@ -77,10 +84,25 @@ def print_sweep(args, result) -> int:
     return 0
 
 
+def _compile_cache_option(parser) -> None:
+    parser.add_argument("--compile-cache", metavar="DIR|off",
+                        help="where trials keep compiled programs for later trials and runs (default: "
+                             "~/.cache/colorsweep/compile on each machine, or $COLORSWEEP_COMPILE_CACHE); off: none")
+
+
+def _apply_compile_cache(args) -> None:
+    """``--compile-cache`` overrides ``COLORSWEEP_COMPILE_CACHE`` for this command (and the local Ray it starts)."""
+    if getattr(args, "compile_cache", None):
+        from colorize_core.compile_cache import COMPILE_CACHE_ENV
+
+        os.environ[COMPILE_CACHE_ENV] = args.compile_cache
+
+
 def cmd_resume(args) -> int:
     """Continue an interrupted sweep, or add ``--trials +N`` to a finished one."""
     from search.sweep import resume_sweep
 
+    _apply_compile_cache(args)
     extra = 0
     if args.trials is not None:
         if not args.trials.startswith("+") or not args.trials[1:].isdigit():
@@ -97,6 +119,7 @@ def cmd_run(args) -> int:
     from search.sweep import run_sweep
 
     apply_max_megapixels(args)
+    _apply_compile_cache(args)
     result = run_sweep(
         args.space, data=data_arg(args.data), name=args.name, storage=args.storage, trials=args.trials,
         max_epochs=args.max_epochs, size=args.size, metric=args.metric, mode=args.mode, seed=args.seed,
@@ -149,6 +172,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--scheduler", choices=["asha", "none"], default="asha",
                    help="asha stops poor trials early (default); none runs every trial to the end (a baseline)")
     p.add_argument("--overwrite", action="store_true", help="delete an existing run directory of that name")
+    _compile_cache_option(p)
     p.add_argument("--max-megapixels", type=float, help="skip images larger than this (default 50; checked before decoding)")
     add_json_flag(p)
     p.set_defaults(func=cmd_run, stops_on_signals=True)
@@ -156,6 +180,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("resume", help="continue an interrupted sweep, or add trials to a finished one")
     p.add_argument("run_dir", help="the run directory `colorsweep run` printed")
     p.add_argument("--retry-errored", action="store_true", help="run errored trials again")
+    _compile_cache_option(p)
     p.add_argument("--trials", help="+N: add N trials, the searcher warm-started on all earlier results")
     p.add_argument("--address", help="existing Ray cluster (default: the one recorded, else local)")
     p.add_argument("--num-cpus", type=positive_int, help="CPUs of the local Ray instance (default: all)")

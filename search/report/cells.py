@@ -22,8 +22,8 @@ _LEFT = {"trial_id", "status_text", "arch", "optimizer", "loss", "output_activat
 _HYPERPARAMETER_COLUMNS = ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation")
 #: Columns the HTML ranking table leaves to the per-trial details table below it, so that the ranking
 #: fits a 1,366-px laptop screen (the Markdown table keeps every column).
-_DETAIL_COLUMNS = ("output_activation", "params", "peak_memory_mb", "train_time_s", "node_id", "gpu_ids",
-                   "gpu_share", "retry_of")
+_DETAIL_COLUMNS = ("output_activation", "params", "peak_memory_mb", "train_time_s", "elapsed_s", "compile_s",
+                   "compiled_programs", "cached_programs", "node_id", "gpu_ids", "gpu_share", "retry_of")
 _BASELINE_SPAN = ("arch", "optimizer", "loss", "learning_rate", "batch_size", "output_activation", "epochs_best")
 _BASELINE_LABELS = {"gray": "neutral grey (ab = 0)", "train_mean": "training-set mean ab"}
 
@@ -43,7 +43,7 @@ def format_cell(value: Any, column: str = "") -> str:
             return str(value)
         if column == "learning_rate":
             return f"{value:.3g}"
-        if column in ("train_time_s", "peak_memory_mb"):
+        if column in ("train_time_s", "peak_memory_mb", "elapsed_s", "compile_s"):
             return f"{value:.1f}"
         if value == 0:
             return "0"

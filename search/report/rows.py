@@ -71,6 +71,12 @@ COLUMNS: dict[str, str] = {
     "peak_memory_mb": "peak memory in MiB: the accelerator's where the trial reported it (gpu_peak_memory_mb), "
                       "else the trial process's host resident memory (peak RSS)",
     "train_time_s": "seconds of training over all epochs, as the trial reported it (its last epoch's train_time_s)",
+    "elapsed_s": "wall-clock seconds the trial's training process spent on it (building, compiling, training, "
+                 "evaluating, checkpointing), over all its epochs",
+    "compile_s": "seconds the trial spent tracing, lowering and compiling programs or loading them from the "
+                 "compilation cache (colorize_core.compilation)",
+    "compiled_programs": "programs the trial compiled (compilation-cache misses; TensorFlow: tf.function graphs traced)",
+    "cached_programs": "programs the trial loaded from the persistent compilation cache instead of compiling them",
     "node_id": "Ray node the trial ran on",
     "gpu_ids": "GPU ids Ray assigned to the trial (comma-separated), empty on CPU",
     "gpu_share": "fraction of one GPU the trial was granted (from its memory estimate), empty on CPU",
@@ -168,6 +174,25 @@ def _num(value: Any) -> float | None:
     return float(value) if is_finite(value) else None
 
 
+def _count(value: Any) -> int | None:
+    return int(value) if is_finite(value) else None
+
+
+def compile_summary(rows: Sequence[dict]) -> str | None:
+    """The sweep's compilation in one line, from report rows: e.g. ``compiling: 12 % of trial time
+    (41.0 s of 342.1 s; 160 programs compiled, 820 loaded from the cache)``; None when no trial
+    reported it (runs made before it was measured)."""
+    measured = [r for r in rows if r.get("compile_s") is not None and r.get("elapsed_s")]
+    if not measured:
+        return None
+    compile_s = sum(r["compile_s"] for r in measured)
+    elapsed_s = sum(r["elapsed_s"] for r in measured)
+    compiled = sum(r.get("compiled_programs") or 0 for r in measured)
+    cached = sum(r.get("cached_programs") or 0 for r in measured)
+    return (f"compiling: {100 * compile_s / elapsed_s:.0f} % of trial time ({compile_s:.1f} s of {elapsed_s:.1f} s; "
+            f"{compiled} program{'s' if compiled != 1 else ''} compiled, {cached} loaded from the cache)")
+
+
 def _status_text(record: TrialRecord, *, finished: bool) -> str:
     if record.status in ("running", "pending"):
         if finished:  # the driver ended but never heard back from this trial
@@ -212,6 +237,10 @@ def report_rows(
             "params": int(params) if params is not None else None,
             "peak_memory_mb": max(memory) if memory else None,
             "train_time_s": round(record.train_time_s, 2) if record.history else None,
+            "elapsed_s": _num(last.get("elapsed_s")),
+            "compile_s": _num(last.get("compile_s")),
+            "compiled_programs": _count(last.get("compiled_programs")),
+            "cached_programs": _count(last.get("cached_programs")),
             "node_id": record.node_id,
             "gpu_ids": _gpu_ids_text(last.get("gpu_ids")),
             "gpu_share": _num(last.get("gpu_share")) or None,

@@ -29,7 +29,6 @@ from search.sweep.loop import (
     resume_command,
 )
 from search.sweep.ray_session import (
-    COMPILE_CACHE_DIR,
     COMPILE_CACHE_ENV,
     RAY_LOG,
     REUSE_WORKERS_ENV,
@@ -44,6 +43,7 @@ from search.sweep.ray_session import (
     _switched_off,
     _trial_dirname,
     compile_cache_dir,
+    compile_cache_setting,
     reuse_workers,
     trial_dir_name,
 )

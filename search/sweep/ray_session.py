@@ -26,12 +26,9 @@ from search.monitor import SweepMonitor
 REUSE_WORKERS_ENV = "COLORSWEEP_REUSE_WORKERS"
 
 
-# Compiled XLA programs shared by the trials of a run (colorize_core._backend.use_compilation_cache):
-# RUN_DIR/compile_cache, or the folder in COLORSWEEP_COMPILE_CACHE; "off" switches it off.
-COMPILE_CACHE_DIR = "compile_cache"
-
-
-COMPILE_CACHE_ENV = "COLORSWEEP_COMPILE_CACHE"
+# Compiled programs shared by every trial of every run on a machine: colorize_core.compile_cache
+# (~/.cache/colorsweep/compile/<versions>, --compile-cache DIR|off, COLORSWEEP_COMPILE_CACHE).
+from colorize_core.compile_cache import COMPILE_CACHE_ENV  # noqa: E402  (one name, defined there)
 
 
 def _init_ray(address: str | None, *, num_cpus: int | None, num_gpus: int | None) -> None:
@@ -130,14 +127,28 @@ def _trial_dirname(trial) -> str:
     return trial_dir_name(trial.trial_id)
 
 
-def compile_cache_dir(run_dir: Path) -> str | None:
-    """Where the trials of ``run_dir`` keep compiled programs: ``RUN_DIR/compile_cache`` by default,
-    the folder named by ``COLORSWEEP_COMPILE_CACHE`` (one cache for several sweeps), or None when that
-    variable is ``off``."""
-    chosen = os.environ.get(COMPILE_CACHE_ENV, "").strip()
-    if _switched_off(chosen):
-        return None
-    return str(Path(chosen).expanduser().resolve()) if chosen else str(Path(run_dir) / COMPILE_CACHE_DIR)
+def compile_cache_setting(choice: str | None = None) -> str | None:
+    """What a run's trials are told about the compilation cache (their ``settings["compile_cache"]``):
+    None (off), ``"machine"`` (each node's own ``~/.cache/colorsweep/compile``) or a folder every node
+    uses, from ``choice`` (``--compile-cache``), else ``COLORSWEEP_COMPILE_CACHE``. The folder this
+    machine would use is created and checked here, before any trial starts
+    (:func:`colorize_core.compile_cache.prepare_compile_cache`: refused when others could write it)."""
+    from colorize_core.compile_cache import compile_cache_folder, prepare_compile_cache, resolve_compile_cache
+
+    setting = resolve_compile_cache(choice)
+    folder = compile_cache_folder(setting)
+    if folder is not None:
+        prepare_compile_cache(folder)
+    return setting
+
+
+def compile_cache_dir(run_dir: Path | None = None) -> str | None:
+    """The folder this machine's trials keep compiled programs in (None when off); ``run_dir`` is
+    ignored (the cache is per machine, no longer per run)."""
+    from colorize_core.compile_cache import compile_cache_folder, resolve_compile_cache
+
+    folder = compile_cache_folder(resolve_compile_cache())
+    return str(folder) if folder is not None else None
 
 
 def _no_ray_tensorboard():

@@ -84,6 +84,8 @@ class SweepResult:
                 "best_epoch": best.get("epoch"),
                 **{name: best.get(name) for name in metric_defs.METRICS},
                 "train_time_s": round(record.train_time_s, 2),
+                **{key: (record.history[-1].get(key) if record.history else None)
+                   for key in ("elapsed_s", "compile_s", "compiled_programs", "cached_programs")},
                 "node_id": (record.node_id or "")[:8] or None,
             })
             if self.constraints:

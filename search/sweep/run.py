@@ -30,7 +30,7 @@ from search.rundir import (
 )
 from search.sweep_info import DataInfo, Resources, SchedulerInfo, SweepInfo
 from search.sweep.loop import _fit
-from search.sweep.ray_session import _callbacks, _checkpoint_config, _init_ray, _trial_dirname, compile_cache_dir, reuse_workers
+from search.sweep.ray_session import _callbacks, _checkpoint_config, _init_ray, _trial_dirname, compile_cache_setting, reuse_workers
 from search.sweep.result import SweepResult, _result, baseline_metrics_for, package_versions
 from search.sweep.searchers import (
     SCHEDULERS,
@@ -95,7 +95,7 @@ def _trial_settings(info: SweepInfo, run_dir: Path, fail_when=None, inject_oom_b
         grey = load_baselines(run_dir).get("gray", {})
     return {"space": info.space, "max_epochs": info.max_epochs, "seed": info.seed, "run_dir": str(run_dir),
             "metric": info.metric, "cpus_per_trial": info.resources.cpus_per_trial,
-            "gpus_per_trial": info.resources.gpus_per_trial, "compile_cache_dir": compile_cache_dir(run_dir),
+            "gpus_per_trial": info.resources.gpus_per_trial, "compile_cache": compile_cache_setting(),
             "inject_error": list(fail_when) if fail_when else None, "inject_oom_batch": inject_oom_batch,
             "objectives": [o.to_dict() for o in objectives] if len(objectives) > 1 else None,
             "constraints": [c.to_dict() for c in constraints_of(info)] or None, "grey": grey}

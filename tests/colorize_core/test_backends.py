@@ -118,21 +118,32 @@ _FIT_COUNTING_CACHE_HITS = """
     from colorize_core.data import load_dataset
     from colorize_core.train import fit
     data = load_dataset("demo", size=16, cache_dir=sys.argv[1])
-    fit({"arch": "basic", "epochs": 1, "batch_size": 16, "learning_rate": float(sys.argv[3]),
-         "eval_max_pixels": 2000}, data, lambda epoch, metrics: None)
-    print("RESULT" + json.dumps({"hits": len(hits)}))
+    records = []
+    fit({"arch": "unet", "epochs": 2, "batch_size": 8, "learning_rate": float(sys.argv[3]), "loss": "ciede2000",
+         "lr_schedule": "cosine", "rebalance": float(sys.argv[4]), "seed": int(sys.argv[5]), "samples_per_epoch": 24,
+         "output_activation": "sigmoid", "eval_max_pixels": 2000}, data, lambda epoch, metrics: records.append(metrics))
+    print("RESULT" + json.dumps({"hits": len(hits), "records": records}))
 """
 
 
-def test_a_fresh_process_loads_compiled_programs_from_the_compilation_cache(tmp_path, cache_dir):
-    """What a sweep's trials share through RUN_DIR/compile_cache: a second process fitting the same
-    architecture, optimizer, loss and batch size (another learning rate) compiles nothing anew."""
+def test_a_second_trial_of_a_structure_in_another_process_compiles_nothing(tmp_path, cache_dir):
+    """What every trial on a machine shares through the compilation cache: a second process fitting the
+    same structure (architecture, optimizer, loss, batch size) with another learning rate, seed and
+    rebalancing compiles 0 programs; it loads them all from the cache. Counted by the fit's own
+    records (compiled_programs, cached_programs), which the hits JAX reports confirm."""
     compiled = tmp_path / "compile_cache"
-    first = _run_on_jax(_FIT_COUNTING_CACHE_HITS, str(cache_dir), str(compiled), "1e-3")
+    first = _run_on_jax(_FIT_COUNTING_CACHE_HITS, str(cache_dir), str(compiled), "1e-3", "0.0", "0")
     assert first["hits"] == 0
+    last = first["records"][-1]
+    assert last["compiled_programs"] > 0 and last["cached_programs"] == 0 and last["compile_s"] > 0, last
+    assert first["records"][0]["compiled_programs"] == last["compiled_programs"]  # epoch 2 compiled nothing new
     assert any(compiled.iterdir()), "the first process wrote no compiled program to the cache"
-    second = _run_on_jax(_FIT_COUNTING_CACHE_HITS, str(cache_dir), str(compiled), "3e-4")
-    assert second["hits"] >= 2, second  # at least the training step and the validation predict
+    assert not [p for p in compiled.iterdir() if p.name.endswith(".tmp")]  # written whole (renamed into place)
+    second = _run_on_jax(_FIT_COUNTING_CACHE_HITS, str(cache_dir), str(compiled), "3e-4", "0.25", "7")
+    again = second["records"][-1]
+    assert again["compiled_programs"] == 0, again
+    assert again["cached_programs"] == second["hits"] == last["compiled_programs"], (again, second["hits"], last)
+    assert 0 < again["elapsed_s"] and again["compile_s"] < last["compile_s"]
 
 
 @pytest.mark.slow
@@ -152,7 +163,9 @@ def test_sweep_runs_on_jax(tmp_path, cache_dir):
     assert len(records) == 2 and all(r.status in ("completed", "stopped") for r in records), \
         [(r.status, r.error) for r in records]
     assert all(r.history and 0 < r.history[-1]["delta_e"] < 100 for r in records)
-    assert any((tmp_path / "jax" / "compile_cache").iterdir()), "trials did not share a compilation cache"
+    shared = list((cache_dir / "compile").glob("jax-*"))  # this machine's cache, beside the data cache
+    assert shared and any(shared[0].iterdir()), "trials did not share a compilation cache"
+    assert all(r.history[-1]["compiled_programs"] + r.history[-1]["cached_programs"] > 0 for r in records)
 
 
 def test_cosine_learning_rate_is_the_rate_jax_trains_with(cache_dir):
