@@ -69,7 +69,6 @@ _JAX_SECONDS_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/comp
                        "/jax/core/compile/backend_compile_duration")
 _JAX_BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
 _JAX_CACHE_HIT = "/jax/compilation_cache/cache_hits"
-_TF_GRAPH_BUILD_US = "/tensorflow/core/tf_function/graph_building_time_usecs"
 
 
 def _install_jax() -> None:
